@@ -1,0 +1,60 @@
+"""The native model as a stream velocity: prompt timeline + text encoder + guidance."""
+from __future__ import annotations
+
+import torch
+
+from .model import StreamDiT
+from .sampler import guide
+from .timeline import PromptTimeline
+
+
+class TextVelocity:
+    """``velocity(x [Bsz, F, C, H, W], tau [F], frame_index [F]) -> v`` for a StreamDiT.
+
+    Each frame's context is the blend of its prompts' encodings given by the timeline.
+    ``guidance`` = 1 runs one pass; otherwise classifier-free guidance against the
+    empty prompt in one doubled batch. Assign ``timeline`` to change prompts live.
+    """
+
+    def __init__(self, model: StreamDiT, timeline: PromptTimeline, guidance: float = 1.0):
+        self.model = model
+        self.guidance = guidance
+        self._encoded: dict[str, torch.Tensor] = {}
+        self.timeline = timeline
+
+    @property
+    def timeline(self) -> PromptTimeline:
+        return self._timeline
+
+    @timeline.setter
+    def timeline(self, timeline: PromptTimeline) -> None:
+        new = [p for p in (*timeline.prompts, "") if p not in self._encoded]
+        if new:
+            with torch.inference_mode():
+                for prompt, ctx in zip(new, self.model.encode(new)):
+                    self._encoded[prompt] = ctx.clone()
+        self._timeline = timeline
+        self._stack = torch.stack([self._encoded[p] for p in timeline.prompts])  # [P, L, Dc]
+
+    def unknown_words(self) -> list[str]:
+        """Words of the timeline's prompts that the model's vocabulary does not have."""
+        seen: list[str] = []
+        for prompt in self.timeline.prompts:
+            seen += [w for w in self.model.tokenizer.unknown(prompt) if w not in seen]
+        return seen
+
+    def context(self, frame_index: torch.Tensor) -> torch.Tensor:
+        """Per-frame context [F, L, Dc]."""
+        w = self.timeline.weights(frame_index).to(self._stack)
+        return torch.einsum("fp,pld->fld", w, self._stack)
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor, tau: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
+        b, f = x.shape[:2]
+        ctx = self.context(frame_index).to(x.dtype)[None].expand(b, -1, -1, -1)
+        tau = tau.to(x.dtype)[None].expand(b, f)
+        if self.guidance == 1.0:
+            return self.model(x, tau, ctx)
+        null = self._encoded[""].to(x.dtype)[None, None].expand_as(ctx)
+        v_cond, v_uncond = self.model(torch.cat([x, x]), torch.cat([tau, tau]), torch.cat([ctx, null])).chunk(2)
+        return guide(v_cond, v_uncond, self.guidance)

@@ -1,0 +1,166 @@
+"""The stream: a moving buffer of latent frames, each at its own time.
+
+Shapes: buffer [Bsz, B, C, H, W]; position 0 is the oldest (cleanest) frame.
+Times follow ``partition.py``: ``tau`` 0 = noise, 1 = clean.
+"""
+from __future__ import annotations
+
+import torch
+
+from .partition import Partition
+from .sampler import Velocity, euler_step
+from .schedule import tau_grid
+
+
+class StreamError(RuntimeError):
+    """The stream cannot go on (bad input, or the model produced NaN/Inf)."""
+
+
+def _check_finite(x: torch.Tensor, what: str) -> None:
+    if not torch.isfinite(x).all():
+        raise StreamError(f"{what} contains NaN or Inf values")
+
+
+class Stream:
+    """One StreamDiT stream. ``step()`` runs one model evaluation over the whole buffer.
+
+    velocity: see ``sampler.Velocity``; it may be swapped between steps (prompt change).
+    frame_shape: (C, H, W) of one latent frame.
+    reference: optional clean latents [Bsz, K, C, H, W] to continue from (video
+      extension); without it the first K frames are generated and emitted.
+    The noise comes from a CPU generator seeded with ``seed``, so the same seed gives
+    the same frames on any device. Memory is constant: the buffer, at most one
+    chunk of finished frames not yet taken, and the generator.
+    """
+
+    def __init__(self, velocity: Velocity, partition: Partition, frame_shape: tuple[int, int, int], *,
+                 batch: int = 1, seed: int = 0, grid: torch.Tensor | None = None,
+                 reference: torch.Tensor | None = None, device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32):
+        if len(frame_shape) != 3 or any(int(n) < 1 for n in frame_shape):
+            raise StreamError(f"frame_shape must be (C, H, W) with positive sizes, got {tuple(frame_shape)}")
+        if batch < 1:
+            raise StreamError(f"batch must be >= 1, got {batch}")
+        self.velocity = velocity
+        self.partition = partition
+        self.frame_shape = tuple(int(n) for n in frame_shape)
+        self.batch = batch
+        self.seed = seed
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.grid = (tau_grid(partition.T) if grid is None else grid.to(torch.float64)).to(self.device)
+        if self.grid.shape != (partition.T + 1,) or not bool((self.grid[1:] > self.grid[:-1]).all()):
+            raise StreamError(f"time grid must be strictly increasing with T+1 = {partition.T + 1} entries")
+        if reference is not None:
+            want = (batch, partition.K, *self.frame_shape)
+            if tuple(reference.shape) != want:
+                raise StreamError(f"reference latents must have shape {want} [Bsz, K, C, H, W], got {tuple(reference.shape)}")
+            _check_finite(reference, "reference latents")
+            reference = reference.to(self.device, dtype)
+        self._reference = reference
+        self._generator = torch.Generator().manual_seed(seed)
+        self.buffer: torch.Tensor | None = None
+        self.micro = 0            # micro-step inside the current shift cycle, 0..s-1
+        self.first_index = 0      # output-video index of buffer position 0
+        self.evaluations = 0      # model evaluations so far (warm-up included)
+        self.frames_out = 0       # frames handed out by step()
+        self._ready = self._empty()
+
+    # --- helpers -------------------------------------------------------------------
+    def _empty(self) -> torch.Tensor:
+        return torch.empty(self.batch, 0, *self.frame_shape, device=self.device, dtype=self.dtype)
+
+    def _noise(self, frames: int) -> torch.Tensor:
+        z = torch.randn(self.batch, frames, *self.frame_shape, generator=self._generator)
+        return z.to(self.device, self.dtype)
+
+    def _evaluate(self, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
+        index = self.first_index + torch.arange(x.shape[1], device=self.device)
+        v = self.velocity(x, tau, index)
+        if v.shape != x.shape:
+            raise StreamError(f"velocity returned shape {tuple(v.shape)} for a buffer of shape {tuple(x.shape)}")
+        self.evaluations += 1
+        return euler_step(x, v, dtau)
+
+    @property
+    def started(self) -> bool:
+        return self.buffer is not None
+
+    @property
+    def tau(self) -> torch.Tensor:
+        """Current time of every buffer position, [B] (what the next step evaluates at)."""
+        return self.partition.times(self.micro, self.grid)[0]
+
+    # --- start-up ------------------------------------------------------------------
+    def _start(self) -> torch.Tensor:
+        """Fill the buffer from one uniform generation, keeping each chunk's latents at
+        the time that chunk needs. Returns the frames already final: [Bsz, K, ...]
+        generated references, or nothing when references were given."""
+        p, grid = self.partition, self.grid
+        given = self._reference is not None
+        if given:
+            self.first_index = -p.K
+            x = torch.cat([self._reference, self._noise(p.N * p.c)], dim=1)
+            last = (p.N - 1) * p.s
+        else:
+            x = self._noise(p.B)
+            last = p.T if p.K else (p.N - 1) * p.s
+        moving = torch.ones(p.B, dtype=torch.bool, device=self.device)
+        if given:
+            moving[:p.K] = False
+        chunks: list[torch.Tensor | None] = [None] * p.N
+        for k in range(last + 1):
+            for i in range(p.N):
+                if (p.N - 1 - i) * p.s == k:
+                    chunks[i] = x[:, p.chunk_slice(i)]
+            if k == last:
+                break
+            tau = torch.where(moving, grid[k], grid[-1])
+            dtau = torch.where(moving, grid[k + 1] - grid[k], torch.zeros((), dtype=grid.dtype, device=self.device))
+            x = self._evaluate(x, tau, dtau)
+        self.buffer = torch.cat([x[:, :p.K], *chunks], dim=1)
+        _check_finite(self.buffer, "the start-up buffer")
+        self._reference = None
+        return self._empty() if given else x[:, :p.K]
+
+    # --- streaming -----------------------------------------------------------------
+    def step(self) -> torch.Tensor:
+        """One micro-step. Returns the frames finished by it, [Bsz, n, C, H, W] with
+        n = c after every s-th micro-step (plus the K generated references on the
+        first call) and n = 0 otherwise."""
+        done = self._start() if self.buffer is None else self._empty()
+        p = self.partition
+        tau, dtau = p.times(self.micro, self.grid)
+        self.buffer = self._evaluate(self.buffer, tau, dtau)
+        self.micro += 1
+        if self.micro == p.s:
+            chunk = self.buffer[:, p.chunk_slice(0)]
+            _check_finite(chunk, f"the model's output for frames {self.first_index + p.K}..{self.first_index + p.K + p.c - 1}")
+            history = torch.cat([self.buffer[:, :p.K], chunk], dim=1)
+            self.buffer = torch.cat([history[:, history.shape[1] - p.K:],
+                                     self.buffer[:, p.K + p.c:], self._noise(p.c)], dim=1)
+            self.micro = 0
+            self.first_index += p.c
+            done = torch.cat([done, chunk], dim=1)
+        self.frames_out += done.shape[1]
+        return done
+
+    def take(self, frames: int) -> torch.Tensor:
+        """Advance until ``frames`` more frames are finished: [Bsz, frames, C, H, W].
+        Finished frames beyond that wait for the next call."""
+        if frames < 0:
+            raise StreamError(f"cannot take a negative number of frames ({frames})")
+        parts = [self._ready]
+        have = self._ready.shape[1]
+        while have < frames:
+            new = self.step()
+            parts.append(new)
+            have += new.shape[1]
+        out = torch.cat(parts, dim=1)
+        self._ready = out[:, frames:].clone()
+        return out[:, :frames]
+
+    @property
+    def frames_taken(self) -> int:
+        """Frames handed out by ``take`` (index of the next frame ``take`` returns)."""
+        return self.frames_out - self._ready.shape[1]
