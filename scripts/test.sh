@@ -4,4 +4,5 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$ROOT/scripts/setup.sh"
 cd "$ROOT"
-exec .venv/bin/python -m pytest -q tests "$@"
+# rootdir tests/: the pack root is a Python package whose __init__ needs ComfyUI
+exec .venv/bin/python -m pytest -q -c tests/pytest.ini --rootdir tests tests "$@"

@@ -5,6 +5,8 @@ Times follow ``partition.py``: ``tau`` 0 = noise, 1 = clean.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from .partition import Partition
@@ -145,20 +147,21 @@ class Stream:
         self.frames_out += done.shape[1]
         return done
 
-    def take(self, frames: int) -> torch.Tensor:
+    def take(self, frames: int, progress: Callable[[int], None] | None = None) -> torch.Tensor:
         """Advance until ``frames`` more frames are finished: [Bsz, frames, C, H, W].
-        Finished frames beyond that wait for the next call."""
+
+        ``progress(ready)`` is called after every micro-step with the frames ready so far;
+        it may raise to stop early (a user's interrupt): frames finished before that are
+        kept and come first from the next call. Frames beyond ``frames`` wait likewise.
+        """
         if frames < 0:
             raise StreamError(f"cannot take a negative number of frames ({frames})")
-        parts = [self._ready]
-        have = self._ready.shape[1]
-        while have < frames:
-            new = self.step()
-            parts.append(new)
-            have += new.shape[1]
-        out = torch.cat(parts, dim=1)
-        self._ready = out[:, frames:].clone()
-        return out[:, :frames]
+        while self._ready.shape[1] < frames:
+            self._ready = torch.cat([self._ready, self.step()], dim=1)
+            if progress is not None:
+                progress(min(self._ready.shape[1], frames))
+        out, self._ready = self._ready[:, :frames], self._ready[:, frames:].clone()
+        return out
 
     @property
     def frames_taken(self) -> int:

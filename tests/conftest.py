@@ -33,3 +33,19 @@ def tiny_model(seed: int = 0, **overrides) -> StreamDiT:
 @pytest.fixture
 def model() -> StreamDiT:
     return tiny_model()
+
+SCRIPTS = os.path.join(ROOT, "scripts")
+if SCRIPTS not in sys.path:
+    sys.path.insert(0, SCRIPTS)
+WORKFLOWS = os.path.join(ROOT, "workflows")
+SHIPPED_MODEL = os.path.join(ROOT, "models", "streamdit-shapes-64px.safetensors")
+
+
+def load_workflow(name: str, api: bool = True) -> dict:
+    import json
+    with open(os.path.join(WORKFLOWS, "api" if api else "", name + ".json")) as f:
+        return json.load(f)
+
+
+def workflow_names() -> list[str]:
+    return sorted(n[:-5] for n in os.listdir(os.path.join(WORKFLOWS, "api")) if n.endswith(".json"))

@@ -166,3 +166,20 @@ def test_peak_memory_does_not_grow_with_stream_length():
     assert peak2000 - peak100 < 1024, (peak100, peak2000)
     assert 1900 * frame_kib > 20 * 1024
     assert buffered == 5 * 4 * 32 * 32
+
+
+def test_an_interrupted_take_loses_no_frames(model):
+    p = Partition(K=0, N=3, c=2, s=2)
+    whole = Stream(text_velocity(model), p, SHAPE, seed=4).take(12)
+    stream = Stream(text_velocity(model), p, SHAPE, seed=4)
+    calls = []
+
+    def interrupt_at_5(ready):
+        calls.append(ready)
+        if ready >= 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stream.take(12, progress=interrupt_at_5)
+    assert calls == sorted(calls) and calls[-1] >= 5
+    torch.testing.assert_close(torch.cat([stream.take(7), stream.take(5)], dim=1), whole, rtol=0, atol=0)

@@ -1,0 +1,21 @@
+"""ComfyUI nodes of the pack: thin layers over stream_core."""
+from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
+
+from .frames import StreamDiTFrameOutput
+from .loader import StreamDiTLoader, register_folders
+from .schedule import StreamDiTPromptSchedule
+from .stream import StreamDiTStream
+
+NODES = [StreamDiTLoader, StreamDiTPromptSchedule, StreamDiTStream, StreamDiTFrameOutput]
+
+
+class StreamDiTExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return NODES
+
+
+async def comfy_entrypoint() -> StreamDiTExtension:
+    register_folders()
+    return StreamDiTExtension()

@@ -1,0 +1,50 @@
+"""Running streams by id: the state that outlives one queued run (V3 nodes keep none)."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from ..stream_core.conditioning import TextVelocity
+from ..stream_core.stream import Stream
+
+MAX_STREAMS = 8
+
+
+@dataclass
+class Session:
+    """One stream and what decides whether a new run may continue it."""
+
+    stream: Stream
+    velocity: TextVelocity
+    key: tuple
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Registry:
+    """Streams by id, the least recently used dropped past ``MAX_STREAMS``."""
+
+    def __init__(self):
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, stream_id: str) -> Session | None:
+        with self._lock:
+            session = self._sessions.get(stream_id)
+            if session is not None:
+                self._sessions.move_to_end(stream_id)
+            return session
+
+    def put(self, stream_id: str, session: Session) -> None:
+        with self._lock:
+            self._sessions[stream_id] = session
+            self._sessions.move_to_end(stream_id)
+            while len(self._sessions) > MAX_STREAMS:
+                self._sessions.popitem(last=False)
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._sessions)
+
+
+STREAMS = Registry()

@@ -1,0 +1,67 @@
+"""The pack imported into ComfyUI in this process, the way ComfyUI's loader does it."""
+import asyncio
+import os
+import sys
+
+import pytest
+import torch
+
+from comfy_server import comfy_path, prepare_base
+from conftest import ROOT
+
+NODE_IDS = ["StreamDiTLoader", "StreamDiTPromptSchedule", "StreamDiTStream", "StreamDiTFrameOutput"]
+
+
+@pytest.fixture(scope="module")
+def comfy(tmp_path_factory):
+    if comfy_path() not in sys.path:
+        sys.path.insert(0, comfy_path())
+    from comfy.cli_args import args
+    args.cpu = True   # as `main.py --cpu`: this machine may have no GPU
+    import folder_paths
+    import nodes
+    base = prepare_base(str(tmp_path_factory.mktemp("inprocess")))
+    folder_paths.set_temp_directory(os.path.join(base, "temp"))
+    folder_paths.set_output_directory(os.path.join(base, "output"))
+    assert asyncio.run(nodes.load_custom_node(os.path.join(base, "custom_nodes", "streamdit-comfy")))
+    return nodes
+
+
+def test_nodes_register_with_tooltips_in_one_category(comfy):
+    for node_id in NODE_IDS:
+        cls = comfy.NODE_CLASS_MAPPINGS[node_id]
+        info = cls.GET_NODE_INFO_V1()
+        assert info["category"] == "StreamDiT"
+        inputs = {**info["input"]["required"], **info["input"].get("optional", {})}
+        assert inputs, node_id
+        for name, spec in inputs.items():
+            assert spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
+    frames = comfy.NODE_CLASS_MAPPINGS["StreamDiTFrameOutput"].GET_NODE_INFO_V1()
+    assert frames["output"] == ["IMAGE", "VIDEO", "INT"]
+    assert frames["output_node"] is True
+
+
+def test_validation_messages(comfy):
+    stream = comfy.NODE_CLASS_MAPPINGS["StreamDiTStream"]
+    assert stream.validate_inputs(K=0, N=4, c=2, s=2) is True
+    assert "s (micro-steps per chunk) must be >= 1" in stream.validate_inputs(K=0, N=4, c=2, s=0)
+    schedule = comfy.NODE_CLASS_MAPPINGS["StreamDiTPromptSchedule"]
+    assert "line 1" in schedule.validate_inputs(schedule="nonsense")
+    assert stream.fingerprint_inputs(action="continue") != stream.fingerprint_inputs(action="continue")
+    assert stream.fingerprint_inputs(action="restart") == stream.fingerprint_inputs(action="restart")
+
+
+def test_the_shipped_model_streams_through_the_node_classes(comfy):
+    m = comfy.NODE_CLASS_MAPPINGS
+    model = m["StreamDiTLoader"].execute("streamdit-shapes-64px.safetensors", "cpu", "float32").result[0]
+    schedule = m["StreamDiTPromptSchedule"].execute("0: a red circle moving right", 0).result[0]
+    args = dict(model=model, schedule=schedule, stream_id="inprocess", action="restart", seed=1, width=64,
+                height=64, K=0, N=4, c=2, s=2, guidance=1.0, frames=6)
+    frames = m["StreamDiTStream"].execute(**args).result[0]
+    assert frames.latents.shape == (6, 3, 64, 64) and frames.first_index == 0
+    images, video, first = m["StreamDiTFrameOutput"].execute(frames, 8.0).result[:3]
+    assert images.shape == (6, 64, 64, 3) and images.dtype == torch.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert video.get_dimensions() == (64, 64)
+    more = m["StreamDiTStream"].execute(**{**args, "action": "continue"}).result[0]
+    assert more.first_index == 6

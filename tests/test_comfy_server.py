@@ -1,0 +1,124 @@
+"""The pack in a real ComfyUI server: shipped workflows, continue, interrupt, errors."""
+import copy
+import glob
+import os
+import time
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from comfy_server import ComfyServer
+from conftest import load_workflow, workflow_names
+from workflow_format import ui_to_api
+
+FRAME_OUTPUT, SAVE_VIDEO, STREAM, SCHEDULE, LOADER = "4", "5", "3", "2", "1"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with ComfyServer(str(tmp_path_factory.mktemp("comfy-base"))) as s:
+        yield s
+
+
+def preview_frames(server, entry) -> np.ndarray:
+    """The frame output node's preview images of a finished prompt: [n, H, W, 3] uint8."""
+    items = entry["outputs"][FRAME_OUTPUT]["images"]
+    return np.stack([np.asarray(Image.open(server.output_path(i)).convert("RGB")) for i in items])
+
+
+def stream_prompt(stream_id: str, frames: int, action: str = "continue") -> dict:
+    prompt = copy.deepcopy(load_workflow("streamdit_continue_stream"))
+    prompt[STREAM]["inputs"].update(stream_id=stream_id, frames=frames, action=action)
+    return prompt
+
+
+@pytest.mark.parametrize("name", workflow_names())
+def test_shipped_workflow_runs_and_saves_a_video(server, name):
+    prompt = load_workflow(name)
+    frames = prompt[STREAM]["inputs"]["frames"]
+    entry = server.run(prompt)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    assert len(entry["outputs"][FRAME_OUTPUT]["images"]) == frames
+    video = entry["outputs"][SAVE_VIDEO]["images"][0]
+    path = server.output_path(video)
+    assert path.endswith(".mp4") and os.path.getsize(path) > 0
+    with av.open(path) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == frames
+    assert decoded[0].shape == (64, 64, 3)
+
+
+def test_ui_workflows_are_the_api_workflows_and_served_as_templates(server):
+    object_info = server.get("/object_info")
+    templates = server.get("/workflow_templates")
+    served = next(v for k, v in templates.items() if k.startswith("streamdit"))
+    pack = next(k for k in templates if k.startswith("streamdit"))
+    assert sorted(served) == workflow_names()
+    for name in workflow_names():
+        ui = server.get(f"/api/workflow_templates/{pack}/{name}.json")
+        assert ui == load_workflow(name, api=False)
+        assert ui_to_api(ui, object_info) == load_workflow(name)
+
+
+def test_a_continued_stream_follows_on_from_the_first_run(server):
+    first = preview_frames(server, server.run(stream_prompt("follow", 8)))
+    second = preview_frames(server, server.run(stream_prompt("follow", 8)))   # same prompt: no cache hit
+    whole = preview_frames(server, server.run(stream_prompt("follow-whole", 16, action="restart")))
+    assert first.shape == second.shape == (8, 64, 64, 3)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(np.concatenate([first, second]), whole)
+    again = preview_frames(server, server.run(stream_prompt("follow-whole", 16, action="restart")))
+    np.testing.assert_array_equal(again, whole)  # restart: the same frames from frame 0
+
+
+def test_interrupt_stops_a_long_stream_and_the_server_goes_on(server):
+    status, answer = server.queue(stream_prompt("long", 100000))
+    assert status == 200, answer
+    deadline = time.monotonic() + 60
+    while not server.get("/queue")["queue_running"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    server.request("POST", "/interrupt", {})
+    entry = server.wait(answer["prompt_id"], timeout=60)
+    events = [m[0] for m in entry["status"]["messages"]]
+    assert "execution_interrupted" in events, events
+    # the interrupted stream keeps its frames and continues
+    ok = server.run(stream_prompt("long", 4))
+    assert ok["status"]["status_str"] == "success"
+
+
+def node_error(server, prompt) -> str:
+    status, answer = server.queue(prompt)
+    assert status == 400, answer
+    return str(answer["node_errors"])
+
+
+def execution_error(server, prompt) -> str:
+    entry = server.run(prompt)
+    assert entry["status"]["status_str"] == "error"
+    return str([m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"])
+
+
+def test_bad_inputs_come_back_as_clear_node_errors(server):
+    bad = stream_prompt("bad", 4)
+    bad[SCHEDULE]["inputs"]["schedule"] = "0: a red circle moving right\nthis line has no frame"
+    assert "line 2: expected 'frame: prompt'" in node_error(server, bad)
+
+    bad = stream_prompt("bad", 4)
+    bad[LOADER]["inputs"]["model_name"] = "no-such-model.safetensors"
+    assert "StreamDiT model 'no-such-model.safetensors' not found" in node_error(server, bad)
+
+    bad = stream_prompt("bad", 4)
+    bad[STREAM]["inputs"]["N"] = 0
+    assert "impossible partition: N (chunks) must be >= 1" in node_error(server, bad)
+
+    bad = stream_prompt("bad", 0)
+    assert "Value 0 smaller than min of 1" in node_error(server, bad)
+
+    bad = stream_prompt("bad", 4)
+    bad[STREAM]["inputs"]["width"] = 60
+    assert "width and height must be multiples of 8" in execution_error(server, bad)
+
+    assert server.run(stream_prompt("after-errors", 2))["status"]["status_str"] == "success"
