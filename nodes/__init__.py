@@ -4,7 +4,9 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 
 from .frames import StreamDiTFrameOutput
+from .live import prompt_server
 from .loader import StreamDiTLoader, register_folders
+from .routes import register_routes
 from .schedule import StreamDiTPromptSchedule
 from .stream import StreamDiTStream
 
@@ -18,4 +20,7 @@ class StreamDiTExtension(ComfyExtension):
 
 async def comfy_entrypoint() -> StreamDiTExtension:
     register_folders()
+    server = prompt_server()
+    if server is not None:
+        register_routes(server.routes)
     return StreamDiTExtension()

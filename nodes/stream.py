@@ -10,19 +10,17 @@ from comfy_api.latest import io
 from ..stream_core.conditioning import TextVelocity
 from ..stream_core.partition import Partition, PartitionError
 from ..stream_core.stream import Stream
-from .registry import STREAMS, Session
+from .live import LiveView, prompt_server
+from .registry import STREAMS, Session, StopRequested
 from .types import CATEGORY, FramesType, ModelType, ScheduleType, StreamFrames
 
 
 def tell_user(text: str, node_id: str | None) -> None:
     """A warning in the log and, when a server runs, as text on the node."""
     logging.warning("[StreamDiT] %s", text)
-    try:
-        from server import PromptServer
-        if PromptServer.instance is not None and node_id is not None:
-            PromptServer.instance.send_progress_text(text, node_id)
-    except (ImportError, AttributeError):
-        pass
+    server = prompt_server()
+    if server is not None and node_id is not None:
+        server.send_progress_text(text, node_id)
 
 
 def frame_shape(model, width: int, height: int) -> tuple[int, int, int]:
@@ -91,22 +89,38 @@ class StreamDiTStream(io.ComfyNode):
         partition = Partition(K, N, c, s)
         shape = frame_shape(model.model, width, height)
         key = (model.key, seed, shape, partition)
+        node_id = cls.hidden.unique_id if cls.hidden is not None else None
         session = STREAMS.get(stream_id)
         if action == "restart" or session is None or session.key != key:
             velocity = TextVelocity(model.model, schedule, guidance)
-            device = next(model.model.parameters()).device
-            dtype = next(model.model.parameters()).dtype
-            stream = Stream(velocity, partition, shape, seed=seed, device=device, dtype=dtype)
-            session = Session(stream, velocity, key)
+            weights = next(model.model.parameters())
+            stream = Stream(velocity, partition, shape, seed=seed, device=weights.device, dtype=weights.dtype)
+            session = Session(stream, velocity, key, schedule)
             STREAMS.put(stream_id, session)
         with session.lock:
-            session.velocity.timeline = schedule
+            if schedule != session.schedule:   # the user edited the schedule: it replaces live switches
+                session.velocity.timeline = session.schedule = schedule
             session.velocity.guidance = guidance
             unknown = session.velocity.unknown_words()
             if unknown:
-                tell_user(f"the model does not know the word(s): {', '.join(unknown)}; they are ignored",
-                          cls.hidden.unique_id if cls.hidden is not None else None)
+                tell_user(f"the model does not know the word(s): {', '.join(unknown)}; they are ignored", node_id)
             first = session.stream.frames_taken
             bar = comfy.utils.ProgressBar(frames)
-            latents = session.stream.take(frames, progress=lambda ready: bar.update_absolute(ready, frames))
+            live = LiveView(stream_id, session, node_id, model.model.config.latent)
+
+            def progress(ready, finished):
+                live.frames(finished)
+                bar.update_absolute(ready, frames)   # raises on the user's interrupt
+                session.apply_requests()             # a new prompt, or stop
+
+            session.running = True
+            live.status()
+            try:
+                session.apply_requests()
+                latents = session.stream.take(frames, progress=progress)
+            except StopRequested:
+                latents = session.stream.take(max(session.stream.ready, 1))
+            finally:
+                session.running = False
+                live.status()
         return io.NodeOutput(StreamFrames(latents[0].float().cpu(), first, stream_id, model.model.config.latent))

@@ -58,7 +58,8 @@ class ComfyServer:
 
     def start(self, timeout: float = 180.0) -> "ComfyServer":
         cmd = [sys.executable, os.path.join(comfy_path(), "main.py"), "--cpu", "--listen", "127.0.0.1",
-               "--port", str(self.port), "--base-directory", self.base, *self.extra_args]
+               "--port", str(self.port), "--base-directory", self.base,
+               "--database-url", "sqlite:///" + os.path.join(self.base, "user", "comfyui.db"), *self.extra_args]
         log = open(self.log_path, "w")
         self.process = subprocess.Popen(cmd, cwd=comfy_path(), stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL)
@@ -94,8 +95,10 @@ class ComfyServer:
             return f.read()[-chars:]
 
     # --- HTTP ------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | list | str]:
-        data = None if body is None else json.dumps(body).encode()
+    def request(self, method: str, path: str, body: dict | None = None,
+                raw: bytes | None = None) -> tuple[int, dict | list | str]:
+        """(HTTP status, decoded JSON or text); ``raw`` sends bytes as they are."""
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         try:

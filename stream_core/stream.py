@@ -147,23 +147,30 @@ class Stream:
         self.frames_out += done.shape[1]
         return done
 
-    def take(self, frames: int, progress: Callable[[int], None] | None = None) -> torch.Tensor:
+    def take(self, frames: int, progress: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
         """Advance until ``frames`` more frames are finished: [Bsz, frames, C, H, W].
 
-        ``progress(ready)`` is called after every micro-step with the frames ready so far;
-        it may raise to stop early (a user's interrupt): frames finished before that are
+        ``progress(ready, finished)`` is called after every micro-step with the count of
+        frames ready so far and the frames that micro-step finished [Bsz, n, C, H, W]; it
+        may raise to stop early (a user's interrupt): frames finished before that are
         kept and come first from the next call. Frames beyond ``frames`` wait likewise.
         """
         if frames < 0:
             raise StreamError(f"cannot take a negative number of frames ({frames})")
         while self._ready.shape[1] < frames:
-            self._ready = torch.cat([self._ready, self.step()], dim=1)
+            finished = self.step()
+            self._ready = torch.cat([self._ready, finished], dim=1)
             if progress is not None:
-                progress(min(self._ready.shape[1], frames))
+                progress(min(self._ready.shape[1], frames), finished)
         out, self._ready = self._ready[:, :frames], self._ready[:, frames:].clone()
         return out
 
     @property
+    def ready(self) -> int:
+        """Frames finished but not yet taken."""
+        return self._ready.shape[1]
+
+    @property
     def frames_taken(self) -> int:
         """Frames handed out by ``take`` (index of the next frame ``take`` returns)."""
-        return self.frames_out - self._ready.shape[1]
+        return self.frames_out - self.ready

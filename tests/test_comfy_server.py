@@ -122,3 +122,54 @@ def test_bad_inputs_come_back_as_clear_node_errors(server):
     assert "width and height must be multiples of 8" in execution_error(server, bad)
 
     assert server.run(stream_prompt("after-errors", 2))["status"]["status_str"] == "success"
+
+
+def poll(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError("condition not met")
+
+
+def test_a_running_stream_is_reprompted_live_and_stopped(server):
+    status, answer = server.queue(stream_prompt("live-switch", 100000))
+    assert status == 200, answer
+    before = poll(lambda: (r := server.get("/streamdit/streams").get("live-switch")) and r["running"] and r["frames"] > 4 and r)
+    assert before["prompt"] == "a green triangle moving left" and len(before["tau"]) == 4
+    status, reply = server.request("POST", "/streamdit/prompt",
+                                   {"stream_id": "live-switch", "prompt": "a yellow square moving down zebra"})
+    assert status == 202 and reply["unknown_words"] == ["zebra"], reply
+    after = poll(lambda: (r := server.get("/streamdit/streams")["live-switch"])["prompt"].startswith("a yellow") and r)
+    assert after["running"] and after["frames"] >= before["frames"]
+    assert server.request("POST", "/streamdit/stop", {"stream_id": "live-switch"})[0] == 202
+    entry = server.wait(answer["prompt_id"], timeout=60)
+    assert entry["status"]["status_str"] == "success"
+    shown = len(entry["outputs"][FRAME_OUTPUT]["images"])
+    assert after["frames"] <= shown < 100000
+    status, reply = server.request("POST", "/streamdit/stop", {"stream_id": "live-switch"})
+    assert status == 409 and "not running" in reply["error"]
+    # the switch outlives the run: continuing keeps following the new prompt
+    server.run(stream_prompt("live-switch", 4))
+    assert server.get("/streamdit/streams")["live-switch"]["prompt"] == "a yellow square moving down zebra"
+
+
+@pytest.mark.parametrize("path, body, status, message", [
+    ("/streamdit/prompt", {"stream_id": "nobody", "prompt": "a red circle"}, 404, "no stream with id 'nobody'"),
+    ("/streamdit/prompt", {"stream_id": "follow", "prompt": "   "}, 400, "the prompt is empty"),
+    ("/streamdit/prompt", {"stream_id": "follow", "prompt": "x" * 1001}, 400, "longer than 1000 characters"),
+    ("/streamdit/prompt", {"stream_id": "follow"}, 400, "'prompt' (a string) is required"),
+    ("/streamdit/prompt", b"{not json", 400, "not valid JSON"),
+    ("/streamdit/prompt", b"[1, 2]", 400, "must be a JSON object"),
+    ("/streamdit/prompt", b"{" + b" " * 20000 + b"}", 413, "larger than 16384 bytes"),
+    ("/streamdit/stop", {"stream_id": 7}, 400, "'stream_id' (a string) is required"),
+])
+def test_bad_live_requests_get_clear_4xx_answers(server, path, body, status, message):
+    if not server.get("/streamdit/streams").get("follow"):
+        server.run(stream_prompt("follow", 2))
+    got, reply = (server.request("POST", path, raw=body) if isinstance(body, bytes)
+                  else server.request("POST", path, body))
+    assert got == status and message in reply["error"], reply
+    assert server.get("/system_stats")   # and the server goes on

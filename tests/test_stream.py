@@ -174,12 +174,12 @@ def test_an_interrupted_take_loses_no_frames(model):
     stream = Stream(text_velocity(model), p, SHAPE, seed=4)
     calls = []
 
-    def interrupt_at_5(ready):
+    def interrupt_at_5(ready, finished):
         calls.append(ready)
         if ready >= 5:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         stream.take(12, progress=interrupt_at_5)
-    assert calls == sorted(calls) and calls[-1] >= 5
+    assert calls == sorted(calls) and calls[-1] >= 5 and stream.ready == calls[-1]
     torch.testing.assert_close(torch.cat([stream.take(7), stream.take(5)], dim=1), whole, rtol=0, atol=0)

@@ -1,0 +1,78 @@
+"""HTTP routes to steer a stream from the browser: new prompt, stop, list."""
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from ..stream_core.timeline import MAX_PROMPT_CHARS
+from .registry import STREAMS
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _body(request: web.Request, *fields: str) -> dict | web.Response:
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return _error(400, "request body is not valid JSON")
+    if not isinstance(body, dict):
+        return _error(400, "request body must be a JSON object")
+    for name in fields:
+        if not isinstance(body.get(name), str):
+            return _error(400, f"'{name}' (a string) is required")
+    return body
+
+
+def _session(stream_id: str):
+    session = STREAMS.get(stream_id)
+    if session is None:
+        return None, _error(404, f"no stream with id {stream_id!r}; known: {[k for k, _ in STREAMS.items()]}")
+    return session, None
+
+
+async def post_prompt(request: web.Request) -> web.Response:
+    body = await _body(request, "stream_id", "prompt")
+    if isinstance(body, web.Response):
+        return body
+    prompt = body["prompt"].strip()
+    if not prompt:
+        return _error(400, "the prompt is empty")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return _error(400, f"the prompt is longer than {MAX_PROMPT_CHARS} characters")
+    session, error = _session(body["stream_id"])
+    if error:
+        return error
+    session.request_prompt(prompt)
+    unknown = session.velocity.model.tokenizer.unknown(prompt)
+    return web.json_response({"queued": True, "running": session.running, "unknown_words": unknown}, status=202)
+
+
+async def post_stop(request: web.Request) -> web.Response:
+    body = await _body(request, "stream_id")
+    if isinstance(body, web.Response):
+        return body
+    session, error = _session(body["stream_id"])
+    if error:
+        return error
+    if not session.running:
+        return _error(409, f"stream {body['stream_id']!r} is not running")
+    session.request_stop()
+    return web.json_response({"stopping": True}, status=202)
+
+
+async def get_streams(request: web.Request) -> web.Response:
+    return web.json_response({stream_id: session.report() for stream_id, session in STREAMS.items()})
+
+
+def register_routes(routes: web.RouteTableDef) -> None:
+    routes.post("/streamdit/prompt")(post_prompt)
+    routes.post("/streamdit/stop")(post_stop)
+    routes.get("/streamdit/streams")(get_streams)
