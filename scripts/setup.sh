@@ -12,6 +12,16 @@ COMFY="${COMFYUI_PATH:-$DEPS/comfyui}"
 STAMP="$VENV/.setup-done"
 KEY="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$0" | sha256sum | cut -c1-16) $COMFY"
 
+# Chromium for the browser tests (Playwright drives the system's build; it cannot download its own here)
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Chromium with apt-get"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: /usr/bin/chromium is missing; install it (apt-get install chromium) for the browser tests" >&2
+  fi
+fi
+
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ] && [ -f "$COMFY/main.py" ]; then
   exit 0
 fi
