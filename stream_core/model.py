@@ -102,7 +102,7 @@ class TimeEmbedding(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(frequency_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, tau: torch.Tensor) -> torch.Tensor:
-        return self.mlp(sincos(tau * 1000.0, self.frequency_dim))
+        return self.mlp(sincos(tau * 1000.0, self.frequency_dim).to(self.mlp[0].weight.dtype))
 
 
 class Block(nn.Module):

@@ -107,14 +107,12 @@ class Stream:
         else:
             x = self._noise(p.B)
             last = p.T if p.K else (p.N - 1) * p.s
-        moving = torch.ones(p.B, dtype=torch.bool, device=self.device)
-        if given:
-            moving[:p.K] = False
+        moving = torch.arange(p.B, device=self.device) >= (p.K if given else 0)
         chunks: list[torch.Tensor | None] = [None] * p.N
         for k in range(last + 1):
-            for i in range(p.N):
-                if (p.N - 1 - i) * p.s == k:
-                    chunks[i] = x[:, p.chunk_slice(i)]
+            if k % p.s == 0 and k // p.s < p.N:   # chunk i is needed at grid index (N-1-i)*s
+                i = p.N - 1 - k // p.s
+                chunks[i] = x[:, p.chunk_slice(i)]
             if k == last:
                 break
             tau = torch.where(moving, grid[k], grid[-1])

@@ -183,3 +183,10 @@ def test_an_interrupted_take_loses_no_frames(model):
         stream.take(12, progress=interrupt_at_5)
     assert calls == sorted(calls) and calls[-1] >= 5 and stream.ready == calls[-1]
     torch.testing.assert_close(torch.cat([stream.take(7), stream.take(5)], dim=1), whole, rtol=0, atol=0)
+
+
+def test_half_precision_streams(model):
+    model = model.to(torch.bfloat16)
+    stream = Stream(text_velocity(model, guidance=2.0), Partition(0, 2, 2, 1), SHAPE, dtype=torch.bfloat16)
+    out = stream.take(4)
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()

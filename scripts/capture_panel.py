@@ -1,0 +1,61 @@
+"""Record the live panel during a real run into docs/panel.gif (for the README).
+
+Starts ComfyUI with the pack, opens it in headless Chromium, loads the shipped
+text-to-video workflow, queues it for 400 frames, screenshots the StreamDiT Live panel
+while it runs and re-prompts the stream from the panel half-way.
+Run: .venv/bin/python scripts/capture_panel.py
+"""
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+import time
+
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from comfy_server import ROOT, ComfyServer  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+
+
+def main(shots: int = 40, every: float = 0.25) -> None:
+    with tempfile.TemporaryDirectory() as base, ComfyServer(base) as server, sync_playwright() as p:
+        server.request("POST", "/settings/Comfy.TutorialCompleted", True)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.goto(server.url)
+        page.wait_for_function("window.app && window.app.graph && window.app.extensionManager", timeout=90_000)
+        workflow = server.get("/api/workflow_templates/streamdit-comfy/streamdit_text_to_video.json")
+        page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", workflow)
+        page.evaluate("() => window.app.extensionManager.command.execute("
+                      "'Workspace.ToggleBottomPanelTab.streamdit-live')")
+        page.evaluate("""() => {
+            const node = window.app.graph._nodes.find(n => n.type === 'StreamDiTStream');
+            node.widgets.find(w => w.name === 'frames').value = 400;
+            return window.app.queuePrompt(0);
+        }""")
+        page.wait_for_function("document.querySelector('[data-testid=streamdit-counter]')?.textContent >= 0",
+                               timeout=120_000)
+        panel = page.locator("[data-testid=streamdit-panel]")
+        frames = []
+        for shot in range(shots):
+            if shot == shots // 2:   # re-prompt the running stream from the panel
+                page.fill("[data-testid=streamdit-input]", "a yellow triangle moving down")
+                page.click("[data-testid=streamdit-switch]")
+            frames.append(Image.open(io.BytesIO(panel.screenshot())).convert("RGB"))
+            time.sleep(every)
+        browser.close()
+    os.makedirs(os.path.join(ROOT, "docs"), exist_ok=True)
+    path = os.path.join(ROOT, "docs", "panel.gif")
+    small = [f.resize((f.width * 2 // 3, f.height * 2 // 3)).quantize(64) for f in frames]
+    small[0].save(path, save_all=True, append_images=small[1:], duration=int(every * 1000), loop=0)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()

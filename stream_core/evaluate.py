@@ -1,0 +1,86 @@
+"""Automatic metrics on streamed frames, for several partitions of one model.
+
+Prompt adherence: the share of frames whose colour / shape (``analysis.look``) match the
+prompt, and of streams whose motion matches its direction (over the first 8 frames).
+Flicker: mean absolute change between consecutive frames. Switch: frames after a prompt
+switch until the colour follows the new prompt.
+
+    python -m stream_core.evaluate models/streamdit-shapes-64px.safetensors
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from .analysis import direction, look
+from .checkpoint import load
+from .conditioning import TextVelocity
+from .partition import Partition
+from .stream import Stream
+from .timeline import PromptTimeline
+from .world import HELD_OUT, Scene
+
+SEEN = [Scene("red", "circle", "right"), Scene("blue", "square", "up"), Scene("yellow", "triangle", "left"),
+        Scene("cyan", "circle", "down"), Scene("magenta", "triangle", "right", stripes=True),
+        Scene("green", "square", "left", "quickly")]
+HELD = [Scene(colour, shape, d) for (colour, shape), d in zip(sorted(HELD_OUT), ("right", "down"))]
+SCHEMES = {"uniform c=8 s=8": Partition(0, 1, 8, 8), "diagonal c=1 s=1": Partition(0, 8, 1, 1),
+           "StreamDiT c=2 s=2": Partition(0, 4, 2, 2), "StreamDiT c=4 s=4": Partition(0, 2, 4, 4)}
+
+
+def stream_frames(model, partition: Partition, timeline: PromptTimeline, frames: int, seed: int,
+                  guidance: float) -> torch.Tensor:
+    cfg = model.config
+    velocity = TextVelocity(model, timeline, guidance)
+    stream = Stream(velocity, partition, (cfg.channels, cfg.height, cfg.width), seed=seed)
+    return stream.take(frames)[0]
+
+
+def adherence(model, partition: Partition, scenes: list[Scene], frames: int, seeds: int, guidance: float) -> dict:
+    colour = shape = motion = total = clips = 0
+    flicker = 0.0
+    for scene in scenes:
+        for seed in range(seeds):
+            out = stream_frames(model, partition, PromptTimeline(((0, scene.caption()),)), frames, seed, guidance)
+            seen = [look(f) for f in out]
+            colour += sum(s.colour == scene.colour for s in seen)
+            shape += sum(s.shape == scene.shape for s in seen)
+            motion += direction(out[:8]) == scene.direction
+            flicker += float((out[1:] - out[:-1]).abs().mean())
+            total += len(seen)
+            clips += 1
+    return {"colour": colour / total, "shape": shape / total, "motion": motion / clips, "flicker": flicker / clips}
+
+
+def switch_delay(model, partition: Partition, frames: int, at: int, seeds: int, guidance: float) -> float:
+    """Mean frames after ``at`` until the colour follows a switch from red to blue."""
+    timeline = PromptTimeline(((0, "a red circle moving right"), (at, "a blue circle moving right")))
+    delays = []
+    for seed in range(seeds):
+        seen = [look(f).colour for f in stream_frames(model, partition, timeline, frames, seed, guidance)]
+        delays.append(next((i - at for i in range(at, frames) if seen[i] == "blue"), frames - at))
+    return sum(delays) / len(delays)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--frames", type=int, default=24)
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--guidance", type=float, default=1.0)
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+    model = load(args.model)
+    print(f"| scheme | prompts | colour | shape | motion | flicker | switch delay (frames) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, partition in SCHEMES.items():
+        delay = switch_delay(model, partition, args.frames, args.frames // 2, args.seeds, args.guidance)
+        for label, scenes in (("seen", SEEN), ("held-out", HELD)):
+            r = adherence(model, partition, scenes, args.frames, args.seeds, args.guidance)
+            print(f"| {name} | {label} | {r['colour']:.0%} | {r['shape']:.0%} | {r['motion']:.0%} | "
+                  f"{r['flicker']:.3f} | {delay:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
