@@ -7,15 +7,21 @@ MSE to the flow-matching velocity (``flow.py``). Captions are per frame; a share
 clips is trained on the empty prompt for classifier-free guidance.
 
     python -m stream_core.train --steps 3000 --out models/streamdit-shapes-64px.safetensors
+
+Re-running the same command resumes from `<out>.state` (weights, EMA, Adam moments, RNG).
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
+import os
 import time
 
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from .checkpoint import save
 from .flow import noisy, target_velocity
@@ -62,8 +68,43 @@ def chunk_mixture(frames: int) -> tuple[int, ...]:
     return tuple(c for c in (1, 2, 4, 8, 16, 32) if frames % c == 0 and c <= frames)
 
 
+def save_state(path: str, model: StreamDiT, ema: StreamDiT, opt: torch.optim.Optimizer,
+               rng: torch.Generator, step: int) -> None:
+    """Everything to resume training, as safetensors: weights, EMA, Adam moments, RNG, step."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    for i, state in opt.state_dict()["state"].items():
+        tensors.update({f"opt.{i}.{k}": v for k, v in state.items()})
+    tensors["rng"] = rng.get_state()
+    meta = {"step": str(step), "config": json.dumps(model.config.to_dict())}
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, path, metadata=meta)
+
+
+def load_state(path: str, model: StreamDiT, ema: StreamDiT, opt: torch.optim.Optimizer,
+               rng: torch.Generator) -> int:
+    """Restore what ``save_state`` wrote; returns the step to go on from."""
+    with safe_open(path, framework="pt") as f:
+        meta = f.metadata()
+        if StreamDiTConfig.from_dict(json.loads(meta["config"])) != model.config:
+            raise ValueError(f"{path}: its model config differs from this run's")
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    state = opt.state_dict()
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            state["state"].setdefault(int(i), {})[name] = value
+    opt.load_state_dict(state)
+    rng.set_state(tensors["rng"])
+    return int(meta["step"])
+
+
 def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float = 0.999, seed: int = 0,
-          uncond: float = 0.1, log_every: int = 50, config: StreamDiTConfig | None = None) -> StreamDiT:
+          uncond: float = 0.1, log_every: int = 50, config: StreamDiTConfig | None = None,
+          save_every: int = 500) -> StreamDiT:
+    """Train for ``steps`` steps in all, resuming from ``out + '.state'`` when it exists;
+    the EMA weights go to ``out`` at the end (and with the state every ``save_every``)."""
     cfg = config or default_config()
     torch.manual_seed(seed)
     model = StreamDiT(cfg)
@@ -72,8 +113,12 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     world = World(seed=seed, frames=cfg.frames, size=cfg.height)
     g = torch.Generator().manual_seed(seed)
     mixture = chunk_mixture(cfg.frames)
+    state_path = out + ".state"
+    first = load_state(state_path, model, ema, opt, g) if os.path.exists(state_path) else 0
+    if first:
+        print(f"resuming from step {first} ({state_path})", flush=True)
     start, running = time.time(), None
-    for step in range(steps):
+    for step in range(first, steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
         captions = [[""] * len(c) if torch.rand(1, generator=g) < uncond else c for c in captions]
         tau = stratified_times(batch, cfg.frames, mixture, g)
@@ -91,6 +136,10 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if (step + 1) % log_every == 0 or step + 1 == steps:
             print(f"step {step + 1}/{steps}  loss {running:.4f}  {time.time() - start:.0f}s", flush=True)
+        if (step + 1) % save_every == 0 and step + 1 < steps:
+            save_state(state_path, model, ema, opt, g, step + 1)
+            save(ema, out, extra={"train.steps": str(step + 1), "train.batch": str(batch), "train.seed": str(seed)})
+    save_state(state_path, model, ema, opt, g, steps)
     save(ema, out, extra={"train.steps": str(steps), "train.batch": str(batch), "train.seed": str(seed)})
     return ema
 

@@ -42,3 +42,17 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     with torch.no_grad():
         after = loss_on(model, clips, captions, tau, noise).item()
     assert after < 0.8 * before, (before, after)
+
+
+def test_resume_continues_exactly_where_training_stopped(tmp_path):
+    cfg = dataclasses.replace(default_config(), dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
+    from stream_core.checkpoint import load
+    from stream_core.train import train
+    whole = str(tmp_path / "whole.safetensors")
+    parts = str(tmp_path / "parts.safetensors")
+    train(4, 2, whole, config=cfg, log_every=100)
+    train(2, 2, parts, config=cfg, log_every=100)
+    train(4, 2, parts, config=cfg, log_every=100)    # resumes at step 2 from parts.safetensors.state
+    a, b = load(whole).state_dict(), load(parts).state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
