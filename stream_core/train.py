@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import time
 
@@ -123,8 +124,8 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
         captions = [[""] * len(c) if torch.rand(1, generator=g) < uncond else c for c in captions]
         tau = stratified_times(batch, cfg.frames, mixture, g)
         noise = torch.randn(clips.shape, generator=g)
-        for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / 200)
+        for group in opt.param_groups:   # 200 warm-up steps, then cosine decay to lr/10
+            group["lr"] = lr * min(1.0, (step + 1) / 200) * (0.55 + 0.45 * math.cos(math.pi * step / steps))
         loss = loss_on(model, clips, captions, tau, noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
