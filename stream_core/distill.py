@@ -1,0 +1,109 @@
+"""Segment-wise multistep distillation: the teacher's s guided micro-steps per chunk
+position become one unguided student step, so the student streams with s = 1.
+
+For a buffer partitioned into N chunks (chunk sizes from the training mixture), chunk i
+(0 = cleanest) owns the segment [tau_i, tau_i + 1/N] of time. A training state puts every
+chunk of a world clip at the start of its segment (``flow.noisy``); the teacher walks all
+segments together in s Euler micro-steps with classifier-free guidance; the student must
+land on the teacher's end point in one step without guidance.
+
+    python -m stream_core.distill models/streamdit-shapes-64px.safetensors \
+        --out models/streamdit-shapes-64px-distilled.safetensors --steps 1000
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import load, save
+from .flow import noisy
+from .model import StreamDiT
+from .sampler import guide
+from .train import chunk_mixture, context_for
+from .world import World
+
+
+def segment_starts(batch: int, frames: int, chunk_sizes: tuple[int, ...], generator: torch.Generator
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame segment start and length [batch, frames]: chunk i of N starts at (N-1-i)/N."""
+    starts, lengths = [], []
+    for _ in range(batch):
+        c = chunk_sizes[int(torch.randint(len(chunk_sizes), (1,), generator=generator))]
+        n = frames // c
+        starts.append(((n - 1 - torch.arange(n)) / n).repeat_interleave(c))
+        lengths.append(torch.full((frames,), 1.0 / n))
+    return torch.stack(starts), torch.stack(lengths)
+
+
+@torch.no_grad()
+def teacher_segment(teacher: StreamDiT, x: torch.Tensor, start: torch.Tensor, length: torch.Tensor,
+                    context: torch.Tensor, null: torch.Tensor, micro_steps: int, guidance: float) -> torch.Tensor:
+    """The teacher's end point after ``micro_steps`` guided Euler steps over each frame's segment."""
+    dtau = length / micro_steps
+    for j in range(micro_steps):
+        tau = start + j * dtau
+        both = teacher(torch.cat([x, x]), torch.cat([tau, tau]), torch.cat([context, null]))
+        v = guide(*both.chunk(2), guidance)
+        x = x + v * dtau.to(x.dtype)[..., None, None, None]
+    return x
+
+
+def distill_loss(student: StreamDiT, teacher: StreamDiT, clips: torch.Tensor, captions: list[list[str]],
+                 start: torch.Tensor, length: torch.Tensor, noise: torch.Tensor, micro_steps: int,
+                 guidance: float) -> torch.Tensor:
+    """MSE between the student's one-step end point and the teacher's s-step end point."""
+    x = noisy(clips, noise, start, teacher.config.sigma_min)
+    with torch.no_grad():
+        context = context_for(teacher, captions)
+        null = teacher.encode([""])[None].expand_as(context)
+        target = teacher_segment(teacher, x, start, length, context, null, micro_steps, guidance)
+    v = student(x, start, context_for(student, captions))
+    return F.mse_loss(x + v * length[..., None, None, None], target)
+
+
+def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps: int = 4, guidance: float = 3.0,
+            lr: float = 1e-4, seed: int = 1, log_every: int = 50) -> StreamDiT:
+    teacher = load(teacher_path).requires_grad_(False)
+    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
+    cfg = teacher.config
+    world = World(seed=seed, frames=cfg.frames, size=cfg.height)
+    g = torch.Generator().manual_seed(seed)
+    mixture = chunk_mixture(cfg.frames)
+    running = None
+    for step in range(steps):
+        clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
+        start, length = segment_starts(batch, cfg.frames, mixture, g)
+        loss = distill_loss(student, teacher, clips, captions, start, length,
+                            torch.randn(clips.shape, generator=g), micro_steps, guidance)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            print(f"step {step + 1}/{steps}  distillation loss {running:.5f}", flush=True)
+    student.eval()
+    save(student, out, extra={"distill.teacher": teacher_path, "distill.micro_steps": str(micro_steps),
+                              "distill.guidance": str(guidance), "distill.steps": str(steps)})
+    return student
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("teacher")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--micro-steps", type=int, default=4, help="teacher micro-steps per chunk position (s)")
+    ap.add_argument("--guidance", type=float, default=3.0, help="teacher's classifier-free guidance scale")
+    ap.add_argument("--lr", type=float, default=1e-4)
+    args = ap.parse_args()
+    distill(args.teacher, args.out, args.steps, args.batch, args.micro_steps, args.guidance, args.lr)
+
+
+if __name__ == "__main__":
+    main()

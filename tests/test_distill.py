@@ -1,0 +1,49 @@
+import copy
+import dataclasses
+
+import torch
+
+from stream_core.distill import distill_loss, segment_starts
+from stream_core.model import StreamDiT
+from stream_core.train import default_config
+from stream_core.world import World
+
+
+def setup(seed=0):
+    torch.manual_seed(seed)
+    cfg = dataclasses.replace(default_config(), dim=48, depth=2, heads=4, text_dim=32, text_depth=1)
+    teacher = StreamDiT(cfg).eval()
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(torch.randn_like(p) * 0.05)   # leave zero-init so the teacher is not trivial
+    clips, captions = World(seed=0).batch([0, 1, 2, 3])
+    g = torch.Generator().manual_seed(1)
+    start, length = segment_starts(4, 8, (1, 2, 4, 8), g)
+    return teacher, clips, captions, start, length, torch.randn(clips.shape, generator=g)
+
+
+def test_segments_tile_time_from_noise_to_clean():
+    start, length = segment_starts(50, 8, (1, 2, 4, 8), torch.Generator().manual_seed(0))
+    assert torch.all(start >= 0) and torch.all(start + length <= 1 + 1e-6)
+    assert torch.allclose((start + length)[:, 0], torch.ones(50))        # the cleanest chunk ends clean
+
+
+def test_one_unguided_teacher_step_is_what_the_initial_student_does():
+    teacher, clips, captions, start, length, noise = setup()
+    student = copy.deepcopy(teacher)
+    loss = distill_loss(student, teacher, clips, captions, start, length, noise, micro_steps=1, guidance=1.0)
+    assert loss.item() < 1e-10
+
+
+def test_a_few_steps_lower_the_distillation_loss():
+    teacher, clips, captions, start, length, noise = setup()
+    student = copy.deepcopy(teacher).train()
+    opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(15):
+        loss = distill_loss(student, teacher, clips, captions, start, length, noise, micro_steps=4, guidance=3.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[0] > 0 and losses[-1] < 0.7 * losses[0], losses
