@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import math
 import os
 import time
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -101,14 +103,53 @@ def load_state(path: str, model: StreamDiT, ema: StreamDiT, opt: torch.optim.Opt
     return int(meta["step"])
 
 
+def immiscible(clips: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Immiscible Diffusion: reorder the batch's noise so each clip gets a near one
+    (greedy minimal-distance assignment on float16 distances). [Bsz, ...] -> [Bsz, ...]."""
+    d = torch.cdist(clips.flatten(1).half().float(), noise.flatten(1).half().float())
+    order = torch.empty(len(clips), dtype=torch.long)
+    for _ in range(len(clips)):
+        i, j = divmod(int(d.argmin()), d.shape[1])
+        order[i] = j
+        d[i, :] = float("inf")
+        d[:, j] = float("inf")
+    return noise[order]
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group when started by torchrun."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def average_gradients(model: torch.nn.Module, world: int) -> None:
+    """Mean of every parameter's gradient over the processes, in one all-reduce."""
+    params = list(model.parameters())
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params])
+    dist.all_reduce(flat)
+    flat /= world
+    for p, g in zip(params, flat.split([p.numel() for p in params])):
+        p.grad = g.view_as(p).clone()
+
+
 def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float = 0.999, seed: int = 0,
           uncond: float = 0.1, log_every: int = 50, config: StreamDiTConfig | None = None,
-          save_every: int = 500) -> StreamDiT:
+          save_every: int = 500, immiscible_noise: bool = False) -> StreamDiT:
     """Train for ``steps`` steps in all, resuming from ``out + '.state'`` when it exists;
-    the EMA weights go to ``out`` at the end (and with the state every ``save_every``)."""
+    the EMA weights go to ``out`` at the end (and with the state every ``save_every``).
+
+    Under torchrun every process draws the whole batch's randomness from the same
+    generator and trains on its share of the clips; gradients are averaged, so N
+    processes compute what one process does with the same ``batch``."""
     cfg = config or default_config()
+    rank, world_size = distributed()
+    if batch % world_size:
+        raise ValueError(f"batch {batch} does not split over {world_size} processes")
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    share = slice(rank * batch // world_size, (rank + 1) * batch // world_size)
     torch.manual_seed(seed)
-    model = StreamDiT(cfg)
+    model = StreamDiT(cfg).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     world = World(seed=seed, frames=cfg.frames, size=cfg.height)
@@ -116,7 +157,7 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     mixture = chunk_mixture(cfg.frames)
     state_path = out + ".state"
     first = load_state(state_path, model, ema, opt, g) if os.path.exists(state_path) else 0
-    if first:
+    if first and rank == 0:
         print(f"resuming from step {first} ({state_path})", flush=True)
     start, running = time.time(), None
     for step in range(first, steps):
@@ -124,24 +165,32 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
         captions = [[""] * len(c) if torch.rand(1, generator=g) < uncond else c for c in captions]
         tau = stratified_times(batch, cfg.frames, mixture, g)
         noise = torch.randn(clips.shape, generator=g)
+        if immiscible_noise:
+            noise = immiscible(clips, noise)
         for group in opt.param_groups:   # 200 warm-up steps, then cosine decay to lr/10
             group["lr"] = lr * min(1.0, (step + 1) / 200) * (0.55 + 0.45 * math.cos(math.pi * step / steps))
-        loss = loss_on(model, clips, captions, tau, noise)
+        loss = loss_on(model, clips[share].to(device), captions[share], tau[share].to(device),
+                       noise[share].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if world_size > 1:
+            average_gradients(model, world_size)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - ema_decay)
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-        if (step + 1) % log_every == 0 or step + 1 == steps:
+        if rank == 0 and ((step + 1) % log_every == 0 or step + 1 == steps):
             print(f"step {step + 1}/{steps}  loss {running:.4f}  {time.time() - start:.0f}s", flush=True)
-        if (step + 1) % save_every == 0 and step + 1 < steps:
+        if rank == 0 and (step + 1) % save_every == 0 and step + 1 < steps:
             save_state(state_path, model, ema, opt, g, step + 1)
             save(ema, out, extra={"train.steps": str(step + 1), "train.batch": str(batch), "train.seed": str(seed)})
-    save_state(state_path, model, ema, opt, g, steps)
-    save(ema, out, extra={"train.steps": str(steps), "train.batch": str(batch), "train.seed": str(seed)})
+    if rank == 0:
+        save_state(state_path, model, ema, opt, g, steps)
+        save(ema, out, extra={"train.steps": str(steps), "train.batch": str(batch), "train.seed": str(seed)})
+    if world_size > 1:
+        dist.barrier()
     return ema
 
 
@@ -152,8 +201,15 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=4e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--immiscible", action="store_true", help="Immiscible Diffusion noise assignment")
+    ap.add_argument("--dim", type=int, help="model width (default: the shipped model's)")
+    ap.add_argument("--depth", type=int, help="transformer blocks")
+    ap.add_argument("--heads", type=int, help="attention heads")
     args = ap.parse_args()
-    train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed)
+    sizes = {k: v for k, v in (("dim", args.dim), ("depth", args.depth), ("heads", args.heads)) if v is not None}
+    config = dataclasses.replace(default_config(), **sizes)
+    train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,
+          immiscible_noise=args.immiscible)
 
 
 if __name__ == "__main__":

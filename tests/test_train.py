@@ -56,3 +56,35 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path):
     a, b = load(whole).state_dict(), load(parts).state_dict()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_immiscible_assignment_is_a_permutation_that_shortens_distances():
+    from stream_core.train import immiscible
+    g = torch.Generator().manual_seed(0)
+    clips, noise = torch.randn(8, 50, generator=g) + 2, torch.randn(8, 50, generator=g)
+    paired = immiscible(clips, noise)
+    assert sorted(paired.sum(1).tolist()) == sorted(noise.sum(1).tolist())   # same noises, new order
+    assert (clips - paired).norm(dim=1).sum() <= (clips - noise).norm(dim=1).sum()
+
+
+def test_two_processes_train_what_one_process_trains(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from comfy_server import free_port
+    from conftest import ROOT
+    from stream_core.checkpoint import load
+    from stream_core.train import train
+    sizes = dict(dim=24, depth=1, heads=2)
+    one = str(tmp_path / "one.safetensors")
+    two = str(tmp_path / "two.safetensors")
+    train(3, 4, one, config=dataclasses.replace(default_config(), **sizes), log_every=100)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+                    "-m", "stream_core.train", "--steps", "3", "--batch", "4", "--out", two,
+                    *[f"--{k}={v}" for k, v in sizes.items()]], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=300)
+    a, b = load(one).state_dict(), load(two).state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
