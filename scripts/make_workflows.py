@@ -24,7 +24,7 @@ def stream_workflow(action: str, stream_id: str, frames: int, prefix: str, sched
         "2": {"class_type": "StreamDiTPromptSchedule", "inputs": {"schedule": schedule, "transition": 8}},
         "3": {"class_type": "StreamDiTStream", "inputs": {
             "model": ["1", 0], "schedule": ["2", 0], "stream_id": stream_id, "action": action, "seed": 0,
-            "width": 64, "height": 64, "K": 0, "N": 4, "c": 2, "s": 2, "guidance": 1.0, "frames": frames}},
+            "width": 64, "height": 64, "K": 0, "N": 4, "c": 2, "s": 2, "guidance": 3.0, "frames": frames}},
         "4": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["3", 0], "fps": 8.0}},
         "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 1], "filename_prefix": prefix,
                                                      "format": "mp4", "codec": "h264"}},

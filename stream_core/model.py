@@ -28,6 +28,10 @@ class StreamDiTConfig:
     window: self-attention window in tokens (frames, rows, cols); None = full attention.
     frames, height, width: the buffer length and latent size the model was trained on.
     latent: "pixel" means the latents are RGB in [-1, 1] (C = 3, no autoencoder).
+    prediction: what the network's last layer predicts: "v" the velocity itself, or "x"
+      the clean frame, turned into the velocity ``(x1 - (1 - sigma_min) x_tau) / a`` with
+      ``a = 1 - (1 - sigma_min) tau`` kept >= ``X_PREDICTION_MIN_A``. Large pixel patches
+      need "x": a token cannot carry its patch's full noise back out, a clean frame it can.
     """
 
     channels: int = 3
@@ -47,6 +51,7 @@ class StreamDiTConfig:
     width: int = 64
     sigma_min: float = 0.0
     latent: str = "pixel"
+    prediction: str = "x"
 
     def __post_init__(self):
         if self.window is not None:
@@ -56,6 +61,8 @@ class StreamDiTConfig:
         object.__setattr__(self, "vocab", tuple(self.vocab))
         if self.dim % self.heads:
             raise ValueError(f"dim={self.dim} must be divisible by heads={self.heads}")
+        if self.prediction not in ("v", "x"):
+            raise ValueError(f"prediction must be 'v' or 'x', got {self.prediction!r}")
         if self.height % self.patch or self.width % self.patch:
             raise ValueError(f"height and width must be multiples of patch={self.patch}")
 
@@ -69,6 +76,9 @@ class StreamDiTConfig:
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
         return cls(**d)
+
+
+X_PREDICTION_MIN_A = 0.05
 
 
 def sincos(position: torch.Tensor, dim: int, period: float = 10000.0) -> torch.Tensor:
@@ -189,4 +199,10 @@ class StreamDiT(nn.Module):
             tokens = block(tokens, temb, context)
         shift, scale = self.ada_out(temb).chunk(2, dim=-1)
         out = self.patch_out(modulate(self.norm_out(tokens), shift, scale))
-        return out.reshape(b, f, h, w, c, p, p).permute(0, 1, 4, 2, 5, 3, 6).reshape(b, f, c, hh, ww)
+        out = out.reshape(b, f, h, w, c, p, p).permute(0, 1, 4, 2, 5, 3, 6).reshape(b, f, c, hh, ww)
+        if self.config.prediction == "v":
+            return out
+        keep = 1 - self.config.sigma_min
+        a = (1 - keep * tau.to(x.dtype)).clamp(min=X_PREDICTION_MIN_A)
+        a = a.reshape(b, -1, 1, 1, 1)
+        return (out - keep * x) / a
