@@ -6,7 +6,7 @@ draws one time from its stratum [(N-1-i)/N, (N-i)/N] for all its frames; loss is
 MSE to the flow-matching velocity (``flow.py``). Captions are per frame; a share of
 clips is trained on the empty prompt for classifier-free guidance.
 
-    python -m stream_core.train --steps 3000 --out models/streamdit-shapes-64px.safetensors
+    python -m stream_core.train --steps 5000 --out models/streamdit-shapes-64px.safetensors
 
 Re-running the same command resumes from `<out>.state` (weights, EMA, Adam moments, RNG).
 """
