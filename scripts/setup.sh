@@ -45,7 +45,9 @@ if [ ! -f "$COMFY/main.py" ]; then
   rm -rf "$tmp"
 fi
 
-grep -viE '^(torch|torchvision|torchaudio)([<>=~ ]|$)' "$COMFY/requirements.txt" > "$VENV/comfyui-requirements.txt"
+# ComfyUI's requirements without torch (installed above) and torchaudio (only audio nodes need it),
+# plus requests, which its frontend manager imports but its list leaves out
+{ grep -viE '^(torch|torchvision|torchaudio)([<>=~ ]|$)' "$COMFY/requirements.txt"; echo requests; } > "$VENV/comfyui-requirements.txt"
 "${PIP[@]}" -r "$VENV/comfyui-requirements.txt" -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
 
 echo "$KEY" > "$STAMP"
