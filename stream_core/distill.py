@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from .checkpoint import load, save
 from .flow import noisy
 from .model import StreamDiT
-from .sampler import guide
+from .sampler import euler_step, guide
 from .train import chunk_mixture, context_for
 from .world import World
 
@@ -46,8 +46,7 @@ def teacher_segment(teacher: StreamDiT, x: torch.Tensor, start: torch.Tensor, le
     for j in range(micro_steps):
         tau = start + j * dtau
         both = teacher(torch.cat([x, x]), torch.cat([tau, tau]), torch.cat([context, null]))
-        v = guide(*both.chunk(2), guidance)
-        x = x + v * dtau.to(x.dtype)[..., None, None, None]
+        x = euler_step(x, guide(*both.chunk(2), guidance), dtau)
     return x
 
 
@@ -61,7 +60,7 @@ def distill_loss(student: StreamDiT, teacher: StreamDiT, clips: torch.Tensor, ca
         null = teacher.encode([""])[None].expand_as(context)
         target = teacher_segment(teacher, x, start, length, context, null, micro_steps, guidance)
     v = student(x, start, context_for(student, captions))
-    return F.mse_loss(x + v * length[..., None, None, None], target)
+    return F.mse_loss(euler_step(x, v, length), target)
 
 
 def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps: int = 4, guidance: float = 3.0,

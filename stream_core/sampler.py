@@ -17,8 +17,10 @@ class Velocity(Protocol):
 
 
 def euler_step(x: torch.Tensor, v: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
-    """``x + v * dtau`` with one step size per frame: x, v [Bsz, F, ...], dtau [F]."""
-    return x + v * dtau.to(x.dtype).reshape(1, -1, *([1] * (x.ndim - 2)))
+    """``x + v * dtau`` with one step size per frame: x, v [Bsz, F, ...], dtau [F] (shared
+    by the batch) or [Bsz, F]."""
+    frames = (1, -1) if dtau.ndim == 1 else tuple(dtau.shape)
+    return x + v * dtau.to(x.dtype).reshape(*frames, *([1] * (x.ndim - 2)))
 
 
 def guide(v_cond: torch.Tensor, v_uncond: torch.Tensor, scale: float) -> torch.Tensor:
