@@ -43,7 +43,11 @@ def look(frame: torch.Tensor, min_pixels: int = 6) -> Seen:
 
 def direction(frames: torch.Tensor) -> str | None:
     """Main direction of motion over frames [F, 3, H, W] (first to last centroid); None if unclear."""
-    seen = [look(f) for f in frames]
+    return motion([look(f) for f in frames])
+
+
+def motion(seen: list[Seen]) -> str | None:
+    """``direction`` from frames already looked at."""
     points = [(s.x, s.y) for s in seen if s.colour is not None]
     if len(points) < 2:
         return None

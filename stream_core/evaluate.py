@@ -13,7 +13,7 @@ import argparse
 
 import torch
 
-from .analysis import direction, look
+from .analysis import look, motion
 from .checkpoint import load
 from .conditioning import TextVelocity
 from .partition import Partition
@@ -38,7 +38,7 @@ def stream_frames(model, partition: Partition, timeline: PromptTimeline, frames:
 
 
 def adherence(model, partition: Partition, scenes: list[Scene], frames: int, seeds: int, guidance: float) -> dict:
-    colour = shape = motion = total = clips = 0
+    colour = shape = moved = total = clips = 0
     flicker = 0.0
     for scene in scenes:
         for seed in range(seeds):
@@ -46,11 +46,11 @@ def adherence(model, partition: Partition, scenes: list[Scene], frames: int, see
             seen = [look(f) for f in out]
             colour += sum(s.colour == scene.colour for s in seen)
             shape += sum(s.shape == scene.shape for s in seen)
-            motion += direction(out[:8]) == scene.direction
+            moved += motion(seen[:8]) == scene.direction
             flicker += float((out[1:] - out[:-1]).abs().mean())
             total += len(seen)
             clips += 1
-    return {"colour": colour / total, "shape": shape / total, "motion": motion / clips, "flicker": flicker / clips}
+    return {"colour": colour / total, "shape": shape / total, "motion": moved / clips, "flicker": flicker / clips}
 
 
 def switch_delay(model, partition: Partition, frames: int, at: int, seeds: int, guidance: float) -> float:
@@ -72,7 +72,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     model = load(args.model)
-    print(f"| scheme | prompts | colour | shape | motion | flicker | switch delay (frames) |")
+    print("| scheme | prompts | colour | shape | motion | flicker | switch delay (frames) |")
     print("|---|---|---|---|---|---|---|")
     for name, partition in SCHEMES.items():
         delay = switch_delay(model, partition, args.frames, args.frames // 2, args.seeds, args.guidance)
