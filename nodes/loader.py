@@ -71,5 +71,5 @@ class StreamDiTLoader(io.ComfyNode):
         with _cache_lock:
             if key not in _cache:
                 _cache.clear()  # keep one model in memory
-                _cache[key] = LoadedModel(load(path, device=dev, dtype=DTYPES[dtype]), model_name, key)
+                _cache[key] = LoadedModel(load(path, device=dev, dtype=DTYPES[dtype]), key)
             return io.NodeOutput(_cache[key])

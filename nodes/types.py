@@ -20,7 +20,6 @@ class LoadedModel:
     """A loaded StreamDiT; ``key`` identifies file, version, device and dtype."""
 
     model: StreamDiT
-    name: str
     key: tuple
 
 
