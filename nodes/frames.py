@@ -5,7 +5,6 @@ from fractions import Fraction
 
 from comfy_api.latest import VideoComponents, VideoFromComponents, io, ui
 
-from ..stream_core.frames import to_images
 from .types import CATEGORY, FramesType
 
 
@@ -16,9 +15,9 @@ class StreamDiTFrameOutput(io.ComfyNode):
             node_id="StreamDiTFrameOutput",
             display_name="StreamDiT Frame Output",
             category=CATEGORY,
-            description="Decodes a stream's frames into an IMAGE batch and a VIDEO, and previews them.",
+            description="A stream's frames as an IMAGE batch and a VIDEO, with previews.",
             inputs=[
-                FramesType.Input("frames", tooltip="From StreamDiT Stream."),
+                FramesType.Input("frames", tooltip="From StreamDiT Stream or StreamDiT Wan Stream."),
                 io.Float.Input("fps", default=8.0, min=0.1, max=240.0, step=0.1,
                                tooltip="Frame rate of the VIDEO output."),
             ],
@@ -32,6 +31,6 @@ class StreamDiTFrameOutput(io.ComfyNode):
 
     @classmethod
     def execute(cls, frames, fps) -> io.NodeOutput:
-        images = to_images(frames.latents, frames.latent)
+        images = frames.images
         video = VideoFromComponents(VideoComponents(images=images, frame_rate=Fraction(fps).limit_denominator(1000)))
         return io.NodeOutput(images, video, frames.first_index, ui=ui.PreviewImage(images, cls=cls))

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..stream_core.frames import to_images
 from .registry import Session
 
 EVENT_FRAME = "streamdit.frame"     # one finished frame, with the stream's state
@@ -37,8 +36,8 @@ def jpeg_data_url(image: torch.Tensor, quality: int = 85) -> str:
 class LiveView:
     """Sends a stream's frames, at most ``MAX_MESSAGES_PER_SECOND`` (the newest wins)."""
 
-    def __init__(self, stream_id: str, session: Session, node_id: str | None, latent: str):
-        self.stream_id, self.session, self.node_id, self.latent = stream_id, session, node_id, latent
+    def __init__(self, stream_id: str, session: Session, node_id: str | None):
+        self.stream_id, self.session, self.node_id = stream_id, session, node_id
         self.server = prompt_server()
         self._last_sent = 0.0
         self._fps = 0.0
@@ -51,9 +50,9 @@ class LiveView:
     def status(self) -> None:
         self._send(EVENT_STATUS, self.session.report())
 
-    def frames(self, finished: torch.Tensor) -> None:
-        """finished: frames [Bsz, n, C, H, W] that one micro-step finished (n may be 0)."""
-        n = finished.shape[1]
+    def frames(self, images: torch.Tensor) -> None:
+        """images: [n, H, W, 3] in [0, 1] that one micro-step finished (n may be 0)."""
+        n = len(images)
         if n == 0 or self.server is None:
             return
         now = time.monotonic()
@@ -64,6 +63,5 @@ class LiveView:
         if now - self._last_sent < 1.0 / MAX_MESSAGES_PER_SECOND:
             return
         self._last_sent = now
-        image = to_images(finished[0, -1:], self.latent)[0]
-        self._send(EVENT_FRAME, {"frame": self.session.stream.frames_out - 1, "fps": round(self._fps, 2),
-                                 "image": jpeg_data_url(image), **self.session.report()})
+        self._send(EVENT_FRAME, {"frame": self.session.frames.images_out - 1, "fps": round(self._fps, 2),
+                                 "image": jpeg_data_url(images[-1]), **self.session.report()})

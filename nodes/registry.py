@@ -6,10 +6,9 @@ import queue
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable
 
-from ..stream_core.conditioning import TextVelocity
-from ..stream_core.stream import Stream
-from ..stream_core.timeline import PromptTimeline
+from ..stream_core.decoded import DecodedStream
 
 MAX_STREAMS = 8
 
@@ -20,12 +19,20 @@ class StopRequested(Exception):
 
 @dataclass
 class Session:
-    """One stream, what decides whether a new run may continue it, and its inbox."""
+    """One stream, what decides whether a new run may continue it, and its inbox.
 
-    stream: Stream
-    velocity: TextVelocity
+    ``velocity`` has a settable ``timeline`` (a ``PromptTimeline`` over output frames)
+    and ``unknown(prompt)``: the words of a prompt it cannot follow (raises
+    ``ScheduleError`` when it takes no text prompts at all). ``output_frame``
+    maps a latent frame's index to the output frame it starts (identity for the
+    native model; 4 video frames per latent after the first for Wan).
+    """
+
+    frames: DecodedStream
+    velocity: object
     key: tuple
-    schedule: PromptTimeline                 # the schedule node's timeline at the last run
+    schedule: object                          # what the schedule input was at the last run
+    output_frame: Callable[[int], int] = lambda index: index
     lock: threading.Lock = field(default_factory=threading.Lock)
     inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     running: bool = False
@@ -46,18 +53,23 @@ class Session:
             except queue.Empty:
                 break
             if kind == "prompt":
-                first = self.stream.first_index + self.stream.partition.K
+                first = self.output_frame(self.stream.first_index + self.stream.partition.K)
                 self.velocity.timeline = self.velocity.timeline.switched(value, at_frame=first)
             else:
                 stop = True
         if stop:
             raise StopRequested()
 
+    @property
+    def stream(self):
+        return self.frames.stream
+
     def report(self) -> dict:
         """What the panel and the HTTP API show of this stream."""
         p, s = self.stream.partition, self.stream
-        newest = s.first_index + p.B - 1
-        return {"running": self.running, "frames": s.frames_out, "prompt": self.velocity.timeline.prompt_at(newest),
+        newest = self.output_frame(s.first_index + p.B - 1)
+        return {"running": self.running, "frames": self.frames.images_out,
+                "prompt": self.velocity.timeline.prompt_at(newest),
                 "tau": [float(s.tau[p.chunk_slice(i).start]) for i in range(p.N)],
                 "partition": {"K": p.K, "N": p.N, "c": p.c, "s": p.s}}
 

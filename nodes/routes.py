@@ -5,7 +5,7 @@ import json
 
 from aiohttp import web
 
-from ..stream_core.timeline import MAX_PROMPT_CHARS
+from ..stream_core.timeline import MAX_PROMPT_CHARS, ScheduleError
 from .registry import STREAMS
 
 MAX_BODY_BYTES = 16 * 1024
@@ -50,8 +50,11 @@ async def post_prompt(request: web.Request) -> web.Response:
     session, error = _session(body["stream_id"])
     if error:
         return error
+    try:
+        unknown = session.velocity.unknown(prompt)
+    except ScheduleError as e:
+        return _error(409, str(e))
     session.request_prompt(prompt)
-    unknown = session.velocity.model.tokenizer.unknown(prompt)
     return web.json_response({"queued": True, "running": session.running, "unknown_words": unknown}, status=202)
 
 

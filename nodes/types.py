@@ -11,6 +11,7 @@ from ..stream_core.model import StreamDiT
 ModelType = io.Custom("STREAMDIT_MODEL")
 ScheduleType = io.Custom("STREAMDIT_SCHEDULE")
 FramesType = io.Custom("STREAMDIT_FRAMES")
+ConditioningScheduleType = io.Custom("STREAMDIT_CONDITIONING_SCHEDULE")
 
 CATEGORY = "StreamDiT"
 
@@ -25,10 +26,9 @@ class LoadedModel:
 
 @dataclass(frozen=True)
 class StreamFrames:
-    """Finished frames of one stream: latents [n, C, H, W] on the CPU, the first one's
-    index in the stream's video, and the latent space to decode them from."""
+    """Finished frames of one stream: images [n, H, W, 3] float in [0, 1] on the CPU,
+    and the first one's index in the stream's video."""
 
-    latents: torch.Tensor
+    images: torch.Tensor
     first_index: int
     stream_id: str
-    latent: str

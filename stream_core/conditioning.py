@@ -36,11 +36,15 @@ class TextVelocity:
         self._timeline = timeline
         self._stack = torch.stack([self._encoded[p] for p in timeline.prompts])  # [P, L, Dc]
 
+    def unknown(self, prompt: str) -> list[str]:
+        """Words of ``prompt`` that the model's vocabulary does not have."""
+        return self.model.tokenizer.unknown(prompt)
+
     def unknown_words(self) -> list[str]:
         """Words of the timeline's prompts that the model's vocabulary does not have."""
         seen: list[str] = []
         for prompt in self.timeline.prompts:
-            seen += [w for w in self.model.tokenizer.unknown(prompt) if w not in seen]
+            seen += [w for w in self.unknown(prompt) if w not in seen]
         return seen
 
     def context(self, frame_index: torch.Tensor) -> torch.Tensor:

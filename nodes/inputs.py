@@ -1,0 +1,62 @@
+"""What every stream node has: stream id, action, seed, partition, frames; their checks."""
+from __future__ import annotations
+
+import time
+
+from comfy_api.latest import io
+
+from ..stream_core.partition import Partition, PartitionError
+
+
+def stream_inputs() -> list:
+    return [
+        io.String.Input("stream_id", default="stream-1",
+                        tooltip="Name of the stream. Runs with the same id continue one stream."),
+        io.Combo.Input("action", options=["continue", "restart"], default="continue",
+                       tooltip="continue: go on from where this stream id stopped (a new model, seed, size "
+                               "or partition starts a new stream). restart: start from frame 0 every run."),
+        io.Int.Input("seed", default=0, min=0, max=2**63 - 1, control_after_generate=False,
+                     tooltip="Seed of all the stream's noise; the same seed gives the same frames."),
+    ]
+
+
+def size_inputs(width: int, height: int, step: int) -> list:
+    return [
+        io.Int.Input("width", default=width, min=step, max=4096, step=step, tooltip="Frame width in pixels."),
+        io.Int.Input("height", default=height, min=step, max=4096, step=step, tooltip="Frame height in pixels."),
+    ]
+
+
+def partition_inputs(K: int, N: int, c: int, s: int, unit: str = "frames") -> list:
+    return [
+        io.Int.Input("K", default=K, min=0, max=64, tooltip=f"Reference {unit}: clean {unit} kept in the buffer "
+                                                            "as context (0 is enough for most uses)."),
+        io.Int.Input("N", default=N, min=1, max=64, tooltip="Chunks in the buffer, each at its own noise level."),
+        io.Int.Input("c", default=c, min=1, max=64, tooltip=f"{unit.capitalize()} per chunk; c {unit} leave the "
+                                                            "buffer at a time."),
+        io.Int.Input("s", default=s, min=1, max=64, tooltip=f"Micro-steps per chunk position; every {unit[:-1]} "
+                                                            "gets s*N denoising steps."),
+    ]
+
+
+def frames_input(default: int) -> io.Int.Input:
+    return io.Int.Input("frames", default=default, min=1, max=100000, tooltip="Output frames to produce in this run.")
+
+
+class StreamNode(io.ComfyNode):
+    """Base of the stream nodes: partition check before a run, never a cached continue."""
+
+    @classmethod
+    def validate_inputs(cls, K=None, N=None, c=None, s=None):
+        if None in (K, N, c, s):   # linked from another node: checked when it runs
+            return True
+        try:
+            Partition(K, N, c, s)
+        except PartitionError as e:
+            return f"impossible partition: {e}"
+        return True
+
+    @classmethod
+    def fingerprint_inputs(cls, action=None, **_):
+        # a continued stream gives new frames each run: never reuse the cached output
+        return time.monotonic_ns() if action == "continue" else action

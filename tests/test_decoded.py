@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from stream_core.decoded import DecodedStream
+from stream_core.partition import Partition
+from stream_core.stream import Stream
+from analytic import means, point_mass_velocity
+
+SHAPE = (2, 4, 4)
+
+
+class CountingDecoder:
+    """A stateful decoder like a causal video VAE: the first latent gives 1 image, every
+    later one 4, and each image carries a running count, so a latent decoded twice, out
+    of order or skipped shows."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, latents):
+        images = []
+        for latent in latents:
+            n = 1 if not self.seen else 4
+            self.seen.append(float(latent[0, 0, 0]))
+            images += [torch.full((3, 3, 3), float(len(self.seen)))] * n
+        return torch.stack(images)
+
+
+def decoded(seed=3):
+    stream = Stream(point_mass_velocity(means), Partition(K=0, N=3, c=2, s=2), SHAPE, seed=seed,
+                    dtype=torch.float64)
+    return DecodedStream(stream, CountingDecoder())
+
+
+def test_take_counts_images_and_every_latent_is_decoded_once_in_order():
+    whole = decoded().take(29)
+    assert whole.shape == (29, 3, 3, 3)
+    split = decoded()
+    parts = torch.cat([split.take(1), split.take(0), split.take(6), split.take(22)])
+    torch.testing.assert_close(parts, whole, rtol=0, atol=0)
+    assert split.frames_taken == 29 and split.images_out == split.frames_taken + split.ready
+    torch.testing.assert_close(torch.tensor(split.decode.seen, dtype=torch.float64), means(torch.arange(len(split.decode.seen))).double())
+    assert whole[:, 0, 0, 0].tolist() == [1] + [n for n in range(2, 9) for _ in range(4)]
+
+
+def test_an_interrupted_take_loses_no_images():
+    whole = decoded().take(21)
+    stream = decoded()
+    calls = []
+
+    def interrupt(ready, images):
+        calls.append((ready, len(images)))
+        if ready >= 9:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stream.take(21, progress=interrupt)
+    assert [n for _, n in calls] and all(n in (0, 1 + 4, 8) for _, n in calls)
+    torch.testing.assert_close(torch.cat([stream.take(10), stream.take(11)]), whole, rtol=0, atol=0)
