@@ -49,3 +49,39 @@ def load_workflow(name: str, api: bool = True) -> dict:
 
 def workflow_names() -> list[str]:
     return sorted(n[:-5] for n in os.listdir(os.path.join(WORKFLOWS, "api")) if n.endswith(".json"))
+
+
+@pytest.fixture(scope="session")
+def comfy_base(tmp_path_factory) -> str:
+    """The base directory (models, custom_nodes, output, ...) of the in-process ComfyUI."""
+    from comfy_server import prepare_base
+    return prepare_base(str(tmp_path_factory.mktemp("inprocess")))
+
+
+@pytest.fixture(scope="session")
+def comfy(comfy_base):
+    """ComfyUI's ``nodes`` module in this process, with the pack loaded the way ComfyUI's
+    loader does it; ``folder_paths`` points into ``comfy_base``."""
+    import asyncio
+    from comfy_server import comfy_path
+    if comfy_path() not in sys.path:
+        sys.path.insert(0, comfy_path())
+    from comfy.cli_args import args
+    args.cpu = True   # as `main.py --cpu`: this machine may have no GPU
+    import folder_paths
+    import nodes
+    folder_paths.set_temp_directory(os.path.join(comfy_base, "temp"))
+    folder_paths.set_output_directory(os.path.join(comfy_base, "output"))
+    for folder in ("diffusion_models", "vae"):
+        folder_paths.add_model_folder_path(folder, os.path.join(comfy_base, "models", folder), is_default=True)
+    assert asyncio.run(nodes.load_custom_node(os.path.join(comfy_base, "custom_nodes", "streamdit-comfy")))
+    return nodes
+
+
+@pytest.fixture(scope="session")
+def pack(comfy, comfy_base):
+    """``pack("nodes.wan")``: a module of the pack as ComfyUI imported it."""
+    import importlib
+    path = os.path.join(comfy_base, "custom_nodes", "streamdit-comfy")
+    name = next(n for n, m in list(sys.modules.items()) if getattr(m, "__file__", None) == os.path.join(path, "__init__.py"))
+    return lambda module: importlib.import_module(f"{name}.{module}")

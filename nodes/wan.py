@@ -1,0 +1,165 @@
+"""Stock ComfyUI Wan 2.1 / 2.2 text-to-video models as a stream velocity, each latent
+frame at its own noise level.
+
+ComfyUI's flow convention: ``x = (1 - sigma) * clean + sigma * noise``, the model
+predicts ``v = noise - clean`` and ``denoised = x - sigma * v``. The engine's time is
+``tau = 1 - sigma`` (0 = noise, 1 = clean), so ``dx/dtau = -v``.
+Latent frames: Wan's causal VAE makes latent 0 one video frame and every later
+latent four, so latent ``l`` starts at video frame ``max(0, 4 l - 3)``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import comfy.ldm.wan.model
+import comfy.model_sampling
+import comfy.samplers
+import torch
+
+from ..stream_core.sampler import guide
+from ..stream_core.timeline import PromptTimeline, ScheduleError
+
+VIDEO_FRAMES_PER_LATENT = 4
+
+
+NO_TEXT_PROMPTS = ("a Wan stream follows the CONDITIONING inputs of its node: re-prompt it by editing them "
+                   "(text prompts from the panel are for the native StreamDiT model)")
+
+
+class WanModelError(ValueError):
+    """A model or VAE this node cannot stream with; the message says why and what works."""
+
+
+def output_frame(latent_index: int) -> int:
+    """The first video frame that latent frame ``latent_index`` decodes to."""
+    return max(0, VIDEO_FRAMES_PER_LATENT * latent_index - (VIDEO_FRAMES_PER_LATENT - 1))
+
+
+def latent_frames(video_frames: int) -> int:
+    """Latent frames that decode to at least ``video_frames`` video frames."""
+    return 1 + math.ceil(max(video_frames - 1, 0) / VIDEO_FRAMES_PER_LATENT)
+
+
+def check_model(patcher) -> None:
+    """Refuse models whose diffusion model takes one noise level per sample, or that
+    need inputs a text-to-video stream does not have."""
+    base = patcher.model
+    net = getattr(base, "diffusion_model", None)
+    name = type(net).__name__
+    if type(net) is not comfy.ldm.wan.model.WanModel:
+        raise WanModelError(
+            f"the model is a {name}, not a Wan 2.1 / 2.2 text-to-video WanModel: StreamDiT gives every latent frame "
+            "its own noise level, which only the plain WanModel accepts (VACE, camera, S2V, HuMo and Animate "
+            "variants take one level per sample). Load a Wan T2V model, e.g. wan2.1_t2v_1.3B_fp16.safetensors.")
+    if net.model_type != "t2v" or net.patch_embedding.weight.shape[1] != base.latent_format.latent_channels:
+        raise WanModelError(
+            "this Wan model is an image-to-video model (it needs a start image and CLIP vision input on every "
+            "step); StreamDiT streams from text: load a Wan T2V model.")
+    if not isinstance(patcher.get_model_object("model_sampling"), comfy.model_sampling.CONST):
+        raise WanModelError("the model's sampling is not flow matching (CONST); was a model sampling patch applied?")
+
+
+def tau_grid(patcher, scheduler: str, steps: int) -> torch.Tensor:
+    """The model's own sigma schedule (shift included) as engine times [steps + 1], float64."""
+    sigmas = comfy.samplers.calculate_sigmas(patcher.get_model_object("model_sampling"), scheduler, steps)
+    return 1.0 - sigmas.to(torch.float64).cpu()
+
+
+def cross_attn(conditioning) -> torch.Tensor:
+    """The text embedding [1, L, D] of a stock CONDITIONING (its first entry)."""
+    if not conditioning or not torch.is_tensor(conditioning[0][0]) or conditioning[0][0].ndim != 3:
+        raise WanModelError("expected a CONDITIONING from a text encoder (e.g. CLIP Text Encode with a Wan umt5)")
+    return conditioning[0][0][:1]
+
+
+@dataclass(frozen=True)
+class ConditioningSchedule:
+    """Conditionings by video frame: ``timeline`` over labels, ``embeddings[label]`` [1, L, D]."""
+
+    timeline: PromptTimeline
+    embeddings: tuple[tuple[str, torch.Tensor], ...]
+
+    def with_entry(self, frame: int, label: str, embedding: torch.Tensor,
+                   transition: int) -> "ConditioningSchedule":
+        if any(label == known for known, _ in self.embeddings):
+            raise ScheduleError(f"two schedule entries are labelled {label!r}: give each its own label")
+        if any(frame == f for f, _ in self.timeline.entries):
+            raise ScheduleError(f"two schedule entries start at frame {frame}")
+        timeline = PromptTimeline(self.timeline.entries + ((frame, label),), transition)
+        return ConditioningSchedule(timeline, self.embeddings + ((label, embedding),))
+
+    @classmethod
+    def single(cls, label: str, embedding: torch.Tensor) -> "ConditioningSchedule":
+        return cls(PromptTimeline(((0, label),)), ((label, embedding),))
+
+    def signature(self) -> tuple:
+        """Equal while the schedule is unchanged (tensors by identity)."""
+        return self.timeline, tuple((label, id(e)) for label, e in self.embeddings)
+
+
+def _same_length(contexts: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Repeat each [1, L_i, D] to the least common multiple of the L_i, as ComfyUI batches
+    conditionings: attention over a sequence repeated k times gives the same result."""
+    length = math.lcm(*(c.shape[1] for c in contexts))
+    return [c.repeat(1, length // c.shape[1], 1) for c in contexts]
+
+
+class WanVelocity:
+    """``velocity(x [Bsz, F, C, H, W] in the model's latent space, tau [F], latent index [F]) -> dx/dtau``.
+
+    Frames whose prompts differ (a switch inside the buffer) get the per-frame blend of
+    the model's outputs under each prompt: one batched pass per distinct prompt in the
+    buffer, plus the negative when ``guidance`` != 1.
+    """
+
+    def __init__(self, patcher, schedule: ConditioningSchedule, negative: torch.Tensor, guidance: float):
+        check_model(patcher)
+        self.patcher = patcher
+        self.negative = negative
+        self.guidance = guidance
+        self.schedule = schedule
+
+    @property
+    def timeline(self) -> PromptTimeline:
+        return self.schedule.timeline
+
+    @timeline.setter
+    def timeline(self, timeline: PromptTimeline) -> None:
+        known = dict(self.schedule.embeddings)
+        if any(p not in known for p in timeline.prompts):
+            raise ScheduleError(NO_TEXT_PROMPTS)
+        self.schedule = ConditioningSchedule(timeline, self.schedule.embeddings)
+
+    def unknown(self, prompt: str) -> list[str]:
+        raise ScheduleError(NO_TEXT_PROMPTS)
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor, tau: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
+        base = self.patcher.model
+        bsz, frames = x.shape[:2]
+        video_index = torch.tensor([output_frame(int(i)) for i in frame_index])
+        weights = self.timeline.weights(video_index)                               # [F, P]
+        active = [p for p in range(weights.shape[1]) if bool(weights[:, p].any())]
+        embeddings = dict(self.schedule.embeddings)
+        contexts = [embeddings[self.timeline.prompts[p]] for p in active]
+        if self.guidance != 1.0:
+            contexts.append(self.negative)
+        passes = len(contexts)
+        dtype = base.manual_cast_dtype or base.get_dtype()
+        device = x.device
+        sigma = (1.0 - tau.to(device, torch.float32))                              # [F]
+        timestep = self.patcher.get_model_object("model_sampling").timestep(sigma).float()
+        context = torch.cat([c.expand(bsz, -1, -1) for c in _same_length(contexts)]).to(device, dtype)
+        options = dict(self.patcher.model_options.get("transformer_options", {}))
+        options.update(cond_or_uncond=[0] * len(active) + [1] * (passes - len(active)),
+                       sigmas=sigma.max().expand(passes * bsz))
+        out = base.diffusion_model(x.movedim(1, 2).repeat(passes, 1, 1, 1, 1).to(dtype),
+                                   timestep.expand(passes * bsz, frames), context=context,
+                                   transformer_options=options)
+        v = out.float().movedim(2, 1).unflatten(0, (passes, bsz))                 # [passes, Bsz, F, C, H, W]
+        blend = weights[:, active].T.to(device).reshape(len(active), 1, frames, 1, 1, 1)
+        v_cond = (v[:len(active)] * blend).sum(0)
+        if self.guidance != 1.0:
+            v_cond = guide(v_cond, v[-1], self.guidance)
+        return (-v_cond).to(x.dtype)

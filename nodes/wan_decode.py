@@ -1,0 +1,47 @@
+"""Streaming decode for Wan 2.1 / 2.2 VAEs: latent frames decoded as they come, with
+the causal decoder's feature cache kept between calls.
+
+ComfyUI's one-shot decode already runs the decoder one latent frame at a time over a
+fresh cache; keeping that cache alive across calls makes chunk-by-chunk decoding give
+the same frames as decoding the whole latent video at once, so the stream has no seams.
+"""
+from __future__ import annotations
+
+import comfy.ldm.wan.vae
+import comfy.ldm.wan.vae2_2
+import comfy.model_management
+import torch
+
+from .wan import WanModelError
+
+
+class WanStreamDecoder:
+    """``decoder(latents [n, C, h, w] in the VAE's space) -> images [m, H, W, 3]`` in [0, 1];
+    m = 4 n, less 3 on the first call (Wan's first latent is one video frame)."""
+
+    def __init__(self, vae):
+        model = getattr(vae, "first_stage_model", None)
+        if not isinstance(model, (comfy.ldm.wan.vae.WanVAE, comfy.ldm.wan.vae2_2.WanVAE)):
+            raise WanModelError(f"the VAE is a {type(model).__name__}, not a Wan 2.1 / 2.2 VAE: load the VAE that "
+                                "belongs to the model (wan_2.1_vae.safetensors, or wan2.2_vae for the 5B model)")
+        self.vae = vae
+        self.wan22 = isinstance(model, comfy.ldm.wan.vae2_2.WanVAE)
+        count = comfy.ldm.wan.vae2_2.count_conv3d if self.wan22 else comfy.ldm.wan.vae.count_conv3d
+        self._cache: list = [None] * count(model.decoder)
+        self._first = True
+
+    @torch.inference_mode()
+    def __call__(self, latents: torch.Tensor) -> torch.Tensor:
+        vae, model = self.vae, self.vae.first_stage_model
+        z = latents.movedim(0, 1)[None]                                          # [1, C, n, h, w]
+        comfy.model_management.load_models_gpu([vae.patcher], memory_required=vae.memory_used_decode(z.shape, vae.vae_dtype))
+        x = model.conv2(z.to(vae.device, vae.vae_dtype))
+        frames = []
+        for i in range(x.shape[2]):
+            first = {"first_chunk": True} if self.wan22 and self._first else {}
+            frames.append(model.decoder(x[:, :, i:i + 1], feat_cache=self._cache, feat_idx=[0], **first))
+            self._first = False
+        out = torch.cat(frames, dim=2)
+        if self.wan22:
+            out = comfy.ldm.wan.vae2_2.unpatchify(out, patch_size=2)
+        return vae.process_output(out.to(vae.output_device).float())[0].movedim(0, -1)   # [m, H, W, 3]

@@ -1,0 +1,160 @@
+"""Wan 2.1 / 2.2 streaming with stock ComfyUI models, on tiny random-weight Wan models
+and VAEs built from ComfyUI's own classes and loaded by its stock loaders."""
+import os
+
+import pytest
+import torch
+
+from tiny_wan import TEXT_DIM, wan_model_state, wan_vae_state, write
+
+LATENT = (16, 4, 4)            # [C, h, w] of one latent frame: 32x32 video
+
+
+@pytest.fixture(scope="module")
+def wan(comfy, comfy_base):
+    """Stock loaders over tiny files: (MODEL, VAE)."""
+    write(os.path.join(comfy_base, "models", "diffusion_models", "tiny_wan_t2v.safetensors"), wan_model_state())
+    write(os.path.join(comfy_base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
+    model = comfy.UNETLoader().load_unet("tiny_wan_t2v.safetensors", "default")[0]
+    vae = comfy.VAELoader().load_vae("tiny_wan_vae.safetensors")[0]
+    return model, vae
+
+
+def conditioning(seed: int, length: int):
+    g = torch.Generator().manual_seed(seed)
+    return [[torch.randn(1, length, TEXT_DIM, generator=g), {}]]
+
+
+def test_uniform_buffer_equals_the_stock_sampler(pack, wan):
+    """All frames at one noise level: every buffer step is KSampler's Euler step, with CFG
+    against a negative of another length, on the model's own shifted schedule."""
+    import comfy.sample
+    from stream_core.partition import Partition
+    from stream_core.stream import Stream
+    wan_ = pack("nodes.wan")
+    model, _ = wan
+    frames, steps, cfg = 3, 4, 4.0
+    positive, negative = conditioning(1, 12), conditioning(2, 8)
+    schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(positive))
+    velocity = wan_.WanVelocity(model, schedule, wan_.cross_attn(negative), cfg)
+    stream = Stream(velocity, Partition.uniform(frames, steps), LATENT, seed=3,
+                    grid=wan_.tau_grid(model, "simple", steps))
+    ours = model.model.process_latent_out(stream.take(frames).movedim(1, 2))
+    noise = torch.randn(1, frames, *LATENT, generator=torch.Generator().manual_seed(3)).movedim(1, 2)
+    stock = comfy.sample.sample(model, noise, steps, cfg, "euler", "simple", positive, negative,
+                                torch.zeros_like(noise), disable_pbar=True)
+    assert stream.evaluations == steps
+    assert stock.abs().mean() > 0.1
+    torch.testing.assert_close(ours, stock, rtol=1e-4, atol=1e-4)
+
+
+def test_per_frame_timesteps_reach_the_model(pack, wan):
+    """A StreamDiT buffer step calls the diffusion model once with one timestep per latent
+    frame: 1000 * sigma, sigma = 1 - tau of that frame's chunk, for cond and uncond."""
+    from stream_core.partition import Partition
+    from stream_core.stream import Stream
+    wan_ = pack("nodes.wan")
+    model, _ = wan
+    seen = []
+    hook = model.model.diffusion_model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append((args[0].shape, args[1].clone())), with_kwargs=True)
+    try:
+        schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(conditioning(1, 8)))
+        velocity = wan_.WanVelocity(model, schedule, wan_.cross_attn(conditioning(2, 8)), 3.0)
+        p = Partition(K=0, N=3, c=2, s=2)
+        stream = Stream(velocity, p, LATENT, grid=wan_.tau_grid(model, "simple", p.T))
+        stream.step()
+        seen.clear()
+        tau = stream.tau.float()
+        stream.step()
+    finally:
+        hook.remove()
+    (x_shape, timestep), = seen
+    assert tuple(x_shape) == (2, 16, p.B, 4, 4)             # [cond+uncond, C, F, h, w]
+    assert timestep.shape == (2, p.B)
+    torch.testing.assert_close(timestep, (1000 * (1 - tau)).expand(2, -1))
+    assert len(set(timestep[0].tolist())) == p.N           # one level per chunk
+
+
+def test_a_scheduled_prompt_blends_frame_by_frame(pack, wan):
+    """Frames of one buffer under two prompts get each their own prompt's output."""
+    from stream_core.timeline import PromptTimeline
+    wan_ = pack("nodes.wan")
+    model, _ = wan
+    a, b = wan_.cross_attn(conditioning(1, 8)), wan_.cross_attn(conditioning(4, 8))
+    x = torch.randn(1, 4, *LATENT, generator=torch.Generator().manual_seed(0))
+    tau, index = torch.full((4,), 0.3), torch.arange(4)
+
+    def v(schedule):
+        return wan_.WanVelocity(model, schedule, a, 1.0)(x, tau, index)
+    switch = wan_.ConditioningSchedule(PromptTimeline(((0, "a"), (5, "b"))), (("a", a), ("b", b)))
+    # latent 2 starts at video frame 5: latents 0, 1 follow "a", latents 2, 3 follow "b"
+    only_a, only_b = v(wan_.ConditioningSchedule.single("a", a)), v(wan_.ConditioningSchedule.single("b", b))
+    both = v(switch)
+    assert not torch.allclose(only_a, only_b, atol=1e-3)
+    # each frame's output is its prompt's output over the whole buffer
+    assert torch.allclose(both[:, 2:], only_b[:, 2:], atol=1e-5) and torch.allclose(both[:, :2], only_a[:, :2], atol=1e-5)
+
+
+@pytest.mark.parametrize("chunks", [[7], [1, 1, 1, 1, 1, 1, 1], [1, 2, 4], [3, 4]], ids=str)
+def test_streaming_decode_equals_the_one_shot_decode(pack, wan, chunks):
+    decoder_cls = pack("nodes.wan_decode").WanStreamDecoder
+    _, vae = wan
+    latents = torch.randn(1, 16, 7, 4, 4, generator=torch.Generator().manual_seed(5))
+    one_shot = vae.decode(latents)[0]                       # [25, 32, 32, 3]
+    decoder, pieces, start = decoder_cls(vae), [], 0
+    for n in chunks:
+        pieces.append(decoder(latents[0, :, start:start + n].movedim(1, 0)))
+        start += n
+    assert [len(p) for p in pieces] == [4 * n - 3 * (i == 0) for i, n in enumerate(chunks)]
+    streamed = torch.cat(pieces)
+    assert streamed.shape == one_shot.shape == (25, 32, 32, 3) and one_shot.std() > 0.01
+    torch.testing.assert_close(streamed, one_shot, rtol=0, atol=1e-6)
+
+
+def test_refused_models_get_a_clear_message(pack, comfy, comfy_base):
+    import comfy.sd
+    wan_ = pack("nodes.wan")
+    decoder_cls = pack("nodes.wan_decode").WanStreamDecoder
+    vace = comfy.sd.load_diffusion_model_state_dict(wan_model_state(model_type="vace", vace_layers=1,
+                                                                    vace_in_dim=96))
+    with pytest.raises(wan_.WanModelError, match="VaceWanModel.*own noise level"):
+        wan_.check_model(vace)
+    i2v = comfy.sd.load_diffusion_model_state_dict(wan_model_state(model_type="i2v", in_dim=36))
+    with pytest.raises(wan_.WanModelError, match="image-to-video"):
+        wan_.check_model(i2v)
+    with pytest.raises(wan_.WanModelError, match="not a Wan 2.1 / 2.2 VAE"):
+        decoder_cls(comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)}))
+
+
+def test_the_wan_stream_node_streams_continues_and_follows_a_schedule(comfy, wan):
+    m = comfy.NODE_CLASS_MAPPINGS
+    model, vae = wan
+    later = m["StreamDiTConditioningSchedule"].execute(conditioning(7, 8), 9, "", 0).result[0]
+    args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 6), vae=vae, stream_id="wan",
+                action="restart", seed=2, width=32, height=32, K=0, N=2, c=2, s=2, scheduler="simple",
+                guidance=2.0, frames=13)
+    node = m["StreamDiTWanStream"]
+    whole = node.execute(**args).result[0]
+    assert whole.images.shape == (13, 32, 32, 3) and whole.first_index == 0
+    first = node.execute(**{**args, "frames": 6}).result[0]
+    rest = node.execute(**{**args, "frames": 7, "action": "continue"}).result[0]
+    assert rest.first_index == 6
+    torch.testing.assert_close(torch.cat([first.images, rest.images]), whole.images, rtol=0, atol=0)
+    scheduled = node.execute(**{**args, "schedule": later}).result[0]
+    assert later.timeline.prompt_at(9) == "frame 9"
+    # latents 0, 1 (frames 0-4) follow the positive in both; from latent 3 (frame 9) on, the schedule's
+    # conditioning takes over (equal up to float noise of a larger batch)
+    torch.testing.assert_close(scheduled.images[:5], whole.images[:5], rtol=0, atol=2e-3)
+    assert (scheduled.images[9:] - whole.images[9:]).abs().max() > 0.05
+    images = m["StreamDiTFrameOutput"].execute(whole, 16.0).result[0]
+    assert images.shape == (13, 32, 32, 3)
+
+
+def test_the_wan_stream_node_refuses_a_bad_size(comfy, wan):
+    model, vae = wan
+    with pytest.raises(ValueError, match="multiples of 16"):
+        comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"].execute(
+            model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="bad",
+            action="restart", seed=0, width=40, height=32, K=0, N=2, c=2, s=2, scheduler="simple", guidance=1.0,
+            frames=4)

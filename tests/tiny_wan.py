@@ -1,0 +1,42 @@
+"""Tiny random-weight Wan models and VAEs built from ComfyUI's own classes, saved where
+the stock loaders find them (needs ComfyUI importable)."""
+from __future__ import annotations
+
+import os
+
+import torch
+from safetensors.torch import save_file
+
+TEXT_DIM = 4096   # ComfyUI's Wan detection assumes the umt5-xxl width
+
+
+def _randomized(module: torch.nn.Module, seed: int, scale: float) -> dict:
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn_like(p) * scale)
+    return {k: v.contiguous() for k, v in module.state_dict().items()}
+
+
+def wan_model_state(seed: int = 0, **kwargs) -> dict:
+    """State dict of a tiny WanModel (dim 128 -> 1 head, as detection assumes 128 per head)."""
+    from comfy.ldm.wan.model import VaceWanModel, WanModel
+    cls = VaceWanModel if kwargs.get("model_type") == "vace" else WanModel
+    config = dict(model_type="t2v", patch_size=(1, 2, 2), in_dim=16, dim=128, ffn_dim=256, freq_dim=256,
+                  text_dim=TEXT_DIM, out_dim=16, num_heads=1, num_layers=2, operations=torch.nn)
+    config.update(kwargs)
+    return _randomized(cls(**config), seed, 0.05)
+
+
+def wan_vae_state(seed: int = 0) -> dict:
+    """State dict of a tiny Wan 2.1 VAE (dim 8; 4x time, 8x8 space, 16 latent channels)."""
+    from comfy.ldm.wan.vae import WanVAE
+    vae = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                 temperal_downsample=[False, True, True])
+    return _randomized(vae, seed, 0.2)
+
+
+def write(path: str, state: dict) -> str:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_file(state, path)
+    return path
