@@ -31,24 +31,58 @@ def stream_workflow(action: str, stream_id: str, frames: int, prefix: str, sched
     }
 
 
+STREAM_POSITIONS = {"1": (40, 60), "2": (40, 240), "3": (420, 60), "4": (800, 60), "5": (1160, 60)}
+
+# Wan 2.1 T2V 1.3B with the stock loaders; file names as in ComfyUI's own Wan templates
+WAN_NEGATIVE = "blurry, low quality, static, still frame, distorted, deformed, watermark, text"
+
+
+def wan_workflow() -> dict:
+    encode = lambda text: {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": ["3", 0]}}  # noqa: E731
+    return {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "wan2.1_t2v_1.3B_fp16.safetensors",
+                                                      "weight_dtype": "default"}},
+        "2": {"class_type": "ModelSamplingSD3", "inputs": {"model": ["1", 0], "shift": 8.0}},
+        "3": {"class_type": "CLIPLoader", "inputs": {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                                                      "type": "wan", "device": "default"}},
+        "4": encode("a red fox trotting through a snowy forest, soft morning light, cinematic"),
+        "5": encode(WAN_NEGATIVE),
+        "6": {"class_type": "VAELoader", "inputs": {"vae_name": "wan_2.1_vae.safetensors"}},
+        "7": encode("a red fox leaping over a frozen stream, snow flying, cinematic"),
+        "8": {"class_type": "StreamDiTConditioningSchedule", "inputs": {
+            "conditioning": ["7", 0], "frame": 81, "label": "fox leaps", "transition": 8}},
+        "9": {"class_type": "StreamDiTWanStream", "inputs": {
+            "model": ["2", 0], "positive": ["4", 0], "negative": ["5", 0], "vae": ["6", 0], "stream_id": "wan",
+            "action": "continue", "seed": 0, "width": 832, "height": 480, "K": 0, "N": 5, "c": 2, "s": 4,
+            "scheduler": "simple", "guidance": 5.0, "frames": 161, "schedule": ["8", 0]}},
+        "10": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["9", 0], "fps": 16.0}},
+        "11": {"class_type": "SaveVideo", "inputs": {"video": ["10", 1], "filename_prefix": "streamdit/wan",
+                                                      "format": "mp4", "codec": "h264"}},
+    }
+
+
+WAN_POSITIONS = {"1": (40, 60), "2": (40, 200), "3": (40, 320), "4": (420, 60), "5": (420, 300), "6": (40, 460),
+                 "7": (420, 540), "8": (820, 540), "9": (1220, 60), "10": (1600, 60), "11": (1960, 60)}
+
 WORKFLOWS = {
-    "streamdit_text_to_video": stream_workflow("restart", "t2v", 64, "streamdit/text_to_video", SCHEDULE),
-    "streamdit_continue_stream": stream_workflow("continue", "live", 16, "streamdit/continue",
-                                                 "0: a green triangle moving left"),
+    "streamdit_text_to_video": (stream_workflow("restart", "t2v", 64, "streamdit/text_to_video", SCHEDULE),
+                                STREAM_POSITIONS),
+    "streamdit_continue_stream": (stream_workflow("continue", "live", 16, "streamdit/continue",
+                                                  "0: a green triangle moving left"), STREAM_POSITIONS),
+    "streamdit_wan21_t2v_1_3b": (wan_workflow(), WAN_POSITIONS),
 }
-POSITIONS = {"1": (40, 60), "2": (40, 240), "3": (420, 60), "4": (800, 60), "5": (1160, 60)}
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as base, ComfyServer(base) as server:
         object_info = server.get("/object_info")
     os.makedirs(os.path.join(ROOT, "workflows", "api"), exist_ok=True)
-    for name, api in WORKFLOWS.items():
+    for name, (api, positions) in WORKFLOWS.items():
         with open(os.path.join(ROOT, "workflows", "api", name + ".json"), "w") as f:
             json.dump(api, f, indent=2)
             f.write("\n")
         with open(os.path.join(ROOT, "workflows", name + ".json"), "w") as f:
-            json.dump(api_to_ui(api, object_info, POSITIONS), f, indent=2)
+            json.dump(api_to_ui(api, object_info, positions), f, indent=2)
             f.write("\n")
         print("wrote", name)
 

@@ -47,8 +47,13 @@ def load_workflow(name: str, api: bool = True) -> dict:
         return json.load(f)
 
 
-def workflow_names() -> list[str]:
-    return sorted(n[:-5] for n in os.listdir(os.path.join(WORKFLOWS, "api")) if n.endswith(".json"))
+def workflow_names(native_only: bool = False) -> list[str]:
+    """Shipped workflows; ``native_only``: those that run on the pack's own model (the others
+    need weights a user downloads, e.g. Wan 2.1)."""
+    names = sorted(n[:-5] for n in os.listdir(os.path.join(WORKFLOWS, "api")) if n.endswith(".json"))
+    if native_only:
+        names = [n for n in names if any(node["class_type"] == "StreamDiTLoader" for node in load_workflow(n).values())]
+    return names
 
 
 @pytest.fixture(scope="session")
