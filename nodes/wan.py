@@ -41,6 +41,11 @@ def latent_frames(video_frames: int) -> int:
     return 1 + math.ceil(max(video_frames - 1, 0) / VIDEO_FRAMES_PER_LATENT)
 
 
+def vae_latents(patcher, latents: torch.Tensor) -> torch.Tensor:
+    """Latent frames [n, C, h, w] from the model's space into the VAE's (``process_latent_out``)."""
+    return patcher.model.process_latent_out(latents.movedim(0, 1)[None])[0].movedim(1, 0)
+
+
 def check_model(patcher) -> None:
     """Refuse models whose diffusion model takes one noise level per sample, or that
     need inputs a text-to-video stream does not have."""

@@ -14,7 +14,8 @@ from .inputs import StreamNode, frames_input, partition_inputs, size_inputs, str
 from .registry import Session
 from .run import advance, open_session
 from .types import CATEGORY, ConditioningScheduleType, FramesType
-from .wan import ConditioningSchedule, WanVelocity, check_model, cross_attn, output_frame, tau_grid
+from .wan import (ConditioningSchedule, WanVelocity, check_model, cross_attn, output_frame, tau_grid,
+                  vae_latents)
 from .wan_decode import WanStreamDecoder
 
 PATCH = 2   # Wan's spatial patch size on latents
@@ -79,9 +80,8 @@ class StreamDiTWanStream(StreamNode):
             stream = Stream(velocity, partition, shape, seed=seed, grid=tau_grid(model, scheduler, partition.T),
                             device=model.load_device)
 
-            def decode(latents):   # [n, C, h, w] in the model's space -> images
-                return decoder(base.process_latent_out(latents.movedim(0, 1)[None])[0].movedim(1, 0))
-            return Session(DecodedStream(stream, decode), velocity, key, wanted.signature(), output_frame)
+            return Session(DecodedStream(stream, lambda latents: decoder(vae_latents(model, latents))), velocity,
+                           key, wanted.signature(), output_frame)
 
         key = (id(model), id(vae), seed, shape, partition, scheduler)
         session = open_session(stream_id, action, key, start)
