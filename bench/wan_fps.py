@@ -8,10 +8,12 @@ latent length, each decoded by the stock one-shot VAE decode.
 Needs a CUDA GPU and the Wan 2.1 T2V 1.3B diffusion model and VAE (found in ComfyUI's
 model folders under the template names, or given by path). The text encoder is not
 needed: the prompts are fixed random embeddings (a prompt is encoded once, not per
-frame). ``--tiny`` runs the same code on tiny random weights at 64x64 on the CPU, to
-check the script itself (its figures say nothing about Wan).
+frame). ``--random-weights`` builds the 1.3B model and the VAE at their real sizes with
+random weights instead (speed does not depend on the weights' values) for machines
+without the files. ``--tiny`` runs the same code on tiny random weights at 64x64 on the
+CPU, to check the script itself (its figures say nothing about Wan).
 
-Usage: python bench/wan_fps.py [--unet PATH] [--vae PATH] [--frames 81] [--tiny]
+Usage: python bench/wan_fps.py [--unet PATH] [--vae PATH] [--random-weights | --tiny] [--frames 81]
 """
 from __future__ import annotations
 
@@ -55,9 +57,11 @@ def find(folder: str, name: str, given: str | None) -> str | None:
 
 def load_models(args):
     import comfy.sd
-    if args.tiny:
-        from tiny_wan import wan_model_state, wan_vae_state
-        return comfy.sd.load_diffusion_model_state_dict(wan_model_state()), comfy.sd.VAE(sd=wan_vae_state())
+    if args.tiny or args.random_weights:
+        from tiny_wan import WAN21_1_3B, WAN21_VAE_DIM, wan_model_state, wan_vae_state
+        unet, vae = (wan_model_state(**WAN21_1_3B), wan_vae_state(dim=WAN21_VAE_DIM)) if args.random_weights else \
+            (wan_model_state(), wan_vae_state())
+        return comfy.sd.load_diffusion_model_state_dict(unet), comfy.sd.VAE(sd=vae)
     unet = find("diffusion_models", "wan2.1_t2v_1.3B_fp16.safetensors", args.unet)
     vae = find("vae", "wan_2.1_vae.safetensors", args.vae)
     if not unet or not vae or not os.path.exists(unet) or not os.path.exists(vae):
@@ -73,7 +77,9 @@ def main() -> None:
     ap.add_argument("--vae")
     ap.add_argument("--frames", type=int, default=81, help="video frames timed after the first one")
     ap.add_argument("--guidance", type=float, default=5.0)
-    ap.add_argument("--tiny", action="store_true", help="tiny random weights on the CPU at 64x64 (checks the script)")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--random-weights", action="store_true", help="the real 1.3B and VAE shapes, random weights")
+    which.add_argument("--tiny", action="store_true", help="tiny random weights on the CPU at 64x64 (checks the script)")
     args = ap.parse_args()
 
     import torch
@@ -129,7 +135,9 @@ def main() -> None:
     rows.update({name: stream_row(part) for name, part in PARTITIONS.items()})
     base = next(iter(rows.values()))
     gpu = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
-    print(f"{'tiny random Wan (script check)' if args.tiny else 'Wan 2.1 T2V 1.3B'} at {width}x{height}, "
+    what = "tiny random Wan (script check)" if args.tiny else \
+        "Wan 2.1 T2V 1.3B" + (" shapes, random weights" if args.random_weights else "")
+    print(f"{what} at {width}x{height}, "
           f"guidance {args.guidance}, {gpu}, {args.frames} frames timed after the first")
     print("| scheme | latents B | steps | video FPS | FPS / stock clip | first frame s | first / stock clip |")
     print("|---|---|---|---|---|---|---|")

@@ -1,5 +1,6 @@
-"""Tiny random-weight Wan models and VAEs built from ComfyUI's own classes, saved where
-the stock loaders find them (needs ComfyUI importable)."""
+"""Random-weight Wan models and VAEs built from ComfyUI's own classes (tiny for tests, or
+at the real sizes for speed measurements), saved where the stock loaders find them
+(needs ComfyUI importable)."""
 from __future__ import annotations
 
 import os
@@ -28,10 +29,14 @@ def wan_model_state(seed: int = 0, **kwargs) -> dict:
     return _randomized(cls(**config), seed, 0.05)
 
 
-def wan_vae_state(seed: int = 0) -> dict:
-    """State dict of a tiny Wan 2.1 VAE (dim 8; 4x time, 8x8 space, 16 latent channels)."""
+WAN21_1_3B = dict(dim=1536, ffn_dim=8960, num_heads=12, num_layers=30)   # the real 1.3B shapes
+WAN21_VAE_DIM = 96
+
+
+def wan_vae_state(seed: int = 0, dim: int = 8) -> dict:
+    """State dict of a Wan 2.1 VAE, tiny by default (4x time, 8x8 space, 16 latent channels)."""
     from comfy.ldm.wan.vae import WanVAE
-    vae = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+    vae = WanVAE(dim=dim, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                  temperal_downsample=[False, True, True])
     return _randomized(vae, seed, 0.2)
 
