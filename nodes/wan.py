@@ -110,17 +110,41 @@ def _same_length(contexts: list[torch.Tensor]) -> list[torch.Tensor]:
     return [c.repeat(1, length // c.shape[1], 1) for c in contexts]
 
 
+def _model_output(patcher, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor,
+                  cond_or_uncond: list[int]) -> torch.Tensor:
+    """One call of ``patcher``'s diffusion model: x [n, F, C, H, W], sigma [F], context [n, L, D]
+    -> its flow output v [n, F, C, H, W] (float32)."""
+    base = patcher.model
+    dtype = base.manual_cast_dtype or base.get_dtype()
+    timestep = patcher.get_model_object("model_sampling").timestep(sigma).float()
+    options = dict(patcher.model_options.get("transformer_options", {}))
+    options.update(cond_or_uncond=cond_or_uncond, sigmas=sigma.max().expand(len(x)))
+    out = base.diffusion_model(x.movedim(1, 2).to(dtype), timestep.expand(len(x), -1),
+                               context=context.to(x.device, dtype), transformer_options=options)
+    return out.float().movedim(2, 1)
+
+
 class WanVelocity:
     """``velocity(x [Bsz, F, C, H, W] in the model's latent space, tau [F], latent index [F]) -> dx/dtau``.
 
     Frames whose prompts differ (a switch inside the buffer) get the per-frame blend of
     the model's outputs under each prompt: one batched pass per distinct prompt in the
     buffer, plus the negative when ``guidance`` != 1.
+    With ``low_noise`` (Wan 2.2 A14B's second expert), frames with sigma < ``boundary``
+    take the low-noise expert's output and the others the (high-noise) ``patcher``'s;
+    each expert present in the buffer sees the whole buffer.
     """
 
-    def __init__(self, patcher, schedule: ConditioningSchedule, negative: torch.Tensor, guidance: float):
-        check_model(patcher)
+    def __init__(self, patcher, schedule: ConditioningSchedule, negative: torch.Tensor, guidance: float,
+                 low_noise=None, boundary: float = 0.875):
+        self.experts = [patcher] if low_noise is None else [patcher, low_noise]
+        for expert in self.experts:
+            check_model(expert)
+        if low_noise is not None and type(low_noise.model.latent_format) is not type(patcher.model.latent_format):
+            raise WanModelError("the two experts have different latent formats: load the high- and low-noise "
+                                "models of one Wan 2.2 release")
         self.patcher = patcher
+        self.boundary = boundary
         self.negative = negative
         self.guidance = guidance
         self.schedule = schedule
@@ -141,7 +165,6 @@ class WanVelocity:
 
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor, tau: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
-        base = self.patcher.model
         bsz, frames = x.shape[:2]
         video_index = torch.tensor([output_frame(int(i)) for i in frame_index])
         weights = self.timeline.weights(video_index)                               # [F, P]
@@ -151,19 +174,18 @@ class WanVelocity:
         if self.guidance != 1.0:
             contexts.append(self.negative)
         passes = len(contexts)
-        dtype = base.manual_cast_dtype or base.get_dtype()
-        device = x.device
-        sigma = (1.0 - tau.to(device, torch.float32))                              # [F]
-        timestep = self.patcher.get_model_object("model_sampling").timestep(sigma).float()
-        context = torch.cat([c.expand(bsz, -1, -1) for c in _same_length(contexts)]).to(device, dtype)
-        options = dict(self.patcher.model_options.get("transformer_options", {}))
-        options.update(cond_or_uncond=[0] * len(active) + [1] * (passes - len(active)),
-                       sigmas=sigma.max().expand(passes * bsz))
-        out = base.diffusion_model(x.movedim(1, 2).repeat(passes, 1, 1, 1, 1).to(dtype),
-                                   timestep.expand(passes * bsz, frames), context=context,
-                                   transformer_options=options)
-        v = out.float().movedim(2, 1).unflatten(0, (passes, bsz))                 # [passes, Bsz, F, C, H, W]
-        blend = weights[:, active].T.to(device).reshape(len(active), 1, frames, 1, 1, 1)
+        context = torch.cat([c.expand(bsz, -1, -1) for c in _same_length(contexts)])
+        batch = x.repeat(passes, 1, 1, 1, 1)
+        sigma = 1.0 - tau.to(x.device, torch.float32)                              # [F]
+        owner = (sigma < self.boundary).long() if len(self.experts) == 2 else torch.zeros_like(sigma).long()
+        cond_or_uncond = [0] * len(active) + [1] * (passes - len(active))
+        v = torch.zeros(passes, bsz, *x.shape[1:], device=x.device)               # [passes, Bsz, F, C, H, W]
+        for e, expert in enumerate(self.experts):
+            mine = (owner == e).reshape(1, 1, frames, 1, 1, 1)
+            if bool(mine.any()):
+                out = _model_output(expert, batch, sigma, context, cond_or_uncond).unflatten(0, (passes, bsz))
+                v = torch.where(mine, out, v)
+        blend = weights[:, active].T.to(x.device).reshape(len(active), 1, frames, 1, 1, 1)
         v_cond = (v[:len(active)] * blend).sum(0)
         if self.guidance != 1.0:
             v_cond = guide(v_cond, v[-1], self.guidance)

@@ -3,7 +3,6 @@ stock CONDITIONING and VAE, decoded as it streams."""
 from __future__ import annotations
 
 import comfy.model_management
-import comfy.sampler_helpers
 import comfy.samplers
 from comfy_api.latest import io
 
@@ -38,9 +37,9 @@ class StreamDiTWanStream(StreamNode):
             node_id="StreamDiTWanStream",
             display_name="StreamDiT Wan Stream",
             category=CATEGORY,
-            description="Streams a stock Wan 2.1 / 2.2 text-to-video model, training-free: a buffer of latent "
-                        "frames at rising noise levels, decoded by the Wan VAE as frames leave it (no seams). "
-                        "Each run advances the stream by 'frames' video frames; queue again to continue.",
+            description="Streams a stock Wan 2.1 / 2.2 text-to-video model (2.2 A14B: both experts), training-free: "
+                        "a buffer of latent frames at rising noise levels, decoded by the Wan VAE as frames leave it "
+                        "(no seams). Each run advances the stream by 'frames' video frames; queue again to continue.",
             inputs=[
                 io.Model.Input("model", tooltip="A Wan 2.1 / 2.2 text-to-video model from the stock loaders."),
                 io.Conditioning.Input("positive", tooltip="What to show (from frame 0)."),
@@ -56,6 +55,11 @@ class StreamDiTWanStream(StreamNode):
                 frames_input(81),
                 ConditioningScheduleType.Input("schedule", optional=True,
                                                tooltip="Later prompts, from StreamDiT Conditioning Schedule nodes."),
+                io.Model.Input("model_low_noise", optional=True,
+                               tooltip="Wan 2.2 A14B: the low-noise expert ('model' is then the high-noise one)."),
+                io.Float.Input("boundary", default=0.875, min=0.0, max=1.0, step=0.005, optional=True,
+                               tooltip="With model_low_noise: frames below this sigma use the low-noise expert "
+                                       "(0.875 for Wan 2.2 T2V)."),
             ],
             outputs=[FramesType.Output(display_name="frames")],
             hidden=[io.Hidden.unique_id],
@@ -63,8 +67,10 @@ class StreamDiTWanStream(StreamNode):
 
     @classmethod
     def execute(cls, model, positive, negative, vae, stream_id, action, seed, width, height, K, N, c, s,
-                scheduler, guidance, frames, schedule=None) -> io.NodeOutput:
-        check_model(model)
+                scheduler, guidance, frames, schedule=None, model_low_noise=None, boundary=0.875) -> io.NodeOutput:
+        experts = [model] if model_low_noise is None else [model, model_low_noise]
+        for expert in experts:
+            check_model(expert)
         base = model.model
         stride = vae.spacial_compression_decode() * PATCH
         if width % stride or height % stride:
@@ -75,7 +81,7 @@ class StreamDiTWanStream(StreamNode):
         wanted = full_schedule(positive, schedule)
 
         def start() -> Session:
-            velocity = WanVelocity(model, wanted, cross_attn(negative), guidance)
+            velocity = WanVelocity(model, wanted, cross_attn(negative), guidance, model_low_noise, boundary)
             decoder = WanStreamDecoder(vae)
             stream = Stream(velocity, partition, shape, seed=seed, grid=tau_grid(model, scheduler, partition.T),
                             device=model.load_device)
@@ -83,7 +89,7 @@ class StreamDiTWanStream(StreamNode):
             return Session(DecodedStream(stream, lambda latents: decoder(vae_latents(model, latents))), velocity,
                            key, wanted.signature(), output_frame)
 
-        key = (id(model), id(vae), seed, shape, partition, scheduler)
+        key = (tuple(map(id, experts)), boundary, id(vae), seed, shape, partition, scheduler)
         session = open_session(stream_id, action, key, start)
         with session.lock:
             if wanted.signature() != session.schedule:   # the user edited the conditionings
@@ -91,10 +97,13 @@ class StreamDiTWanStream(StreamNode):
             session.velocity.negative = cross_attn(negative)
             session.velocity.guidance = guidance
             passes = len(wanted.embeddings) + (guidance != 1.0)
-            comfy.sampler_helpers.prepare_sampling(model, (passes, shape[0], partition.B, *shape[1:]), {},
-                                                   model.model_options)
-            model.pre_run()
+            batch = [passes, shape[0], partition.B, *shape[1:]]
+            comfy.model_management.load_models_gpu(
+                experts, memory_required=max(e.model.memory_required(batch) for e in experts))
+            for expert in experts:
+                expert.pre_run()
             try:
                 return io.NodeOutput(advance(session, stream_id, frames, node_id))
             finally:
-                model.cleanup()
+                for expert in experts:
+                    expert.cleanup()

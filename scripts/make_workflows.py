@@ -37,12 +37,14 @@ STREAM_POSITIONS = {"1": (40, 60), "2": (40, 240), "3": (420, 60), "4": (800, 60
 WAN_NEGATIVE = "blurry, low quality, static, still frame, distorted, deformed, watermark, text"
 
 
-def wan_workflow() -> dict:
+def wan_workflow(unet: str, low_noise_unet: str | None = None) -> dict:
+    """Wan T2V through the stock loaders; with ``low_noise_unet``, Wan 2.2 A14B's two experts."""
     encode = lambda text: {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": ["3", 0]}}  # noqa: E731
-    return {
-        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "wan2.1_t2v_1.3B_fp16.safetensors",
-                                                      "weight_dtype": "default"}},
-        "2": {"class_type": "ModelSamplingSD3", "inputs": {"model": ["1", 0], "shift": 8.0}},
+    load = lambda name: {"class_type": "UNETLoader", "inputs": {"unet_name": name, "weight_dtype": "default"}}  # noqa: E731
+    shift = lambda model: {"class_type": "ModelSamplingSD3", "inputs": {"model": [model, 0], "shift": 8.0}}  # noqa: E731
+    workflow = {
+        "1": load(unet),
+        "2": shift("1"),
         "3": {"class_type": "CLIPLoader", "inputs": {"clip_name": "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                                                       "type": "wan", "device": "default"}},
         "4": encode("a red fox trotting through a snowy forest, soft morning light, cinematic"),
@@ -59,17 +61,24 @@ def wan_workflow() -> dict:
         "11": {"class_type": "SaveVideo", "inputs": {"video": ["10", 1], "filename_prefix": "streamdit/wan",
                                                       "format": "mp4", "codec": "h264"}},
     }
+    if low_noise_unet:
+        workflow.update({"12": load(low_noise_unet), "13": shift("12")})
+        workflow["9"]["inputs"].update(model_low_noise=["13", 0], boundary=0.875)
+    return workflow
 
 
 WAN_POSITIONS = {"1": (40, 60), "2": (40, 200), "3": (40, 320), "4": (420, 60), "5": (420, 300), "6": (40, 460),
-                 "7": (420, 540), "8": (820, 540), "9": (1220, 60), "10": (1600, 60), "11": (1960, 60)}
+                 "7": (420, 540), "8": (820, 540), "9": (1220, 60), "10": (1600, 60), "11": (1960, 60),
+                 "12": (40, 640), "13": (40, 780)}
 
 WORKFLOWS = {
     "streamdit_text_to_video": (stream_workflow("restart", "t2v", 64, "streamdit/text_to_video", SCHEDULE),
                                 STREAM_POSITIONS),
     "streamdit_continue_stream": (stream_workflow("continue", "live", 16, "streamdit/continue",
                                                   "0: a green triangle moving left"), STREAM_POSITIONS),
-    "streamdit_wan21_t2v_1_3b": (wan_workflow(), WAN_POSITIONS),
+    "streamdit_wan21_t2v_1_3b": (wan_workflow("wan2.1_t2v_1.3B_fp16.safetensors"), WAN_POSITIONS),
+    "streamdit_wan22_t2v_a14b": (wan_workflow("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
+                                              "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors"), WAN_POSITIONS),
 }
 
 

@@ -17,15 +17,20 @@ from workflow_format import ui_to_api
 FRAME_OUTPUT, SAVE_VIDEO, STREAM, SCHEDULE, LOADER = "4", "5", "3", "2", "1"
 
 
-WAN_FILES = {"diffusion_models": "wan2.1_t2v_1.3B_fp16.safetensors", "vae": "wan_2.1_vae.safetensors"}
+STOCK_WORKFLOWS = sorted(set(workflow_names()) - set(workflow_names(native_only=True)))
+STOCK_LOADERS = {"UNETLoader": ("unet_name", "diffusion_models", wan_model_state),
+                 "VAELoader": ("vae_name", "vae", wan_vae_state)}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, comfy):
     base = str(tmp_path_factory.mktemp("comfy-base"))
-    # tiny stand-ins under the names the Wan workflow's stock loaders ask for
-    write(os.path.join(base, "models", "diffusion_models", WAN_FILES["diffusion_models"]), wan_model_state())
-    write(os.path.join(base, "models", "vae", WAN_FILES["vae"]), wan_vae_state())
+    # tiny stand-ins under the names the Wan workflows' stock loaders ask for
+    for name in STOCK_WORKFLOWS:
+        for node in load_workflow(name).values():
+            if node["class_type"] in STOCK_LOADERS:
+                field, folder, make = STOCK_LOADERS[node["class_type"]]
+                write(os.path.join(base, "models", folder, node["inputs"][field]), make())
     with ComfyServer(base) as s:
         yield s
 
@@ -70,10 +75,11 @@ def test_ui_workflows_are_the_api_workflows_and_served_as_templates(server):
         assert ui_to_api(ui, object_info) == load_workflow(name)
 
 
-def test_the_wan_workflow_is_valid_for_the_stock_loaders(server):
-    """With the diffusion model and VAE present under the template names, the only error left
-    is the text encoder this machine lacks: every other node, input and link checks out."""
-    workflow = load_workflow("streamdit_wan21_t2v_1_3b")
+@pytest.mark.parametrize("name", STOCK_WORKFLOWS)
+def test_the_wan_workflows_are_valid_for_the_stock_loaders(server, name):
+    """With the diffusion models and VAE present under the template names, the only error
+    left is the text encoder this machine lacks: every other node, input and link checks out."""
+    workflow = load_workflow(name)
     status, answer = server.queue(workflow)
     assert status == 400
     assert list(answer["node_errors"]) == ["3"] and workflow["3"]["class_type"] == "CLIPLoader"

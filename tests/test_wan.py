@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from tiny_wan import TEXT_DIM, wan_model_state, wan_vae_state, write
+from tiny_wan import TEXT_DIM, tiny_wan22_vae, wan_model_state, wan_vae_state, write
 
 LATENT = (16, 4, 4)            # [C, h, w] of one latent frame: 32x32 video
 
@@ -20,27 +20,47 @@ def wan(comfy, comfy_base):
     return model, vae
 
 
+@pytest.fixture(scope="module")
+def wan22(comfy, comfy_base):
+    """Wan 2.2 TI2V-5B-style: a 48-channel WanModel (ComfyUI loads it as WAN22) and a 2.2 VAE."""
+    write(os.path.join(comfy_base, "models", "diffusion_models", "tiny_wan22_5b.safetensors"),
+          wan_model_state(seed=3, in_dim=48, out_dim=48))
+    model = comfy.UNETLoader().load_unet("tiny_wan22_5b.safetensors", "default")[0]
+    assert type(model.model).__name__ == "WAN22"
+    return model, tiny_wan22_vae()
+
+
+@pytest.fixture(scope="module")
+def experts(comfy, comfy_base, wan):
+    """Wan 2.2 A14B-style: (high-noise, low-noise) experts, two different WanModels."""
+    write(os.path.join(comfy_base, "models", "diffusion_models", "tiny_wan_low_noise.safetensors"),
+          wan_model_state(seed=1))
+    return wan[0], comfy.UNETLoader().load_unet("tiny_wan_low_noise.safetensors", "default")[0]
+
+
 def conditioning(seed: int, length: int):
     g = torch.Generator().manual_seed(seed)
     return [[torch.randn(1, length, TEXT_DIM, generator=g), {}]]
 
 
-def test_uniform_buffer_equals_the_stock_sampler(pack, wan):
+@pytest.mark.parametrize("kind", ["wan", "wan22"])
+def test_uniform_buffer_equals_the_stock_sampler(pack, request, kind):
     """All frames at one noise level: every buffer step is KSampler's Euler step, with CFG
     against a negative of another length, on the model's own shifted schedule."""
     import comfy.sample
     from stream_core.partition import Partition
     from stream_core.stream import Stream
     wan_ = pack("nodes.wan")
-    model, _ = wan
+    model, _ = request.getfixturevalue(kind)
+    latent = (model.model.latent_format.latent_channels, *LATENT[1:])
     frames, steps, cfg = 3, 4, 4.0
     positive, negative = conditioning(1, 12), conditioning(2, 8)
     schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(positive))
     velocity = wan_.WanVelocity(model, schedule, wan_.cross_attn(negative), cfg)
-    stream = Stream(velocity, Partition.uniform(frames, steps), LATENT, seed=3,
+    stream = Stream(velocity, Partition.uniform(frames, steps), latent, seed=3,
                     grid=wan_.tau_grid(model, "simple", steps))
     ours = model.model.process_latent_out(stream.take(frames).movedim(1, 2))
-    noise = torch.randn(1, frames, *LATENT, generator=torch.Generator().manual_seed(3)).movedim(1, 2)
+    noise = torch.randn(1, frames, *latent, generator=torch.Generator().manual_seed(3)).movedim(1, 2)
     stock = comfy.sample.sample(model, noise, steps, cfg, "euler", "simple", positive, negative,
                                 torch.zeros_like(noise), disable_pbar=True)
     assert stream.evaluations == steps
@@ -96,11 +116,13 @@ def test_a_scheduled_prompt_blends_frame_by_frame(pack, wan):
     assert torch.allclose(both[:, 2:], only_b[:, 2:], atol=1e-5) and torch.allclose(both[:, :2], only_a[:, :2], atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["wan", "wan22"])
 @pytest.mark.parametrize("chunks", [[7], [1, 1, 1, 1, 1, 1, 1], [1, 2, 4], [3, 4]], ids=str)
-def test_streaming_decode_equals_the_one_shot_decode(pack, wan, chunks):
+def test_streaming_decode_equals_the_one_shot_decode(pack, request, kind, chunks):
     decoder_cls = pack("nodes.wan_decode").WanStreamDecoder
-    _, vae = wan
-    latents = torch.randn(1, 16, 7, 4, 4, generator=torch.Generator().manual_seed(5))
+    _, vae = request.getfixturevalue(kind)
+    size = 32 // vae.spacial_compression_decode()
+    latents = torch.randn(1, vae.latent_channels, 7, size, size, generator=torch.Generator().manual_seed(5))
     one_shot = vae.decode(latents)[0]                       # [25, 32, 32, 3]
     decoder, pieces, start = decoder_cls(vae), [], 0
     for n in chunks:
@@ -110,6 +132,42 @@ def test_streaming_decode_equals_the_one_shot_decode(pack, wan, chunks):
     streamed = torch.cat(pieces)
     assert streamed.shape == one_shot.shape == (25, 32, 32, 3) and one_shot.std() > 0.01
     torch.testing.assert_close(streamed, one_shot, rtol=0, atol=1e-6)
+
+
+def test_two_experts_split_like_the_stock_two_sampler_workflow(pack, experts):
+    """Wan 2.2 A14B: with all frames at one level, the buffer equals ComfyUI's usual two
+    KSamplerAdvanced nodes (high-noise expert for the first steps, low-noise after); in a
+    StreamDiT buffer each frame takes the expert of its own level."""
+    import comfy.sample
+    from stream_core.partition import Partition
+    from stream_core.stream import Stream
+    wan_ = pack("nodes.wan")
+    high, low = experts
+    frames, steps, split, cfg = 2, 6, 2, 3.0
+    positive, negative = conditioning(1, 8), conditioning(2, 8)
+    sigmas = 1 - wan_.tau_grid(high, "simple", steps)
+    boundary = float(sigmas[split - 1] + sigmas[split]) / 2
+    schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(positive))
+    velocity = wan_.WanVelocity(high, schedule, wan_.cross_attn(negative), cfg, low, boundary)
+    stream = Stream(velocity, Partition.uniform(frames, steps), LATENT, seed=4, grid=1 - sigmas)
+    ours = high.model.process_latent_out(stream.take(frames).movedim(1, 2))
+    noise = torch.randn(1, frames, *LATENT, generator=torch.Generator().manual_seed(4)).movedim(1, 2)
+    run = dict(steps=steps, cfg=cfg, sampler_name="euler", scheduler="simple", positive=positive,
+               negative=negative, disable_pbar=True)
+    noisy = comfy.sample.sample(high, noise, latent_image=torch.zeros_like(noise), start_step=0, last_step=split,
+                                force_full_denoise=False, **run)
+    stock = comfy.sample.sample(low, torch.zeros_like(noise), latent_image=noisy, start_step=split,
+                                last_step=steps, disable_noise=True, **run)
+    torch.testing.assert_close(ours, stock, rtol=1e-4, atol=1e-4)
+    high_only = comfy.sample.sample(high, noise, latent_image=torch.zeros_like(noise), **run)
+    assert (high_only - stock).abs().max() > 0.05           # the low-noise expert did make a difference
+    # in a buffer at several levels, each frame gets its own level's expert
+    x = torch.randn(1, 4, *LATENT, generator=torch.Generator().manual_seed(0))
+    tau = torch.tensor([0.9, 0.6, 0.3, 0.05])                # sigma 0.1, 0.4 | 0.7, 0.95 with boundary 0.5
+    both = wan_.WanVelocity(high, schedule, None, 1.0, low, 0.5)(x, tau, torch.arange(4))
+    alone = {m: wan_.WanVelocity(m, schedule, None, 1.0)(x, tau, torch.arange(4)) for m in (high, low)}
+    torch.testing.assert_close(both[:, :2], alone[low][:, :2])
+    torch.testing.assert_close(both[:, 2:], alone[high][:, 2:])
 
 
 def test_refused_models_get_a_clear_message(pack, comfy, comfy_base):
@@ -158,3 +216,15 @@ def test_the_wan_stream_node_refuses_a_bad_size(comfy, wan):
             model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="bad",
             action="restart", seed=0, width=40, height=32, K=0, N=2, c=2, s=2, scheduler="simple", guidance=1.0,
             frames=4)
+
+
+def test_the_wan_stream_node_takes_both_wan22_experts(comfy, experts, wan):
+    high, low = experts
+    args = dict(model=high, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=wan[1], stream_id="a14b",
+                action="restart", seed=0, width=32, height=32, K=0, N=2, c=1, s=2, scheduler="simple",
+                guidance=1.0, frames=5)
+    node = comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"]
+    alone = node.execute(**args).result[0].images
+    split = node.execute(**args, model_low_noise=low, boundary=0.9).result[0].images   # sigmas 1, .96 | .89, .73
+    assert split.shape == alone.shape == (5, 32, 32, 3)
+    assert (split - alone).abs().max() > 0.05

@@ -45,3 +45,25 @@ def write(path: str, state: dict) -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     save_file(state, path)
     return path
+
+
+def tiny_wan22_vae(seed: int = 0):
+    """A ComfyUI VAE object around a tiny Wan 2.2 VAE (48 latent channels, 4x time, 16x16
+    space). ComfyUI recognises 2.2 VAE files only at their full size (dim 160, 705 M
+    parameters), so the tiny one of the same class goes into a VAE loaded from a tiny 2.1
+    file, with the 2.2 settings ComfyUI's loader would give it."""
+    import math
+
+    import comfy.model_patcher
+    import comfy.sd
+    from comfy.ldm.wan.vae2_2 import WanVAE
+    vae = comfy.sd.VAE(sd=wan_vae_state(seed))
+    tiny = WanVAE(dim=8, dec_dim=8, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                  temperal_downsample=[False, True, True])
+    tiny.load_state_dict(_randomized(tiny, seed, 0.2))
+    vae.first_stage_model = tiny.eval().to(vae.vae_dtype)
+    vae.patcher = comfy.model_patcher.ModelPatcher(tiny, load_device=vae.device, offload_device=vae.device)
+    vae.latent_channels = 48
+    vae.upscale_ratio = (lambda a: max(0, a * 4 - 3), 16, 16)
+    vae.downscale_ratio = (lambda a: max(0, math.floor((a + 3) / 4)), 16, 16)
+    return vae
