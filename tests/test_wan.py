@@ -228,3 +228,16 @@ def test_the_wan_stream_node_takes_both_wan22_experts(comfy, experts, wan):
     split = node.execute(**args, model_low_noise=low, boundary=0.9).result[0].images   # sigmas 1, .96 | .89, .73
     assert split.shape == alone.shape == (5, 32, 32, 3)
     assert (split - alone).abs().max() > 0.05
+
+
+def test_text_prompts_from_the_panel_are_refused_with_a_reason(pack, wan):
+    """The panel's prompt box sends text; a Wan stream follows CONDITIONING, so the route
+    answers 409 with this message (the route calls ``velocity.unknown`` first)."""
+    ScheduleError = pack("stream_core.timeline").ScheduleError   # noqa: N806 (the pack's own class)
+    wan_ = pack("nodes.wan")
+    schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(conditioning(1, 8)))
+    velocity = wan_.WanVelocity(wan[0], schedule, None, 1.0)
+    with pytest.raises(ScheduleError, match="follows the CONDITIONING inputs"):
+        velocity.unknown("a cat")
+    with pytest.raises(ScheduleError, match="follows the CONDITIONING inputs"):
+        velocity.timeline = velocity.timeline.switched("a cat", at_frame=4)
