@@ -14,6 +14,11 @@ def tau_grid(steps: int, shift: float = 1.0) -> torch.Tensor:
         raise ValueError(f"a time grid needs at least 1 step, got {steps}")
     if not shift > 0:
         raise ValueError(f"shift must be > 0, got {shift}")
-    sigma = 1.0 - torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64)
-    sigma = shift * sigma / (1.0 + (shift - 1.0) * sigma)
-    return 1.0 - sigma
+    return shift_tau(torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64), shift)
+
+
+def shift_tau(tau: torch.Tensor, shift: float) -> torch.Tensor:
+    """Times moved toward noise for ``shift > 1`` (monotone, 0 and 1 fixed): the shift
+    ``sigma' = shift*sigma / (1 + (shift-1)*sigma)`` on ``sigma = 1 - tau``."""
+    sigma = 1.0 - tau
+    return 1.0 - shift * sigma / (1.0 + (shift - 1.0) * sigma)

@@ -29,11 +29,15 @@ from safetensors.torch import save_file
 from .checkpoint import save
 from .flow import noisy, target_velocity
 from .model import StreamDiT, StreamDiTConfig
+from .schedule import shift_tau
 from .world import VOCAB, World
 
 
-def stratified_times(batch: int, frames: int, chunk_sizes: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Per-frame times [batch, frames]: one partition per clip, one time per chunk."""
+def stratified_times(batch: int, frames: int, chunk_sizes: tuple[int, ...], generator: torch.Generator,
+                     shift: float = 1.0) -> torch.Tensor:
+    """Per-frame times [batch, frames]: one partition per clip, one time per chunk; with
+    ``shift > 1`` the strata move toward noise (``schedule.shift_tau``), where a pixel-space
+    model decides where things are."""
     taus = []
     for _ in range(batch):
         c = chunk_sizes[int(torch.randint(len(chunk_sizes), (1,), generator=generator))]
@@ -41,7 +45,7 @@ def stratified_times(batch: int, frames: int, chunk_sizes: tuple[int, ...], gene
         i = torch.arange(n)
         tau = (n - 1 - i + torch.rand(n, generator=generator)) / n
         taus.append(tau.repeat_interleave(c))
-    return torch.stack(taus)
+    return shift_tau(torch.stack(taus), shift)
 
 
 def context_for(model: StreamDiT, captions: list[list[str]]) -> torch.Tensor:
@@ -135,7 +139,7 @@ def average_gradients(model: torch.nn.Module, world: int) -> None:
 
 def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float = 0.999, seed: int = 0,
           uncond: float = 0.1, log_every: int = 50, config: StreamDiTConfig | None = None,
-          save_every: int = 500, immiscible_noise: bool = False) -> StreamDiT:
+          save_every: int = 500, immiscible_noise: bool = False, time_shift: float = 1.0) -> StreamDiT:
     """Train for ``steps`` steps in all, resuming from ``out + '.state'`` when it exists;
     the EMA weights go to ``out`` at the end (and with the state every ``save_every``).
 
@@ -163,7 +167,7 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     for step in range(first, steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
         captions = [[""] * len(c) if torch.rand(1, generator=g) < uncond else c for c in captions]
-        tau = stratified_times(batch, cfg.frames, mixture, g)
+        tau = stratified_times(batch, cfg.frames, mixture, g, time_shift)
         noise = torch.randn(clips.shape, generator=g)
         if immiscible_noise:
             noise = immiscible(clips, noise)
@@ -202,6 +206,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     ap.add_argument("--immiscible", action="store_true", help="Immiscible Diffusion noise assignment")
+    ap.add_argument("--time-shift", type=float, default=1.0,
+                    help="move training times toward noise (shift > 1, as the sampling grid's shift)")
     ap.add_argument("--dim", type=int, help="model width (default: the shipped model's)")
     ap.add_argument("--depth", type=int, help="transformer blocks")
     ap.add_argument("--heads", type=int, help="attention heads")
@@ -209,7 +215,7 @@ def main() -> None:
     sizes = {k: v for k, v in (("dim", args.dim), ("depth", args.depth), ("heads", args.heads)) if v is not None}
     config = dataclasses.replace(default_config(), **sizes)
     train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,
-          immiscible_noise=args.immiscible)
+          immiscible_noise=args.immiscible, time_shift=args.time_shift)
 
 
 if __name__ == "__main__":

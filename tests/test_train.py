@@ -3,6 +3,7 @@ import dataclasses
 import torch
 
 from stream_core.model import StreamDiT
+from stream_core.schedule import shift_tau
 from stream_core.train import chunk_mixture, default_config, loss_on, stratified_times
 from stream_core.world import World
 
@@ -21,6 +22,15 @@ def test_chunk_times_are_stratified_and_shared_within_a_chunk():
         for i, t in enumerate(chunk_tau.tolist()):   # chunk 0 (oldest) is the cleanest stratum
             assert (n - 1 - i) / n <= t <= (n - i) / n
     assert seen_sizes == {1, 2, 4, 8}
+
+
+def test_shifted_times_keep_the_strata_and_move_toward_noise():
+    plain = stratified_times(500, 8, (1, 2, 4, 8), torch.Generator().manual_seed(1))
+    shifted = stratified_times(500, 8, (1, 2, 4, 8), torch.Generator().manual_seed(1), shift=3.0)
+    torch.testing.assert_close(shifted, shift_tau(plain, 3.0))
+    assert bool((shifted <= plain).all()) and shifted.mean() < plain.mean() - 0.1
+    assert bool((shifted[:, :-1] >= shifted[:, 1:]).all())   # chunk 0 (oldest) still the cleanest
+    torch.testing.assert_close(shift_tau(torch.tensor([0.0, 1.0]), 3.0), torch.tensor([0.0, 1.0]))
 
 
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
