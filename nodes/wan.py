@@ -21,8 +21,6 @@ from ..stream_core.sampler import guide
 from ..stream_core.timeline import PromptTimeline, ScheduleError
 
 VIDEO_FRAMES_PER_LATENT = 4
-
-
 NO_TEXT_PROMPTS = ("a Wan stream follows the CONDITIONING inputs of its node: re-prompt it by editing them "
                    "(text prompts from the panel are for the native StreamDiT model)")
 
@@ -34,11 +32,6 @@ class WanModelError(ValueError):
 def output_frame(latent_index: int) -> int:
     """The first video frame that latent frame ``latent_index`` decodes to."""
     return max(0, VIDEO_FRAMES_PER_LATENT * latent_index - (VIDEO_FRAMES_PER_LATENT - 1))
-
-
-def latent_frames(video_frames: int) -> int:
-    """Latent frames that decode to at least ``video_frames`` video frames."""
-    return 1 + math.ceil(max(video_frames - 1, 0) / VIDEO_FRAMES_PER_LATENT)
 
 
 def vae_latents(patcher, latents: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from .inputs import StreamNode, frames_input, partition_inputs, size_inputs, str
 from .registry import Session
 from .run import advance, open_session
 from .types import CATEGORY, ConditioningScheduleType, FramesType
-from .wan import (ConditioningSchedule, WanVelocity, check_model, cross_attn, output_frame, tau_grid,
+from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, output_frame, tau_grid,
                   vae_latents)
 from .wan_decode import WanStreamDecoder
 
@@ -72,9 +72,14 @@ class StreamDiTWanStream(StreamNode):
         for expert in experts:
             check_model(expert)
         base = model.model
+        if getattr(vae, "latent_channels", None) != base.latent_format.latent_channels:
+            raise WanModelError(f"the VAE has {getattr(vae, 'latent_channels', '?')} latent channels and the model "
+                                f"{base.latent_format.latent_channels}: use the VAE that belongs to the model "
+                                "(wan_2.1_vae for Wan 2.1 and 2.2 A14B, wan2.2_vae for 2.2 5B)")
         stride = vae.spacial_compression_decode() * PATCH
         if width % stride or height % stride:
-            raise ValueError(f"width and height must be multiples of {stride} for this model and VAE, got {width}x{height}")
+            raise ValueError(f"width and height must be multiples of {stride} for this model and VAE, "
+                             f"got {width}x{height}")
         shape = (base.latent_format.latent_channels, height // (stride // PATCH), width // (stride // PATCH))
         partition = Partition(K, N, c, s)
         node_id = cls.hidden.unique_id if cls.hidden is not None else None
@@ -85,7 +90,6 @@ class StreamDiTWanStream(StreamNode):
             decoder = WanStreamDecoder(vae)
             stream = Stream(velocity, partition, shape, seed=seed, grid=tau_grid(model, scheduler, partition.T),
                             device=model.load_device)
-
             return Session(DecodedStream(stream, lambda latents: decoder(vae_latents(model, latents))), velocity,
                            key, wanted.signature(), output_frame)
 

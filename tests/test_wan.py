@@ -209,13 +209,15 @@ def test_the_wan_stream_node_streams_continues_and_follows_a_schedule(comfy, wan
     assert images.shape == (13, 32, 32, 3)
 
 
-def test_the_wan_stream_node_refuses_a_bad_size(comfy, wan):
-    model, vae = wan
+def test_the_wan_stream_node_refuses_a_bad_size_or_the_wrong_vae(comfy, wan, wan22):
+    args = dict(model=wan[0], positive=conditioning(1, 8), negative=conditioning(2, 8), vae=wan[1], stream_id="bad",
+                action="restart", seed=0, width=40, height=32, K=0, N=2, c=2, s=2, scheduler="simple",
+                guidance=1.0, frames=4)
+    node = comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"]
     with pytest.raises(ValueError, match="multiples of 16"):
-        comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"].execute(
-            model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="bad",
-            action="restart", seed=0, width=40, height=32, K=0, N=2, c=2, s=2, scheduler="simple", guidance=1.0,
-            frames=4)
+        node.execute(**args)
+    with pytest.raises(ValueError, match="16 latent channels and the model 48"):
+        node.execute(**{**args, "model": wan22[0], "width": 32})
 
 
 def test_the_wan_stream_node_takes_both_wan22_experts(comfy, experts, wan):
