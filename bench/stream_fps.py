@@ -1,9 +1,10 @@
 """Streaming speed of the engine: frames per second, time to first frame, peak memory.
 
-Streams from a small random-weight StreamDiT (64x64 RGB, pixel space) with several
-partitions of the same buffer; the diagonal scheme (FIFO-Diffusion) is the baseline
-measured in the same run. Each partition runs in its own process so peak memory is
-its own. Usage: python bench/stream_fps.py [--frames 64] [--device cpu|cuda]
+Streams from a small random-weight StreamDiT (64x64 RGB, pixel space), or from the
+model file ``--model``, with several partitions of the same buffer; the diagonal
+scheme (FIFO-Diffusion) is the baseline measured in the same run. Each partition runs
+in its own process so peak memory is its own.
+Usage: python bench/stream_fps.py [--frames 64] [--device cpu|cuda] [--model FILE]
 """
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ PARTITIONS = {  # name: (K, N, c, s); every one holds B = 8 frames
 }
 
 
-def measure(partition: tuple[int, int, int, int], frames: int, device: str) -> dict:
+def measure(partition: tuple[int, int, int, int], frames: int, device: str, path: str | None) -> dict:
     import torch
+
+    from stream_core.checkpoint import load
 
     from stream_core.conditioning import TextVelocity
     from stream_core.model import StreamDiT, StreamDiTConfig
@@ -37,11 +40,14 @@ def measure(partition: tuple[int, int, int, int], frames: int, device: str) -> d
     from stream_core.timeline import PromptTimeline
 
     torch.manual_seed(0)
-    cfg = StreamDiTConfig(dim=96, depth=4, heads=4, window=(2, 8, 8), vocab=("a", "red", "ball"))
-    model = StreamDiT(cfg).to(device).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 0.05)
+    if path:
+        model = load(path, device=device)
+    else:
+        cfg = StreamDiTConfig(dim=96, depth=4, heads=4, window=(2, 8, 8), vocab=("a", "red", "ball"))
+        model = StreamDiT(cfg).to(device).eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.normal_(0.0, 0.05)
     velocity = TextVelocity(model, PromptTimeline(((0, "a red ball"),)))
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     if device.startswith("cuda"):
@@ -65,19 +71,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=64, help="frames timed after the first one")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", help="a StreamDiT .safetensors (default: a random-weight model)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(measure(tuple(json.loads(args.one)), args.frames, args.device)))
+        print(json.dumps(measure(tuple(json.loads(args.one)), args.frames, args.device, args.model)))
         return
     rows = {}
     for name, part in PARTITIONS.items():
         out = subprocess.run([sys.executable, __file__, "--one", json.dumps(part), "--frames", str(args.frames),
-                              "--device", args.device], capture_output=True, text=True, check=True)
+                              "--device", args.device, *(["--model", args.model] if args.model else [])], capture_output=True, text=True, check=True)
         rows[name] = json.loads(out.stdout.strip().splitlines()[-1])
     base = rows[next(iter(PARTITIONS))]
     peak_what = "peak CUDA MiB" if args.device.startswith("cuda") else "peak RSS MiB"
-    print(f"device={args.device}  frames timed={args.frames}  model: 64x64 RGB, dim 96, depth 4, window (2,8,8)")
+    what = args.model or "random weights, 64x64 RGB, dim 96, depth 4, window (2,8,8)"
+    print(f"device={args.device}  frames timed={args.frames}  model: {what}")
     print(f"| partition (K,N,c,s) | FPS | FPS / diagonal | first frame s | first / diagonal | {peak_what} | evals/frame |")
     print("|---|---|---|---|---|---|---|")
     for name, r in rows.items():

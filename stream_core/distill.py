@@ -87,7 +87,7 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
             print(f"step {step + 1}/{steps}  distillation loss {running:.5f}", flush=True)
     student.eval()
     save(student, out, extra={"distill.teacher": teacher_path, "distill.micro_steps": str(micro_steps),
-                              "distill.guidance": str(guidance), "distill.steps": str(steps)})
+                              "distill.guidance": str(guidance), "distill.steps": str(steps), "distill.lr": str(lr)})
     return student
 
 

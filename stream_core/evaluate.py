@@ -5,11 +5,12 @@ prompt, and of streams whose motion matches its direction (over the first 8 fram
 Flicker: mean absolute change between consecutive frames. Switch: frames after a prompt
 switch until the colour follows the new prompt.
 
-    python -m stream_core.evaluate models/streamdit-shapes-64px.safetensors
+    python -m stream_core.evaluate TEACHER [STUDENT ...] --guidance 3
 """
 from __future__ import annotations
 
 import argparse
+import os
 
 import torch
 
@@ -25,6 +26,7 @@ SEEN = [Scene("red", "circle", "right"), Scene("blue", "square", "up"), Scene("y
         Scene("cyan", "circle", "down"), Scene("magenta", "triangle", "right", stripes=True),
         Scene("green", "square", "left", "quickly")]
 HELD = [Scene(colour, shape, d) for (colour, shape), d in zip(sorted(HELD_OUT), ("right", "down"))]
+ONE_PASS = "StreamDiT c=2 s=1 (one pass per shift)"
 SCHEMES = {"uniform c=8 s=8": Partition(0, 1, 8, 8), "diagonal c=1 s=1": Partition(0, 8, 1, 1),
            "StreamDiT c=2 s=2": Partition(0, 4, 2, 2), "StreamDiT c=4 s=4": Partition(0, 2, 4, 4)}
 
@@ -63,23 +65,36 @@ def switch_delay(model, partition: Partition, frames: int, at: int, seeds: int, 
     return sum(delays) / len(delays)
 
 
+def rows(teacher: str, students: list[str], guidance: float):
+    """(model, scheme, partition, guidance) of the table: the teacher with every scheme at
+    ``guidance``; then one pass per shift (c=2, s=1, no guidance) for the teacher and each
+    distilled student."""
+    for name, partition in SCHEMES.items():
+        yield teacher, name, partition, guidance
+    for path in (teacher, *students):
+        yield path, ONE_PASS, Partition(0, 4, 2, 1), 1.0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
+    ap.add_argument("model", help="the teacher (or any model)")
+    ap.add_argument("students", nargs="*", help="distilled students of it, evaluated at one pass per shift")
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--guidance", type=float, default=1.0)
+    ap.add_argument("--guidance", type=float, default=1.0, help="the teacher's guidance in its scheme rows")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
-    model = load(args.model)
-    print("| scheme | prompts | colour | shape | motion | flicker | switch delay (frames) |")
-    print("|---|---|---|---|---|---|---|")
-    for name, partition in SCHEMES.items():
-        delay = switch_delay(model, partition, args.frames, args.frames // 2, args.seeds, args.guidance)
-        for label, scenes in (("seen", SEEN), ("held-out", HELD)):
-            r = adherence(model, partition, scenes, args.frames, args.seeds, args.guidance)
-            print(f"| {name} | {label} | {r['colour']:.0%} | {r['shape']:.0%} | {r['motion']:.0%} | "
-                  f"{r['flicker']:.3f} | {delay:.1f} |", flush=True)
+    models = {path: load(path) for path in (args.model, *args.students)}
+    print("| model | scheme | guidance | prompts | colour | shape | motion | flicker | switch delay (frames) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path, name, partition, guidance in rows(args.model, args.students, args.guidance):
+        model = models[path]
+        label = "teacher" if path == args.model else f"student {os.path.basename(path)}"
+        delay = switch_delay(model, partition, args.frames, args.frames // 2, args.seeds, guidance)
+        for prompts, scenes in (("seen", SEEN), ("held-out", HELD)):
+            r = adherence(model, partition, scenes, args.frames, args.seeds, guidance)
+            print(f"| {label} | {name} | {guidance:g} | {prompts} | {r['colour']:.0%} | {r['shape']:.0%} | "
+                  f"{r['motion']:.0%} | {r['flicker']:.3f} | {delay:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

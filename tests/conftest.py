@@ -39,6 +39,7 @@ if SCRIPTS not in sys.path:
     sys.path.insert(0, SCRIPTS)
 WORKFLOWS = os.path.join(ROOT, "workflows")
 SHIPPED_MODEL = os.path.join(ROOT, "models", "streamdit-shapes-64px.safetensors")
+SHIPPED_STUDENT = os.path.join(ROOT, "models", "streamdit-shapes-64px-distilled.safetensors")
 
 
 def load_workflow(name: str, api: bool = True) -> dict:
