@@ -1,7 +1,7 @@
 """Streaming speed of the engine: frames per second, time to first frame, peak memory.
 
-Streams from a small random-weight StreamDiT (64x64 RGB, pixel space), or from the
-model file ``--model``, with several partitions of the same buffer; the diagonal
+Streams images (decoded as the nodes do) from a small random-weight StreamDiT (64x64
+RGB, pixel space), or from the model file ``--model``, with several partitions of the same buffer; the diagonal
 scheme (FIFO-Diffusion) is the baseline measured in the same run. Each partition runs
 in its own process so peak memory is its own.
 Usage: python bench/stream_fps.py [--frames 64] [--device cpu|cuda] [--model FILE]
@@ -34,6 +34,8 @@ def measure(partition: tuple[int, int, int, int], frames: int, device: str, path
     from stream_core.checkpoint import load
 
     from stream_core.conditioning import TextVelocity
+    from stream_core.decoded import DecodedStream
+    from stream_core.frames import to_images
     from stream_core.model import StreamDiT, StreamDiTConfig
     from stream_core.partition import Partition
     from stream_core.stream import Stream
@@ -52,13 +54,15 @@ def measure(partition: tuple[int, int, int, int], frames: int, device: str, path
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    stream = Stream(velocity, Partition(*partition), (3, 64, 64), seed=0, device=device)
+    cfg = model.config
+    stream = Stream(velocity, Partition(*partition), (cfg.channels, cfg.height, cfg.width), seed=0, device=device)
+    images = DecodedStream(stream, lambda latents: to_images(model, latents))
     start = time.perf_counter()
-    stream.take(1)
+    images.take(1)
     sync()
     first = time.perf_counter() - start
     start = time.perf_counter()
-    stream.take(frames)
+    images.take(frames)
     sync()
     steady = time.perf_counter() - start
     peak = (torch.cuda.max_memory_allocated() if device.startswith("cuda")

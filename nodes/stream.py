@@ -15,11 +15,12 @@ from .types import CATEGORY, FramesType, ModelType, ScheduleType
 
 
 def frame_shape(model, width: int, height: int) -> tuple[int, int, int]:
-    """(C, H, W) of one latent frame for an output of width x height pixels."""
+    """(C, h, w) of one latent frame for an output of width x height pixels."""
     cfg = model.config
-    if width % cfg.patch or height % cfg.patch:
-        raise ValueError(f"width and height must be multiples of {cfg.patch} for this model, got {width}x{height}")
-    return cfg.channels, height, width
+    step = cfg.patch * cfg.factor
+    if width % step or height % step:
+        raise ValueError(f"width and height must be multiples of {step} for this model, got {width}x{height}")
+    return cfg.channels, height // cfg.factor, width // cfg.factor
 
 
 class StreamDiTStream(StreamNode):
@@ -57,8 +58,7 @@ class StreamDiTStream(StreamNode):
             velocity = TextVelocity(model.model, schedule, guidance)
             weights = next(model.model.parameters())
             stream = Stream(velocity, partition, shape, seed=seed, device=weights.device, dtype=weights.dtype)
-            latent = model.model.config.latent
-            return Session(DecodedStream(stream, lambda latents: to_images(latents, latent)), velocity, key, schedule)
+            return Session(DecodedStream(stream, lambda latents: to_images(model.model, latents)), velocity, key, schedule)
 
         key = (model.key, seed, shape, partition)
         session = open_session(stream_id, action, key, start)

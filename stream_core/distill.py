@@ -66,21 +66,24 @@ def distill_loss(student: StreamDiT, teacher: StreamDiT, clips: torch.Tensor, ca
 def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps: int = 4, guidance: float = 3.0,
             lr: float = 1e-4, seed: int = 1, log_every: int = 50) -> StreamDiT:
     teacher = load(teacher_path).requires_grad_(False)
-    student = copy.deepcopy(teacher).train().requires_grad_(True)
-    opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
+    student = copy.deepcopy(teacher).train()
+    params = [p for name, p in student.named_parameters() if not name.startswith("autoencoder.")]
+    opt = torch.optim.AdamW([p.requires_grad_(True) for p in params], lr=lr, weight_decay=0.0)
     cfg = teacher.config
-    world = World(seed=seed, frames=cfg.frames, size=cfg.height)
+    world = World(seed=seed, frames=cfg.frames, size=cfg.height * cfg.factor)
     g = torch.Generator().manual_seed(seed)
     mixture = chunk_mixture(cfg.frames)
     running = None
     for step in range(steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
+        with torch.no_grad():
+            clips = teacher.encode_frames(clips)
         start, length = segment_starts(batch, cfg.frames, mixture, g)
         loss = distill_loss(student, teacher, clips, captions, start, length,
                             torch.randn(clips.shape, generator=g), micro_steps, guidance)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if (step + 1) % log_every == 0 or step + 1 == steps:

@@ -36,7 +36,7 @@ def stream_frames(model, partition: Partition, timeline: PromptTimeline, frames:
     cfg = model.config
     velocity = TextVelocity(model, timeline, guidance)
     stream = Stream(velocity, partition, (cfg.channels, cfg.height, cfg.width), seed=seed)
-    return stream.take(frames)[0]
+    return model.decode_frames(stream.take(frames)[0])
 
 
 def adherence(model, partition: Partition, scenes: list[Scene], frames: int, seeds: int, guidance: float) -> dict:

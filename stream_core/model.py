@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .autoencoder import FACTOR, FrameAutoencoder
 from .text import TextEncoder, Tokenizer
 from .window import window_attention
 
@@ -27,7 +28,8 @@ class StreamDiTConfig:
 
     window: self-attention window in tokens (frames, rows, cols); None = full attention.
     frames, height, width: the buffer length and latent size the model was trained on.
-    latent: "pixel" means the latents are RGB in [-1, 1] (C = 3, no autoencoder).
+    latent: "pixel": the latents are RGB in [-1, 1] (C = 3); "autoencoder": the model
+      carries a ``FrameAutoencoder`` with C latent channels, frames are 8x the latent size.
     prediction: what the network's last layer predicts: "v" the velocity itself, or "x"
       the clean frame, turned into the velocity ``(x1 - (1 - sigma_min) x_tau) / a`` with
       ``a = 1 - (1 - sigma_min) tau`` kept >= ``X_PREDICTION_MIN_A``. Large pixel patches
@@ -65,6 +67,13 @@ class StreamDiTConfig:
             raise ValueError(f"prediction must be 'v' or 'x', got {self.prediction!r}")
         if self.height % self.patch or self.width % self.patch:
             raise ValueError(f"height and width must be multiples of patch={self.patch}")
+        if self.latent not in ("pixel", "autoencoder"):
+            raise ValueError(f"latent must be 'pixel' or 'autoencoder', got {self.latent!r}")
+
+    @property
+    def factor(self) -> int:
+        """Image pixels per latent pixel along each side."""
+        return FACTOR if self.latent == "autoencoder" else 1
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -165,6 +174,20 @@ class StreamDiT(nn.Module):
         for m in (self.ada_out[1], self.patch_out):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
+        if cfg.latent == "autoencoder":
+            self.autoencoder = FrameAutoencoder(cfg.channels).requires_grad_(False)
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Images [..., 3, H, W] in [-1, 1] -> latents [..., C, H/factor, W/factor]."""
+        if self.config.latent == "pixel":
+            return frames
+        return self.autoencoder.encode(frames.flatten(0, -4)).unflatten(0, frames.shape[:-3])
+
+    def decode_frames(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents [..., C, h, w] -> images [..., 3, h*factor, w*factor] in [-1, 1]."""
+        if self.config.latent == "pixel":
+            return latents.clamp(-1, 1)
+        return self.autoencoder.decode(latents.flatten(0, -4)).unflatten(0, latents.shape[:-3])
 
     def encode(self, prompts: list[str]) -> torch.Tensor:
         """Prompts -> context [P, L, Dc]. Unknown words map to one 'unknown' token."""

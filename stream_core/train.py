@@ -30,6 +30,7 @@ from .checkpoint import save
 from .flow import noisy, target_velocity
 from .model import StreamDiT, StreamDiTConfig
 from .schedule import shift_tau
+from .train_autoencoder import load_autoencoder
 from .world import VOCAB, World
 
 
@@ -65,9 +66,15 @@ def loss_on(model: StreamDiT, clips: torch.Tensor, captions: list[list[str]], ta
     return F.mse_loss(v, target_velocity(clips, noise, sigma_min))
 
 
-def default_config() -> StreamDiTConfig:
-    return StreamDiTConfig(channels=3, patch=8, dim=128, depth=4, heads=4, text_dim=64, text_depth=2,
-                           text_heads=2, text_length=10, vocab=VOCAB, frames=8, height=64, width=64)
+def default_config(latent_channels: int | None = None) -> StreamDiTConfig:
+    """The shipped model's shape: 64x64 RGB in pixel space with 8x8 patches predicting the
+    clean frame, or (given ``latent_channels``) 8x8 autoencoder latents with 1x1 patches
+    predicting the velocity."""
+    text = dict(text_dim=64, text_depth=2, text_heads=2, text_length=10, vocab=VOCAB)
+    if latent_channels is None:
+        return StreamDiTConfig(channels=3, patch=8, dim=128, depth=4, heads=4, frames=8, height=64, width=64, **text)
+    return StreamDiTConfig(channels=latent_channels, patch=1, dim=128, depth=4, heads=4, frames=8, height=8, width=8,
+                           latent="autoencoder", prediction="v", **text)
 
 
 def chunk_mixture(frames: int) -> tuple[int, ...]:
@@ -129,7 +136,7 @@ def distributed() -> tuple[int, int]:
 
 def average_gradients(model: torch.nn.Module, world: int) -> None:
     """Mean of every parameter's gradient over the processes, in one all-reduce."""
-    params = list(model.parameters())
+    params = [p for p in model.parameters() if p.requires_grad]
     flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params])
     dist.all_reduce(flat)
     flat /= world
@@ -139,9 +146,12 @@ def average_gradients(model: torch.nn.Module, world: int) -> None:
 
 def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float = 0.999, seed: int = 0,
           uncond: float = 0.1, log_every: int = 50, config: StreamDiTConfig | None = None,
-          save_every: int = 500, immiscible_noise: bool = False, time_shift: float = 1.0) -> StreamDiT:
+          save_every: int = 500, immiscible_noise: bool = False, time_shift: float = 1.0,
+          autoencoder: str | None = None) -> StreamDiT:
     """Train for ``steps`` steps in all, resuming from ``out + '.state'`` when it exists;
     the EMA weights go to ``out`` at the end (and with the state every ``save_every``).
+    ``autoencoder``: a ``train_autoencoder`` file for a latent config; it is frozen and
+    saved inside the model.
 
     Under torchrun every process draws the whole batch's randomness from the same
     generator and trains on its share of the clips; gradients are averaged, so N
@@ -153,10 +163,15 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
     share = slice(rank * batch // world_size, (rank + 1) * batch // world_size)
     torch.manual_seed(seed)
-    model = StreamDiT(cfg).to(device)
+    model = StreamDiT(cfg)
+    if (autoencoder is None) != (cfg.latent == "pixel"):
+        raise ValueError("a latent config needs an autoencoder file, a pixel config none")
+    if autoencoder is not None:
+        model.autoencoder.load_state_dict(load_autoencoder(autoencoder).state_dict())
+    model = model.to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    world = World(seed=seed, frames=cfg.frames, size=cfg.height)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    world = World(seed=seed, frames=cfg.frames, size=cfg.height * cfg.factor)
     g = torch.Generator().manual_seed(seed)
     mixture = chunk_mixture(cfg.frames)
     state_path = out + ".state"
@@ -166,6 +181,8 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     start, running = time.time(), None
     for step in range(first, steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
+        with torch.no_grad():
+            clips = model.encode_frames(clips.to(device)).cpu()
         captions = [[""] * len(c) if torch.rand(1, generator=g) < uncond else c for c in captions]
         tau = stratified_times(batch, cfg.frames, mixture, g, time_shift)
         noise = torch.randn(clips.shape, generator=g)
@@ -208,14 +225,16 @@ def main() -> None:
     ap.add_argument("--immiscible", action="store_true", help="Immiscible Diffusion noise assignment")
     ap.add_argument("--time-shift", type=float, default=1.0,
                     help="move training times toward noise (shift > 1, as the sampling grid's shift)")
+    ap.add_argument("--autoencoder", help="a train_autoencoder file: train in its latent space")
     ap.add_argument("--dim", type=int, help="model width (default: the shipped model's)")
     ap.add_argument("--depth", type=int, help="transformer blocks")
     ap.add_argument("--heads", type=int, help="attention heads")
     args = ap.parse_args()
     sizes = {k: v for k, v in (("dim", args.dim), ("depth", args.depth), ("heads", args.heads)) if v is not None}
-    config = dataclasses.replace(default_config(), **sizes)
+    latent_channels = None if args.autoencoder is None else int(load_autoencoder(args.autoencoder).shift.shape[0])
+    config = dataclasses.replace(default_config(latent_channels), **sizes)
     train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,
-          immiscible_noise=args.immiscible, time_shift=args.time_shift)
+          immiscible_noise=args.immiscible, time_shift=args.time_shift, autoencoder=args.autoencoder)
 
 
 if __name__ == "__main__":

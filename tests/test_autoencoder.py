@@ -1,0 +1,61 @@
+"""The frame autoencoder and a StreamDiT in its latent space: training, saving, streaming images."""
+import dataclasses
+
+import torch
+
+from stream_core.analysis import look
+from stream_core.checkpoint import load
+from stream_core.evaluate import stream_frames
+from stream_core.frames import to_images
+from stream_core.partition import Partition
+from stream_core.timeline import PromptTimeline
+from stream_core.train import default_config, train
+from stream_core.train_autoencoder import load_autoencoder, object_mask, reconstruction_loss, train_autoencoder
+from stream_core.autoencoder import FrameAutoencoder
+from stream_core.world import World
+
+
+def test_a_few_steps_lower_the_reconstruction_loss_on_a_fixed_batch():
+    torch.manual_seed(0)
+    ae = FrameAutoencoder(4, widths=(8, 16, 16))
+    frames = World(seed=3).batch([0, 1])[0].flatten(0, 1)
+    opt = torch.optim.AdamW(ae.parameters(), lr=3e-3)
+
+    def loss() -> torch.Tensor:
+        return reconstruction_loss(ae, frames, torch.Generator().manual_seed(0))
+
+    before = loss().item()
+    for _ in range(40):
+        value = loss()
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    assert loss().item() < 0.8 * before
+
+
+def test_object_mask_finds_the_shape_and_not_the_stripes():
+    frames, captions = World(seed=0).clip(5)
+    mask = object_mask(frames)[:, 0]
+    for frame, m in zip(frames, mask):
+        seen = look(frame)
+        assert 20 < int(m.sum()) < 400
+        assert abs(float(torch.nonzero(m).float()[:, 1].mean()) + 0.5 - seen.x) < 1
+
+
+def test_a_latent_model_trains_in_the_autoencoders_space_and_streams_images(tmp_path):
+    ae_path, model_path = str(tmp_path / "ae.safetensors"), str(tmp_path / "model.safetensors")
+    ae = train_autoencoder(3, ae_path, channels=4, batch=1, log_every=100)
+    latents = ae.encode(World(seed=9).clip(0)[0])
+    assert latents.shape == (8, 4, 8, 8)
+    cfg = dataclasses.replace(default_config(latent_channels=4), dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
+    train(2, 2, model_path, config=cfg, log_every=100, autoencoder=ae_path)
+    model = load(model_path)
+    assert model.config.latent == "autoencoder" and model.config.factor == 8
+    for key, value in load_autoencoder(ae_path).state_dict().items():   # frozen, shipped inside the model
+        torch.testing.assert_close(model.autoencoder.state_dict()[key], value, rtol=0, atol=0)
+    with torch.no_grad():
+        frames = stream_frames(model, Partition(0, 4, 2, 1), PromptTimeline(((0, "a red circle moving up"),)),
+                               frames=5, seed=0, guidance=1.0)
+        assert frames.shape == (5, 3, 64, 64) and frames.abs().max() <= 1
+        images = to_images(model, model.encode_frames(World(seed=9).clip(0)[0]))
+    assert images.shape == (8, 64, 64, 3) and 0 <= images.min() and images.max() <= 1
