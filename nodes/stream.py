@@ -37,7 +37,7 @@ class StreamDiTStream(StreamNode):
                 ScheduleType.Input("schedule", tooltip="From StreamDiT Prompt Schedule. Changing it while a stream "
                                                        "continues re-prompts the running stream without a reset."),
                 *stream_inputs(),
-                *size_inputs(64, 64, 8),
+                *size_inputs(64, 64, 16),
                 *partition_inputs(K=0, N=4, c=2, s=2),
                 io.Float.Input("guidance", default=1.0, min=0.0, max=30.0, step=0.1,
                                tooltip="Classifier-free guidance scale; 1 = no guidance (one model pass per step)."),

@@ -68,12 +68,12 @@ def loss_on(model: StreamDiT, clips: torch.Tensor, captions: list[list[str]], ta
 
 def default_config(latent_channels: int | None = None) -> StreamDiTConfig:
     """The shipped model's shape: 64x64 RGB in pixel space with 8x8 patches predicting the
-    clean frame, or (given ``latent_channels``) 8x8 autoencoder latents with 1x1 patches
-    predicting the velocity."""
+    clean frame, or (given ``latent_channels``) 8x8 autoencoder latents with 2x2 patches
+    (16 tokens a frame) predicting the velocity."""
     text = dict(text_dim=64, text_depth=2, text_heads=2, text_length=10, vocab=VOCAB)
     if latent_channels is None:
         return StreamDiTConfig(channels=3, patch=8, dim=128, depth=4, heads=4, frames=8, height=64, width=64, **text)
-    return StreamDiTConfig(channels=latent_channels, patch=1, dim=128, depth=4, heads=4, frames=8, height=8, width=8,
+    return StreamDiTConfig(channels=latent_channels, patch=2, dim=128, depth=4, heads=4, frames=8, height=8, width=8,
                            latent="autoencoder", prediction="v", **text)
 
 
@@ -229,8 +229,9 @@ def main() -> None:
     ap.add_argument("--dim", type=int, help="model width (default: the shipped model's)")
     ap.add_argument("--depth", type=int, help="transformer blocks")
     ap.add_argument("--heads", type=int, help="attention heads")
+    ap.add_argument("--patch", type=int, help="patch size in latent pixels")
     args = ap.parse_args()
-    sizes = {k: v for k, v in (("dim", args.dim), ("depth", args.depth), ("heads", args.heads)) if v is not None}
+    sizes = {k: v for k in ("dim", "depth", "heads", "patch") if (v := getattr(args, k)) is not None}
     latent_channels = None if args.autoencoder is None else int(load_autoencoder(args.autoencoder).shift.shape[0])
     config = dataclasses.replace(default_config(latent_channels), **sizes)
     train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,

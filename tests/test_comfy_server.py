@@ -143,7 +143,7 @@ def test_bad_inputs_come_back_as_clear_node_errors(server):
 
     bad = stream_prompt("bad", 4)
     bad[STREAM]["inputs"]["width"] = 60
-    assert "width and height must be multiples of 8" in execution_error(server, bad)
+    assert "width and height must be multiples of 16" in execution_error(server, bad)
 
     assert server.run(stream_prompt("after-errors", 2))["status"]["status_str"] == "success"
 

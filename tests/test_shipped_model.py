@@ -1,10 +1,10 @@
-"""The embedded models load and stream frames that follow the prompt's colour: the teacher
-with guidance, the distilled student at one pass per shift without it."""
+"""The embedded models load and stream 64x64 frames that follow the prompt's colour and
+direction: the teacher with guidance, the distilled student at one pass per shift without it."""
 import pytest
 import torch
 
 from conftest import SHIPPED_MODEL, SHIPPED_STUDENT
-from stream_core.analysis import look
+from stream_core.analysis import look, motion
 from stream_core.checkpoint import load
 from stream_core.evaluate import stream_frames
 from stream_core.partition import Partition
@@ -15,11 +15,13 @@ from stream_core.timeline import PromptTimeline
                                                       (SHIPPED_STUDENT, Partition(0, 4, 2, 1), 1.0)],
                          ids=["teacher", "student"])
 @pytest.mark.parametrize("colour", ["red", "blue", "green"])
-def test_shipped_model_streams_the_prompted_colour(colour, path, partition, guidance):
+def test_shipped_model_streams_the_prompted_colour_and_direction(colour, path, partition, guidance):
     model = load(path)
-    assert model.config.prediction == "x" and model.config.height == 64
+    assert model.config.latent == "autoencoder" and model.config.height * model.config.factor == 64
     with torch.no_grad():
         frames = stream_frames(model, partition, PromptTimeline(((0, f"a {colour} circle moving right"),)),
-                               frames=8, seed=0, guidance=guidance)
-    seen = [look(f).colour for f in frames]
-    assert seen.count(colour) >= 6, seen
+                               frames=16, seed=0, guidance=guidance)
+    assert frames.shape == (16, 3, 64, 64)
+    seen = [look(f) for f in frames]
+    assert [s.colour for s in seen].count(colour) >= 8, seen   # chance: 1 in 6
+    assert motion(seen) == "right", seen
