@@ -15,4 +15,4 @@ TEACHER="$OUT/streamdit-shapes-64px.safetensors"
 STUDENT="$OUT/streamdit-shapes-64px-distilled.safetensors"
 [ -f "$AE" ] || $PY -m stream_core.train_autoencoder --steps 6000 --channels 8 --lr 2e-3 --out "$AE"
 $PY -m stream_core.train --autoencoder "$AE" --patch 2 --batch 16 --steps 6000 --out "$TEACHER"
-[ -f "$STUDENT" ] || $PY -m stream_core.distill "$TEACHER" --out "$STUDENT" --steps 2000 --lr 2e-4
+[ -f "$STUDENT" ] || $PY -m stream_core.distill "$TEACHER" --out "$STUDENT" --steps 1500 --lr 5e-5 --guidance 2
