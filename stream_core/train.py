@@ -6,7 +6,10 @@ draws one time from its stratum [(N-1-i)/N, (N-i)/N] for all its frames; loss is
 MSE to the flow-matching velocity (``flow.py``). Captions are per frame; a share of
 clips is trained on the empty prompt for classifier-free guidance.
 
-    python -m stream_core.train --steps 5000 --out models/streamdit-shapes-64px.safetensors
+    python -m stream_core.train --autoencoder AE --patch 2 --batch 16 --steps 6000 --out TEACHER
+
+(the shipped teacher; ``scripts/train_models.sh`` runs the whole recipe). Without
+``--autoencoder`` it trains in pixel space.
 
 Re-running the same command resumes from `<out>.state` (weights, EMA, Adam moments, RNG).
 """
@@ -67,9 +70,9 @@ def loss_on(model: StreamDiT, clips: torch.Tensor, captions: list[list[str]], ta
 
 
 def default_config(latent_channels: int | None = None) -> StreamDiTConfig:
-    """The shipped model's shape: 64x64 RGB in pixel space with 8x8 patches predicting the
-    clean frame, or (given ``latent_channels``) 8x8 autoencoder latents with 2x2 patches
-    (16 tokens a frame) predicting the velocity."""
+    """The shipped teacher's shape given ``latent_channels``: 8x8 autoencoder latents with
+    2x2 patches (16 tokens a frame) predicting the velocity; without: the first model's,
+    64x64 RGB in pixel space with 8x8 patches predicting the clean frame."""
     text = dict(text_dim=64, text_depth=2, text_heads=2, text_length=10, vocab=VOCAB)
     if latent_channels is None:
         return StreamDiTConfig(channels=3, patch=8, dim=128, depth=4, heads=4, frames=8, height=64, width=64, **text)
