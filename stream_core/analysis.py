@@ -25,11 +25,16 @@ class Seen:
     y: float
 
 
+def shape_mask(frames: torch.Tensor) -> torch.Tensor:
+    """Frames [..., 3, H, W] in [-1, 1] -> bool [..., H, W], True on the shape's (saturated) pixels."""
+    rgb = (frames.float().clamp(-1, 1) + 1) / 2
+    return rgb.amax(-3) - rgb.amin(-3) > 0.35
+
+
 def look(frame: torch.Tensor, min_pixels: int = 6) -> Seen:
     """What one frame [3, H, W] in [-1, 1] shows."""
     rgb = (frame.float().clamp(-1, 1) + 1) / 2
-    saturation = rgb.max(0).values - rgb.min(0).values
-    mask = saturation > 0.35
+    mask = shape_mask(frame)
     if int(mask.sum()) < min_pixels:
         return Seen(None, None, float("nan"), float("nan"))
     mean = rgb[:, mask].mean(1)

@@ -14,6 +14,7 @@ import time
 import torch
 from safetensors.torch import load_file, save_file
 
+from .analysis import shape_mask
 from .autoencoder import FrameAutoencoder
 from .world import World
 
@@ -21,16 +22,10 @@ OBJECT_WEIGHT = 10.0
 LATENT_NOISE = 0.1   # times the latents' batch std
 
 
-def object_mask(frames: torch.Tensor) -> torch.Tensor:
-    """[N, 3, H, W] in [-1, 1] -> [N, 1, H, W], 1 where a shape is (saturated colour)."""
-    rgb = (frames + 1) / 2
-    return ((rgb.amax(1) - rgb.amin(1)) > 0.35).float()[:, None]
-
-
 def reconstruction_loss(ae: FrameAutoencoder, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     z = ae.encoder(frames)
     z = z + LATENT_NOISE * z.detach().std() * torch.randn(z.shape, generator=generator)
-    weight = 1 + OBJECT_WEIGHT * object_mask(frames)
+    weight = 1 + OBJECT_WEIGHT * shape_mask(frames).float()[:, None]
     return ((ae.decoder(z) - frames).square() * weight).mean()
 
 

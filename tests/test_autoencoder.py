@@ -3,14 +3,14 @@ import dataclasses
 
 import torch
 
-from stream_core.analysis import look
+from stream_core.analysis import look, shape_mask
 from stream_core.checkpoint import load
 from stream_core.evaluate import stream_frames
 from stream_core.frames import to_images
 from stream_core.partition import Partition
 from stream_core.timeline import PromptTimeline
 from stream_core.train import default_config, train
-from stream_core.train_autoencoder import load_autoencoder, object_mask, reconstruction_loss, train_autoencoder
+from stream_core.train_autoencoder import load_autoencoder, reconstruction_loss, train_autoencoder
 from stream_core.autoencoder import FrameAutoencoder
 from stream_core.world import World
 
@@ -33,9 +33,9 @@ def test_a_few_steps_lower_the_reconstruction_loss_on_a_fixed_batch():
     assert loss().item() < 0.8 * before
 
 
-def test_object_mask_finds_the_shape_and_not_the_stripes():
+def test_shape_mask_finds_the_shape_and_not_the_stripes():
     frames, captions = World(seed=0).clip(5)
-    mask = object_mask(frames)[:, 0]
+    mask = shape_mask(frames)
     for frame, m in zip(frames, mask):
         seen = look(frame)
         assert 20 < int(m.sum()) < 400
