@@ -3,7 +3,7 @@
 Frames are RGB [3, H, W] in [-1, 1]. The shape is the set of saturated pixels (the
 backgrounds are grey); its colour is the nearest world colour to their mean, its shape
 the one whose fill of the bounding box is nearest (square 1, circle pi/4, triangle ~1/2),
-and its position the centroid.
+its position the centroid, and its motion the steps of the centroid from frame to frame.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .world import COLOURS, DIRECTIONS
+from .world import COLOURS, DIRECTIONS, SPEEDS
 
 FILL = {"square": 1.0, "circle": math.pi / 4, "triangle": 0.5}
 
@@ -46,18 +46,33 @@ def look(frame: torch.Tensor, min_pixels: int = 6) -> Seen:
     return Seen(colour, shape, float(xs.float().mean()) + 0.5, float(ys.float().mean()) + 0.5)
 
 
-def direction(frames: torch.Tensor) -> str | None:
-    """Main direction of motion over frames [F, 3, H, W] (first to last centroid); None if unclear."""
-    return motion([look(f) for f in frames])
-
-
-def motion(seen: list[Seen]) -> str | None:
-    """``direction`` from frames already looked at."""
+def follows(seen: list[Seen], direction: str, size: int, first_steps: int = 3) -> bool:
+    """Whether frames already looked at (``look``, frames of ``size`` pixels) start by moving
+    in ``direction``: most of the first ``first_steps`` clear steps (centroid moves >= 0.5 px)
+    go that way. World objects bounce, so a step back counts too once the object has been
+    within its bounce zone of the border ahead (its radius size/8 plus the fastest speed);
+    a clip that starts there may already have bounced. On the world's own clips this is
+    always true for the caption's direction, and for the opposite one in about 1 of 6."""
+    dx, dy = DIRECTIONS[direction]
+    zone = size / 8 + max(SPEEDS.values()) + 1.5
     points = [(s.x, s.y) for s in seen if s.colour is not None]
-    if len(points) < 2:
-        return None
-    dx, dy = points[-1][0] - points[0][0], points[-1][1] - points[0][1]
-    if max(abs(dx), abs(dy)) < 1.0:
-        return None
-    step = (int(math.copysign(1, dx)), 0) if abs(dx) >= abs(dy) else (0, int(math.copysign(1, dy)))
-    return next(name for name, d in DIRECTIONS.items() if d == step)
+
+    def near_border(x: float, y: float) -> bool:
+        along = x if dx else y
+        return (size - along if dx + dy > 0 else along) < zone
+
+    good = bad = 0
+    may_reverse = bool(points) and near_border(*points[0])
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        mx, my = x1 - x0, y1 - y0
+        if max(abs(mx), abs(my)) < 0.5:
+            continue
+        along, across = mx * dx + my * dy, abs(mx * dy) + abs(my * dx)
+        if abs(along) > across and (along > 0 or may_reverse):
+            good += 1
+            may_reverse = may_reverse or near_border(x1, y1)
+        else:
+            bad += 1
+        if good + bad == first_steps:
+            break
+    return good > bad
