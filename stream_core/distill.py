@@ -1,14 +1,16 @@
 """Segment-wise multistep distillation: the teacher's s guided micro-steps per chunk
 position become one unguided student step, so the student streams with s = 1.
 
-For a buffer partitioned into N chunks (chunk sizes from the training mixture), chunk i
+For a buffer partitioned into N chunks (chunk sizes from the training mixture, or only
+those asked for: the shipped student learns c = 2, N = 4, the stream it is made for;
+with c = B in the mix the one-step jump from noise to clean dominates the loss), chunk i
 (0 = cleanest) owns the segment [tau_i, tau_i + 1/N] of time. A training state puts every
 chunk of a world clip at the start of its segment (``flow.noisy``); the teacher walks all
 segments together in s Euler micro-steps with classifier-free guidance; the student must
 land on the teacher's end point in one step without guidance.
 
     python -m stream_core.distill models/streamdit-shapes-64px.safetensors \
-        --out models/streamdit-shapes-64px-distilled.safetensors --steps 1500 --lr 5e-5 --guidance 2
+        --out models/streamdit-shapes-64px-distilled.safetensors --steps 1000 --lr 1e-4 --guidance 3 --chunk-sizes 2
 """
 from __future__ import annotations
 
@@ -64,7 +66,10 @@ def distill_loss(student: StreamDiT, teacher: StreamDiT, clips: torch.Tensor, ca
 
 
 def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps: int = 4, guidance: float = 3.0,
-            lr: float = 1e-4, seed: int = 1, log_every: int = 50) -> StreamDiT:
+            lr: float = 1e-4, seed: int = 1, log_every: int = 50, chunk_sizes: tuple[int, ...] | None = None
+            ) -> StreamDiT:
+    """``chunk_sizes``: the partitions the student learns, as chunk sizes dividing the
+    buffer (default: the teacher's training mixture, c = B included)."""
     teacher = load(teacher_path).requires_grad_(False)
     student = copy.deepcopy(teacher).train()
     params = [p for name, p in student.named_parameters() if not name.startswith("autoencoder.")]
@@ -72,7 +77,9 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
     cfg = teacher.config
     world = World(seed=seed, frames=cfg.frames, size=cfg.height * cfg.factor)
     g = torch.Generator().manual_seed(seed)
-    mixture = chunk_mixture(cfg.frames)
+    mixture = chunk_sizes or chunk_mixture(cfg.frames)
+    if any(c < 1 or cfg.frames % c for c in mixture):
+        raise ValueError(f"chunk sizes must divide the buffer of {cfg.frames} frames, got {mixture}")
     running = None
     for step in range(steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
@@ -90,7 +97,8 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
             print(f"step {step + 1}/{steps}  distillation loss {running:.5f}", flush=True)
     student.eval()
     save(student, out, extra={"distill.teacher": teacher_path, "distill.micro_steps": str(micro_steps),
-                              "distill.guidance": str(guidance), "distill.steps": str(steps), "distill.lr": str(lr)})
+                              "distill.guidance": str(guidance), "distill.steps": str(steps), "distill.lr": str(lr),
+                              "distill.chunk_sizes": " ".join(map(str, mixture))})
     return student
 
 
@@ -103,8 +111,11 @@ def main() -> None:
     ap.add_argument("--micro-steps", type=int, default=4, help="teacher micro-steps per chunk position (s)")
     ap.add_argument("--guidance", type=float, default=3.0, help="teacher's classifier-free guidance scale")
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--chunk-sizes", type=int, nargs="+",
+                    help="chunk sizes c of the partitions to learn (default: all that divide the buffer)")
     args = ap.parse_args()
-    distill(args.teacher, args.out, args.steps, args.batch, args.micro_steps, args.guidance, args.lr)
+    distill(args.teacher, args.out, args.steps, args.batch, args.micro_steps, args.guidance, args.lr,
+            chunk_sizes=tuple(args.chunk_sizes) if args.chunk_sizes else None)
 
 
 if __name__ == "__main__":

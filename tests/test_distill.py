@@ -1,9 +1,11 @@
 import copy
 import dataclasses
 
+import pytest
 import torch
 
-from stream_core.distill import distill_loss, segment_starts
+from stream_core.checkpoint import read_config, save
+from stream_core.distill import distill, distill_loss, segment_starts
 from stream_core.model import StreamDiT
 from stream_core.train import default_config
 from stream_core.world import World
@@ -47,3 +49,14 @@ def test_a_few_steps_lower_the_distillation_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[0] > 0 and losses[-1] < 0.7 * losses[0], losses
+
+
+def test_the_student_learns_only_the_chunk_sizes_asked_for(tmp_path):
+    teacher = setup()[0]
+    save(teacher, tmp_path / "teacher.safetensors")
+    with pytest.raises(ValueError, match="divide the buffer of 8"):
+        distill(str(tmp_path / "teacher.safetensors"), str(tmp_path / "bad.safetensors"), steps=1, chunk_sizes=(3,))
+    assert not (tmp_path / "bad.safetensors").exists()
+    distill(str(tmp_path / "teacher.safetensors"), str(tmp_path / "student.safetensors"), steps=1, batch=2,
+            chunk_sizes=(2,))
+    assert read_config(tmp_path / "student.safetensors")[1]["distill.chunk_sizes"] == "2"
