@@ -6,7 +6,7 @@ draws one time from its stratum [(N-1-i)/N, (N-i)/N] for all its frames; loss is
 MSE to the flow-matching velocity (``flow.py``). Captions are per frame; a share of
 clips is trained on the empty prompt for classifier-free guidance.
 
-    python -m stream_core.train --autoencoder AE --patch 2 --batch 16 --steps 6000 --out TEACHER
+    python -m stream_core.train --autoencoder AE --patch 2 --batch 16 --steps 9000 --out TEACHER
 
 (the shipped teacher; ``scripts/train_models.sh`` runs the whole recipe). Without
 ``--autoencoder`` it trains in pixel space.
@@ -233,8 +233,9 @@ def main() -> None:
     ap.add_argument("--depth", type=int, help="transformer blocks")
     ap.add_argument("--heads", type=int, help="attention heads")
     ap.add_argument("--patch", type=int, help="patch size in latent pixels")
+    ap.add_argument("--text-depth", type=int, help="text encoder layers (0: word embeddings and positions only)")
     args = ap.parse_args()
-    sizes = {k: v for k in ("dim", "depth", "heads", "patch") if (v := getattr(args, k)) is not None}
+    sizes = {k: v for k in ("dim", "depth", "heads", "patch", "text_depth") if (v := getattr(args, k)) is not None}
     latent_channels = None if args.autoencoder is None else int(load_autoencoder(args.autoencoder).shift.shape[0])
     config = dataclasses.replace(default_config(latent_channels), **sizes)
     train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,
