@@ -1,12 +1,12 @@
 """The embedded models load and stream 64x64 frames that follow the prompt's colour and
 direction: the teacher with guidance, the distilled student at one pass per shift without it.
-Green is left out: green objects often appear only after several frames (README, the
-evaluator's table counts it)."""
+Green is left out: the student's green objects often appear only after several frames
+(README; the evaluator's table counts it)."""
 import pytest
 import torch
 
 from conftest import SHIPPED_MODEL, SHIPPED_STUDENT
-from stream_core.analysis import look, motion
+from stream_core.analysis import follows, look
 from stream_core.checkpoint import load
 from stream_core.evaluate import stream_frames
 from stream_core.partition import Partition
@@ -26,4 +26,4 @@ def test_shipped_model_streams_the_prompted_colour_and_direction(colour, path, p
     assert frames.shape == (16, 3, 64, 64)
     seen = [look(f) for f in frames]
     assert [s.colour for s in seen].count(colour) >= 8, seen   # chance: 1 in 6
-    assert motion(seen) == "right", seen
+    assert follows(seen, "right", 64), seen
