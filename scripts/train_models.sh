@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the embedded models from nothing (about 80 minutes on a 2-core CPU; a GPU is used when present):
+# Reproduce the embedded models from nothing (about an hour on a 2-core CPU; a GPU is used when present):
 # the frame autoencoder, the teacher in its latent space, the distilled one-pass student.
 # They go to OUT (default out/models; copy them into models/ to ship them). Re-running skips the
 # autoencoder and the student when their files exist; the teacher resumes from its .state.
