@@ -1,6 +1,7 @@
-"""A small per-frame convolutional autoencoder: RGB frames <-> latents 8x smaller.
+"""A small per-frame convolutional autoencoder: RGB frames <-> latents ``factor``x smaller.
 
-frames [N, 3, H, W] in [-1, 1]  <->  latents [N, C, H/8, W/8], about unit variance.
+frames [N, 3, H, W] in [-1, 1]  <->  latents [N, C, H/f, W/f], about unit variance;
+f = ``factor`` in 2, 4, 8 (one stride-2 stage each time the size halves).
 The DiT then places a whole object with a few latent tokens instead of drawing its
 pixels patch by patch. Trained on the synthetic world (``train_autoencoder``) with a
 little Gaussian noise on the latents, so the decoder also takes slightly-off latents
@@ -11,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-FACTOR = 8   # three stride-2 stages
+FACTORS = (2, 4, 8)
 
 
 def _stage(cin: int, cout: int, down: bool) -> nn.Sequential:
@@ -20,25 +21,32 @@ def _stage(cin: int, cout: int, down: bool) -> nn.Sequential:
 
 
 class FrameAutoencoder(nn.Module):
-    """``encode(frames) -> latents``, ``decode(latents) -> frames``; widths per stage."""
+    """``encode(frames) -> latents``, ``decode(latents) -> frames``; widths of the three
+    stages of factor 8 (a smaller factor drops the outermost ones)."""
 
-    def __init__(self, channels: int = 4, widths: tuple[int, int, int] = (16, 48, 96)):
+    def __init__(self, channels: int = 4, widths: tuple[int, int, int] = (16, 48, 96), factor: int = 8):
         super().__init__()
+        if factor not in FACTORS:
+            raise ValueError(f"autoencoder factor must be one of {FACTORS}, got {factor}")
         a, b, c = widths
-        self.encoder = nn.Sequential(nn.Conv2d(3, a, 3, 1, 1), nn.SiLU(), _stage(a, a, True), _stage(a, b, True),
-                                     _stage(b, c, True), nn.Conv2d(c, channels, 1))
-        self.decoder = nn.Sequential(nn.Conv2d(channels, c, 3, 1, 1), nn.SiLU(), _stage(c, b, False),
-                                     _stage(b, a, False), _stage(a, a, False), nn.Conv2d(a, 3, 3, 1, 1))
+        stages = FACTORS.index(factor) + 1
+        down = [(a, a), (a, b), (b, c)][3 - stages:]
+        self.factor = factor
+        self.encoder = nn.Sequential(nn.Conv2d(3, down[0][0], 3, 1, 1), nn.SiLU(),
+                                     *(_stage(i, o, True) for i, o in down), nn.Conv2d(c, channels, 1))
+        self.decoder = nn.Sequential(nn.Conv2d(channels, c, 3, 1, 1), nn.SiLU(),
+                                     *(_stage(o, i, False) for i, o in reversed(down)),
+                                     nn.Conv2d(down[0][0], 3, 3, 1, 1))
         # latents = (encoder output - shift) / scale, fixed after training to unit variance
         self.register_buffer("shift", torch.zeros(channels))
         self.register_buffer("scale", torch.ones(channels))
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """[N, 3, H, W] in [-1, 1] -> [N, C, H/8, W/8]."""
+        """[N, 3, H, W] in [-1, 1] -> [N, C, H/factor, W/factor]."""
         z = self.encoder(frames)
         return (z - self.shift[:, None, None]) / self.scale[:, None, None]
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """[N, C, h, w] -> [N, 3, 8h, 8w] in [-1, 1]."""
+        """[N, C, h, w] -> [N, 3, factor*h, factor*w] in [-1, 1]."""
         z = latents * self.scale[:, None, None] + self.shift[:, None, None]
         return self.decoder(z).clamp(-1, 1)

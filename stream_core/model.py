@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .autoencoder import FACTOR, FrameAutoencoder
+from .autoencoder import FACTORS, FrameAutoencoder
 from .text import TextEncoder, Tokenizer
 from .window import window_attention
 
@@ -29,7 +29,8 @@ class StreamDiTConfig:
     window: self-attention window in tokens (frames, rows, cols); None = full attention.
     frames, height, width: the buffer length and latent size the model was trained on.
     latent: "pixel": the latents are RGB in [-1, 1] (C = 3); "autoencoder": the model
-      carries a ``FrameAutoencoder`` with C latent channels, frames are 8x the latent size.
+      carries a ``FrameAutoencoder`` with C latent channels, frames are ``latent_factor``
+      times the latent size.
     prediction: what the network's last layer predicts: "v" the velocity itself, or "x"
       the clean frame, turned into the velocity ``(x1 - (1 - sigma_min) x_tau) / a`` with
       ``a = 1 - (1 - sigma_min) tau`` kept >= ``X_PREDICTION_MIN_A``. Large pixel patches
@@ -54,6 +55,7 @@ class StreamDiTConfig:
     sigma_min: float = 0.0
     latent: str = "pixel"
     prediction: str = "x"
+    latent_factor: int = 8
 
     def __post_init__(self):
         if self.window is not None:
@@ -69,11 +71,13 @@ class StreamDiTConfig:
             raise ValueError(f"height and width must be multiples of patch={self.patch}")
         if self.latent not in ("pixel", "autoencoder"):
             raise ValueError(f"latent must be 'pixel' or 'autoencoder', got {self.latent!r}")
+        if self.latent_factor not in FACTORS:
+            raise ValueError(f"latent_factor must be one of {FACTORS}, got {self.latent_factor}")
 
     @property
     def factor(self) -> int:
         """Image pixels per latent pixel along each side."""
-        return FACTOR if self.latent == "autoencoder" else 1
+        return self.latent_factor if self.latent == "autoencoder" else 1
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -175,7 +179,7 @@ class StreamDiT(nn.Module):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
         if cfg.latent == "autoencoder":
-            self.autoencoder = FrameAutoencoder(cfg.channels).requires_grad_(False)
+            self.autoencoder = FrameAutoencoder(cfg.channels, factor=cfg.latent_factor).requires_grad_(False)
 
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Images [..., 3, H, W] in [-1, 1] -> latents [..., C, H/factor, W/factor]."""

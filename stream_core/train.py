@@ -69,15 +69,18 @@ def loss_on(model: StreamDiT, clips: torch.Tensor, captions: list[list[str]], ta
     return F.mse_loss(v, target_velocity(clips, noise, sigma_min))
 
 
-def default_config(latent_channels: int | None = None) -> StreamDiTConfig:
-    """The shipped teacher's shape given ``latent_channels``: 8x8 autoencoder latents with
-    2x2 patches (16 tokens a frame) predicting the velocity; without: the first model's,
-    64x64 RGB in pixel space with 8x8 patches predicting the clean frame."""
+def default_config(latent_channels: int | None = None, latent_factor: int = 8) -> StreamDiTConfig:
+    """The shipped teacher's shape given ``latent_channels``: autoencoder latents of 64x64
+    frames (8x8 for the shipped factor 8) in patches of 16x16 image pixels (16 tokens a
+    frame) predicting the velocity; without: the first model's, 64x64 RGB in pixel space
+    with 8x8 patches predicting the clean frame."""
     text = dict(text_dim=64, text_depth=2, text_heads=2, text_length=10, vocab=VOCAB)
     if latent_channels is None:
         return StreamDiTConfig(channels=3, patch=8, dim=128, depth=4, heads=4, frames=8, height=64, width=64, **text)
-    return StreamDiTConfig(channels=latent_channels, patch=2, dim=128, depth=4, heads=4, frames=8, height=8, width=8,
-                           latent="autoencoder", prediction="v", **text)
+    side = 64 // latent_factor
+    return StreamDiTConfig(channels=latent_channels, patch=16 // latent_factor, dim=128, depth=4, heads=4, frames=8,
+                           height=side, width=side, latent="autoencoder", prediction="v",
+                           latent_factor=latent_factor, **text)
 
 
 def chunk_mixture(frames: int) -> tuple[int, ...]:
@@ -170,7 +173,10 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     if (autoencoder is None) != (cfg.latent == "pixel"):
         raise ValueError("a latent config needs an autoencoder file, a pixel config none")
     if autoencoder is not None:
-        model.autoencoder.load_state_dict(load_autoencoder(autoencoder).state_dict())
+        ae = load_autoencoder(autoencoder)
+        if ae.factor != cfg.latent_factor:
+            raise ValueError(f"{autoencoder}: factor {ae.factor}, but the config's latent_factor is {cfg.latent_factor}")
+        model.autoencoder.load_state_dict(ae.state_dict())
     model = model.to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
@@ -236,8 +242,12 @@ def main() -> None:
     ap.add_argument("--text-depth", type=int, help="text encoder layers (0: word embeddings and positions only)")
     args = ap.parse_args()
     sizes = {k: v for k in ("dim", "depth", "heads", "patch", "text_depth") if (v := getattr(args, k)) is not None}
-    latent_channels = None if args.autoencoder is None else int(load_autoencoder(args.autoencoder).shift.shape[0])
-    config = dataclasses.replace(default_config(latent_channels), **sizes)
+    if args.autoencoder is None:
+        config = default_config()
+    else:
+        ae = load_autoencoder(args.autoencoder)
+        config = default_config(int(ae.shift.shape[0]), ae.factor)
+    config = dataclasses.replace(config, **sizes)
     train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,
           immiscible_noise=args.immiscible, time_shift=args.time_shift, autoencoder=args.autoencoder)
 

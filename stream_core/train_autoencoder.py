@@ -9,13 +9,14 @@ noise. At the end the latents are standardised per channel over fresh clips.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from .analysis import shape_mask
-from .autoencoder import FrameAutoencoder
+from .autoencoder import FACTORS, FrameAutoencoder
 from .world import World
 
 OBJECT_WEIGHT = 10.0
@@ -38,10 +39,10 @@ def standardise(ae: FrameAutoencoder, frames: torch.Tensor) -> None:
 
 
 def train_autoencoder(steps: int, out: str, channels: int = 4, batch: int = 4, lr: float = 1e-3,
-                      seed: int = 0, log_every: int = 100) -> FrameAutoencoder:
+                      seed: int = 0, log_every: int = 100, factor: int = 8) -> FrameAutoencoder:
     """``batch`` clips of 8 frames per step; weights to ``out`` (safetensors)."""
     torch.manual_seed(seed)
-    ae = FrameAutoencoder(channels)
+    ae = FrameAutoencoder(channels, factor=factor)
     world = World(seed=seed + 1000)   # other clips than the DiT's; held-out pairs stay unseen
     opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
@@ -59,13 +60,16 @@ def train_autoencoder(steps: int, out: str, channels: int = 4, batch: int = 4, l
             print(f"step {step + 1}/{steps}  loss {running:.4f}  {time.time() - start:.0f}s", flush=True)
     standardise(ae, world.batch(list(range(10**6, 10**6 + 32)))[0].flatten(0, 1))
     save_file({k: v.contiguous() for k, v in ae.state_dict().items()}, out,
-              metadata={"autoencoder.channels": str(channels), "autoencoder.steps": str(steps)})
+              metadata={"autoencoder.channels": str(channels), "autoencoder.factor": str(factor),
+                        "autoencoder.steps": str(steps)})
     return ae.eval()
 
 
 def load_autoencoder(path: str) -> FrameAutoencoder:
+    """A ``train_autoencoder`` file; its channels and factor are read off its weights."""
     tensors = load_file(path)
-    ae = FrameAutoencoder(tensors["shift"].shape[0])
+    stages = sum(bool(re.fullmatch(r"encoder\.\d+\.0\.weight", k)) for k in tensors)
+    ae = FrameAutoencoder(tensors["shift"].shape[0], factor=2 ** stages)
     ae.load_state_dict(tensors)
     return ae.eval()
 
@@ -74,11 +78,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--channels", type=int, default=4)
+    ap.add_argument("--factor", type=int, default=8, choices=FACTORS, help="image pixels per latent pixel")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    train_autoencoder(args.steps, args.out, args.channels, args.batch, args.lr)
+    train_autoencoder(args.steps, args.out, args.channels, args.batch, args.lr, factor=args.factor)
 
 
 if __name__ == "__main__":

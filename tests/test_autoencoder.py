@@ -1,6 +1,7 @@
 """The frame autoencoder and a StreamDiT in its latent space: training, saving, streaming images."""
 import dataclasses
 
+import pytest
 import torch
 
 from stream_core.analysis import look, shape_mask
@@ -59,3 +60,22 @@ def test_a_latent_model_trains_in_the_autoencoders_space_and_streams_images(tmp_
         assert frames.shape == (5, 3, 64, 64) and frames.abs().max() <= 1
         images = to_images(model, model.encode_frames(World(seed=9).clip(0)[0]))
     assert images.shape == (8, 64, 64, 3) and 0 <= images.min() and images.max() <= 1
+
+
+def test_a_factor_4_autoencoder_round_trips_and_a_model_trains_on_it(tmp_path):
+    ae_path, model_path = str(tmp_path / "ae4.safetensors"), str(tmp_path / "model4.safetensors")
+    train_autoencoder(2, ae_path, channels=4, batch=1, log_every=100, factor=4)
+    ae = load_autoencoder(ae_path)   # the factor is read off the weights
+    assert ae.factor == 4 and ae.encode(World(seed=9).clip(0)[0]).shape == (8, 4, 16, 16)
+    small = dict(dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
+    with pytest.raises(ValueError, match="factor 4, but the config's latent_factor is 8"):
+        train(1, 2, model_path, config=dataclasses.replace(default_config(4), **small), autoencoder=ae_path)
+    cfg = dataclasses.replace(default_config(4, latent_factor=4), **small)
+    assert (cfg.patch, cfg.height) == (4, 16)   # still 16 tokens a frame
+    train(2, 2, model_path, config=cfg, log_every=100, autoencoder=ae_path)
+    model = load(model_path)
+    assert model.config.factor == 4
+    with torch.no_grad():
+        frames = stream_frames(model, Partition(0, 4, 2, 1), PromptTimeline(((0, "a red circle moving up"),)),
+                               frames=3, seed=0, guidance=1.0)
+    assert frames.shape == (3, 3, 64, 64)
