@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .world import COLOURS, DIRECTIONS, SPEEDS
+from .world import COLOURS, DIRECTIONS, SPEEDS, object_radius
 
 FILL = {"square": 1.0, "circle": math.pi / 4, "triangle": 0.5}
 
@@ -50,11 +50,11 @@ def follows(seen: list[Seen], direction: str, size: int, first_steps: int = 3) -
     """Whether frames already looked at (``look``, frames of ``size`` pixels) start by moving
     in ``direction``: most of the first ``first_steps`` clear steps (centroid moves >= 0.5 px)
     go that way. World objects bounce, so a step back counts too once the object has been
-    within its bounce zone of the border ahead (its radius size/8 plus the fastest speed);
+    within its bounce zone of the border ahead (its radius plus the fastest speed);
     a clip that starts there may already have bounced. On the world's own clips this is
     always true for the caption's direction, and for the opposite one in about 1 of 6."""
     dx, dy = DIRECTIONS[direction]
-    zone = size / 8 + max(SPEEDS.values()) + 1.5
+    zone = object_radius(size) + max(SPEEDS.values()) + 1.5
     points = [(s.x, s.y) for s in seen if s.colour is not None]
 
     def near_border(x: float, y: float) -> bool:

@@ -22,7 +22,7 @@ from .conditioning import TextVelocity
 from .partition import Partition
 from .stream import Stream
 from .timeline import PromptTimeline
-from .world import Scene, render
+from .world import Scene, object_radius, render
 
 SEEN = [Scene("red", "circle", "right"), Scene("blue", "square", "up"), Scene("yellow", "triangle", "left"),
         Scene("cyan", "circle", "down"), Scene("magenta", "triangle", "right", stripes=True),
@@ -44,7 +44,7 @@ def stream_frames(model, partition: Partition, timeline: PromptTimeline, frames:
 
 def world_frames(scene: Scene, frames: int, seed: int, size: int = 64) -> torch.Tensor:
     """The world's own clip of ``scene`` [frames, 3, size, size], from a seeded start."""
-    radius = size / 8
+    radius = object_radius(size)
     generator = torch.Generator().manual_seed(seed)
     start = tuple(torch.empty(2).uniform_(radius, size - radius, generator=generator).tolist())
     return render([scene] * frames, start, size, radius)

@@ -50,6 +50,11 @@ def shape_mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndar
     raise ValueError(f"unknown shape {shape!r}")
 
 
+def object_radius(size: int) -> float:
+    """Radius in pixels of the world's shapes in frames of ``size`` pixels."""
+    return size / 8
+
+
 def background(stripes: bool, size: int) -> np.ndarray:
     """[size, size, 3] in [0, 1]: dark grey, or diagonal grey stripes."""
     bg = np.full((size, size, 3), 0.12, dtype=np.float32)
@@ -86,7 +91,7 @@ class World:
                  change_probability: float = 0.2):
         self.seed, self.frames, self.size = seed, frames, size
         self.held_out, self.change_probability = held_out, change_probability
-        self.radius = size / 8
+        self.radius = object_radius(size)
 
     def scene(self, rng: np.random.Generator) -> Scene:
         while True:

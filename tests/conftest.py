@@ -11,6 +11,7 @@ if ROOT not in sys.path:
 from stream_core.model import StreamDiT, StreamDiTConfig  # noqa: E402
 
 VOCAB = ("a", "red", "blue", "ball", "square", "rolling", "left", "right")
+OPPOSITE = {"right": "left", "left": "right", "up": "down", "down": "up"}   # world directions
 
 
 def tiny_config(**overrides) -> StreamDiTConfig:

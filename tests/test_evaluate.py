@@ -1,10 +1,9 @@
 """The evaluator's metrics on the world's own clips: a perfect model's scores, and a wrong one's."""
 import dataclasses
 
+from conftest import OPPOSITE
 from stream_core.evaluate import HELD, SEEN, adherence, world_frames
 from stream_core.world import HELD_OUT
-
-OPPOSITE = {"right": "left", "left": "right", "up": "down", "down": "up"}
 
 
 def test_held_out_prompts_are_the_held_out_pairs():

@@ -1,5 +1,6 @@
 import torch
 
+from conftest import OPPOSITE
 from stream_core.analysis import follows, look
 from stream_core.world import HELD_OUT, World
 
@@ -15,7 +16,6 @@ def test_clips_are_deterministic_and_seeded():
 
 def test_captions_match_what_the_frames_show():
     world = World(seed=0, frames=8)
-    opposite = {"right": "left", "left": "right", "up": "down", "down": "up"}
     reversed_followed = 0
     for i in range(60):
         clip, captions = world.clip(i)
@@ -27,7 +27,7 @@ def test_captions_match_what_the_frames_show():
         # every clip follows its direction, bounces included; the opposite one only when
         # the clip starts next to a border (it may have bounced just before)
         assert follows(seen, direction, 64), (i, captions[0], seen)
-        reversed_followed += follows(seen, opposite[direction], 64)
+        reversed_followed += follows(seen, OPPOSITE[direction], 64)
     assert reversed_followed <= 15
 
 
