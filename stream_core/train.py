@@ -6,7 +6,7 @@ draws one time from its stratum [(N-1-i)/N, (N-i)/N] for all its frames; loss is
 MSE to the flow-matching velocity (``flow.py``). Captions are per frame; a share of
 clips is trained on the empty prompt for classifier-free guidance.
 
-    python -m stream_core.train --autoencoder AE --patch 2 --batch 16 --steps 9000 --out TEACHER
+    python -m stream_core.train --autoencoder AE --patch 2 --batch 16 --steps 15000 --out TEACHER
 
 (the shipped teacher; ``scripts/train_models.sh`` runs the whole recipe). Without
 ``--autoencoder`` it trains in pixel space.
