@@ -11,7 +11,9 @@ clips is trained on the empty prompt for classifier-free guidance.
 (the shipped teacher; ``scripts/train_models.sh`` runs the whole recipe). Without
 ``--autoencoder`` it trains in pixel space.
 
-Re-running the same command resumes from `<out>.state` (weights, EMA, Adam moments, RNG).
+Re-running the same command resumes from `<out>.state` (weights, EMA, Adam moments, RNG);
+a larger ``--steps`` goes on from there (the cosine schedule is then one over the new total),
+a state already at or past ``--steps`` is left untouched.
 """
 from __future__ import annotations
 
@@ -185,6 +187,11 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     mixture = chunk_mixture(cfg.frames)
     state_path = out + ".state"
     first = load_state(state_path, model, ema, opt, g) if os.path.exists(state_path) else 0
+    if first and first >= steps:
+        if rank == 0:
+            print(f"{state_path} is at step {first}, past --steps {steps}: nothing to train; {out} is left as it is",
+                  flush=True)
+        return ema
     if first and rank == 0:
         print(f"resuming from step {first} ({state_path})", flush=True)
     start, running = time.time(), None

@@ -68,6 +68,17 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
 
 
+def test_a_state_past_the_asked_steps_is_left_untouched(tmp_path):
+    cfg = dataclasses.replace(default_config(), dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
+    from stream_core.train import train
+    out = tmp_path / "m.safetensors"
+    state = tmp_path / "m.safetensors.state"
+    train(3, 2, str(out), config=cfg, log_every=100)
+    before = out.read_bytes(), state.read_bytes()
+    train(2, 2, str(out), config=cfg, log_every=100)   # fewer steps than the state holds
+    assert (out.read_bytes(), state.read_bytes()) == before
+
+
 def test_immiscible_assignment_is_a_permutation_that_shortens_distances():
     from stream_core.train import immiscible
     g = torch.Generator().manual_seed(0)
