@@ -7,8 +7,10 @@ MSE to the flow-matching velocity (``flow.py``). Captions are per frame; a share
 clips is trained on the empty prompt for classifier-free guidance.
 
     python -m stream_core.train --autoencoder AE --patch 2 --batch 16 --steps 15000 --out TEACHER
+    python -m stream_core.train --autoencoder AE --patch 2 --batch 16 --steps 21000 --out TEACHER
 
-(the shipped teacher; ``scripts/train_models.sh`` runs the whole recipe). Without
+(the shipped teacher: 15,000 steps, then a warm restart to 21,000; ``scripts/train_models.sh``
+runs the whole recipe). Without
 ``--autoencoder`` it trains in pixel space.
 
 Re-running the same command resumes from `<out>.state` (weights, EMA, Adam moments, RNG);
