@@ -10,7 +10,7 @@ segments together in s Euler micro-steps with classifier-free guidance; the stud
 land on the teacher's end point in one step without guidance.
 
     python -m stream_core.distill models/streamdit-shapes-64px.safetensors \
-        --out models/streamdit-shapes-64px-distilled.safetensors --steps 1000 --lr 1e-4 --guidance 3 --chunk-sizes 2
+        --out models/streamdit-shapes-64px-distilled.safetensors --steps 2000 --lr 1e-4 --guidance 3 --chunk-sizes 2
 """
 from __future__ import annotations
 

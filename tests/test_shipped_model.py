@@ -1,7 +1,5 @@
 """The embedded models load and stream 64x64 frames that follow the prompt's colour and
-direction: the teacher with guidance, the distilled student at one pass per shift without it.
-Green is left out: the student's green objects often appear only after several frames
-(README; the evaluator's table counts it)."""
+direction: the teacher with guidance, the distilled student at one pass per shift without it."""
 import pytest
 import torch
 
@@ -16,7 +14,7 @@ from stream_core.timeline import PromptTimeline
 @pytest.mark.parametrize("path, partition, guidance", [(SHIPPED_MODEL, Partition(0, 4, 2, 2), 3.0),
                                                       (SHIPPED_STUDENT, Partition(0, 4, 2, 1), 1.0)],
                          ids=["teacher", "student"])
-@pytest.mark.parametrize("colour", ["red", "blue", "yellow"])
+@pytest.mark.parametrize("colour", ["red", "green", "blue", "yellow", "magenta", "cyan"])
 def test_shipped_model_streams_the_prompted_colour_and_direction(colour, path, partition, guidance):
     model = load(path)
     assert model.config.latent == "autoencoder" and model.config.height * model.config.factor == 64
