@@ -15,17 +15,22 @@ from comfy_server import ROOT, ComfyServer  # noqa: E402
 from workflow_format import api_to_ui  # noqa: E402
 
 MODEL = "streamdit-shapes-64px.safetensors"
+STUDENT = "streamdit-shapes-64px-distilled.safetensors"   # one pass per buffer shift: s = 1, no guidance
 SCHEDULE = "0: a red circle moving right\n32: a blue square moving up"
+# green triangles and magenta squares are held out of training: the student composes them
+FAST_SCHEDULE = ("0: a red circle moving right\n64: a green triangle moving left\n"
+                 "128: a magenta square moving down\n192: a yellow circle moving quickly up")
 
 
-def stream_workflow(action: str, stream_id: str, frames: int, prefix: str, schedule: str) -> dict:
+def stream_workflow(action: str, stream_id: str, frames: int, prefix: str, schedule: str,
+                    model: str = MODEL, s: int = 2, guidance: float = 3.0, fps: float = 8.0) -> dict:
     return {
-        "1": {"class_type": "StreamDiTLoader", "inputs": {"model_name": MODEL, "device": "auto", "dtype": "float32"}},
+        "1": {"class_type": "StreamDiTLoader", "inputs": {"model_name": model, "device": "auto", "dtype": "float32"}},
         "2": {"class_type": "StreamDiTPromptSchedule", "inputs": {"schedule": schedule, "transition": 8}},
         "3": {"class_type": "StreamDiTStream", "inputs": {
             "model": ["1", 0], "schedule": ["2", 0], "stream_id": stream_id, "action": action, "seed": 0,
-            "width": 64, "height": 64, "K": 0, "N": 4, "c": 2, "s": 2, "guidance": 3.0, "frames": frames}},
-        "4": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["3", 0], "fps": 8.0}},
+            "width": 64, "height": 64, "K": 0, "N": 4, "c": 2, "s": s, "guidance": guidance, "frames": frames}},
+        "4": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["3", 0], "fps": fps}},
         "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 1], "filename_prefix": prefix,
                                                      "format": "mp4", "codec": "h264"}},
     }
@@ -76,6 +81,8 @@ WORKFLOWS = {
                                 STREAM_POSITIONS),
     "streamdit_continue_stream": (stream_workflow("continue", "live", 16, "streamdit/continue",
                                                   "0: a green triangle moving left"), STREAM_POSITIONS),
+    "streamdit_fast_distilled": (stream_workflow("restart", "fast", 256, "streamdit/fast", FAST_SCHEDULE,
+                                                 model=STUDENT, s=1, guidance=1.0, fps=16.0), STREAM_POSITIONS),
     "streamdit_wan21_t2v_1_3b": (wan_workflow("wan2.1_t2v_1.3B_fp16.safetensors"), WAN_POSITIONS),
     "streamdit_wan22_t2v_a14b": (wan_workflow("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
                                               "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors"), WAN_POSITIONS),

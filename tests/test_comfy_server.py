@@ -7,10 +7,13 @@ import time
 import av
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from comfy_server import ComfyServer
-from conftest import load_workflow, workflow_names
+from conftest import SHIPPED_STUDENT, load_workflow, workflow_names
+from stream_core.analysis import look
+from stream_core.timeline import parse_schedule
 from tiny_wan import wan_model_state, wan_vae_state, write
 from workflow_format import ui_to_api
 
@@ -61,6 +64,21 @@ def test_shipped_workflow_runs_and_saves_a_video(server, name):
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(decoded) == frames
     assert decoded[0].shape == (64, 64, 3)
+
+
+def test_the_fast_workflow_streams_each_scheduled_prompt_in_its_colour(server):
+    """The distilled student at one pass per shift, through the server: every segment of the
+    schedule (held-out colour-shape pairs among them) shows its prompt's colour once the
+    switch has passed through the buffer."""
+    prompt = load_workflow("streamdit_fast_distilled")
+    assert prompt[STREAM]["inputs"]["s"] == 1 and prompt[LOADER]["inputs"]["model_name"] == os.path.basename(SHIPPED_STUDENT)
+    frames = preview_frames(server, server.run(prompt))
+    segments = parse_schedule(prompt[SCHEDULE]["inputs"]["schedule"])
+    starts = [frame for frame, _ in segments] + [len(frames)]
+    for (start, text), end in zip(segments, starts[1:]):
+        colour = text.split()[1]
+        seen = [look(torch.from_numpy(f).permute(2, 0, 1).float() / 127.5 - 1).colour for f in frames[start + 16:end]]
+        assert seen.count(colour) >= 0.8 * len(seen), (text, seen)
 
 
 def test_ui_workflows_are_the_api_workflows_and_served_as_templates(server):
