@@ -76,3 +76,18 @@ def follows(seen: list[Seen], direction: str, size: int, first_steps: int = 3) -
         if good + bad == first_steps:
             break
     return good > bad
+
+
+def trajectory(seen: list[Seen]) -> tuple[float, float]:
+    """(speed, jerk) of the centroid over frames already looked at, in pixels: the mean step
+    between consecutive frames that show a shape, and the median length of the second
+    difference x[t+1] - 2 x[t] + x[t-1] over three such frames in a row (0 for steady
+    motion; a bounce is one large value, which the median passes over). NaN where too few
+    frames show a shape."""
+    points = [(s.x, s.y) if s.colour is not None else None for s in seen]
+    steps = [math.dist(a, b) for a, b in zip(points, points[1:]) if a and b]
+    jerks = sorted(math.hypot(c[0] - 2 * b[0] + a[0], c[1] - 2 * b[1] + a[1])
+                   for a, b, c in zip(points, points[1:], points[2:]) if a and b and c)
+    speed = sum(steps) / len(steps) if steps else math.nan
+    jerk = (jerks[(len(jerks) - 1) // 2] + jerks[len(jerks) // 2]) / 2 if jerks else math.nan
+    return speed, jerk

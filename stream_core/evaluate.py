@@ -4,8 +4,10 @@ Prompt adherence: the share of frames whose colour / shape (``analysis.look``) m
 prompt, and of streams whose first steps go the prompted way (``analysis.follows``).
 The first rows measure the world's own clips of the same prompts, as they are and
 through the model's autoencoder: the best a model can score.
-Flicker: mean absolute change between consecutive frames. Switch: frames after a prompt
-switch until the colour follows the new prompt.
+Flicker: mean absolute change between consecutive frames; it also counts the motion
+itself, so it reads beside the object's speed (pixels per frame) and jerk (pixels, the
+median change of its step: 0 for steady motion, ``analysis.trajectory``). Switch: frames
+after a prompt switch until the colour follows the new prompt.
 
     python -m stream_core.evaluate TEACHER [STUDENT ...] --guidance 3
 """
@@ -16,7 +18,7 @@ import os
 
 import torch
 
-from .analysis import follows, look
+from .analysis import follows, look, trajectory
 from .checkpoint import load
 from .conditioning import TextVelocity
 from .partition import Partition
@@ -54,6 +56,7 @@ def adherence(make_frames, scenes: list[Scene], seeds: int) -> dict:
     """Scores of ``make_frames(scene, seed) -> [F, 3, H, W]`` over scenes x seeds."""
     colour = shape = moved = total = clips = 0
     flicker = 0.0
+    paths = []   # (speed, jerk) of each clip
     for scene in scenes:
         for seed in range(seeds):
             out = make_frames(scene, seed)
@@ -62,9 +65,12 @@ def adherence(make_frames, scenes: list[Scene], seeds: int) -> dict:
             shape += sum(s.shape == scene.shape for s in seen)
             moved += follows(seen, scene.direction, out.shape[-1])
             flicker += float((out[1:] - out[:-1]).abs().mean())
+            paths.append(trajectory(seen))
             total += len(seen)
             clips += 1
-    return {"colour": colour / total, "shape": shape / total, "motion": moved / clips, "flicker": flicker / clips}
+    speed, jerk = (torch.tensor(v).nanmean().item() for v in zip(*paths))
+    return {"colour": colour / total, "shape": shape / total, "motion": moved / clips, "flicker": flicker / clips,
+            "speed": speed, "jerk": jerk}
 
 
 def switch_delay(model, partition: Partition, frames: int, at: int, seeds: int, guidance: float) -> float:
@@ -98,14 +104,15 @@ def main() -> None:
     torch.set_grad_enabled(False)
     models = {path: load(path) for path in (args.model, *args.students)}
     teacher = models[args.model]
-    print("| model | scheme | guidance | prompts | colour | shape | motion | flicker | switch delay (frames) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| model | scheme | guidance | prompts | colour | shape | motion | flicker | speed (px/frame) | jerk (px) "
+          "| switch delay (frames) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
 
     def print_rows(label: str, name: str, guidance: str, make_frames, delay: str) -> None:
         for prompts, scenes in (("seen", SEEN), ("held-out", HELD)):
             r = adherence(make_frames, scenes, args.seeds)
             print(f"| {label} | {name} | {guidance} | {prompts} | {r['colour']:.0%} | {r['shape']:.0%} | "
-                  f"{r['motion']:.0%} | {r['flicker']:.3f} | {delay} |", flush=True)
+                  f"{r['motion']:.0%} | {r['flicker']:.3f} | {r['speed']:.2f} | {r['jerk']:.2f} | {delay} |", flush=True)
 
     size = teacher.config.height * teacher.config.factor
     print_rows("world clips", "-", "-", lambda scene, seed: world_frames(scene, args.frames, seed, size), "-")
