@@ -8,6 +8,7 @@ its position the centroid, and its motion the steps of the centroid from frame t
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 import torch
@@ -86,8 +87,6 @@ def trajectory(seen: list[Seen]) -> tuple[float, float]:
     frames show a shape."""
     points = [(s.x, s.y) if s.colour is not None else None for s in seen]
     steps = [math.dist(a, b) for a, b in zip(points, points[1:]) if a and b]
-    jerks = sorted(math.hypot(c[0] - 2 * b[0] + a[0], c[1] - 2 * b[1] + a[1])
-                   for a, b, c in zip(points, points[1:], points[2:]) if a and b and c)
-    speed = sum(steps) / len(steps) if steps else math.nan
-    jerk = (jerks[(len(jerks) - 1) // 2] + jerks[len(jerks) // 2]) / 2 if jerks else math.nan
-    return speed, jerk
+    jerks = [math.hypot(c[0] - 2 * b[0] + a[0], c[1] - 2 * b[1] + a[1])
+             for a, b, c in zip(points, points[1:], points[2:]) if a and b and c]
+    return (statistics.fmean(steps) if steps else math.nan, statistics.median(jerks) if jerks else math.nan)
