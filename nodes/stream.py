@@ -7,6 +7,7 @@ from ..stream_core.conditioning import TextVelocity
 from ..stream_core.decoded import DecodedStream
 from ..stream_core.frames import to_images
 from ..stream_core.partition import Partition
+from ..stream_core.sampler import GUIDANCE_UNTIL
 from ..stream_core.stream import Stream
 from .registry import Session
 from .inputs import StreamNode, frames_input, partition_inputs, size_inputs, stream_inputs
@@ -42,6 +43,10 @@ class StreamDiTStream(StreamNode):
                 io.Float.Input("guidance", default=1.0, min=0.0, max=30.0, step=0.1,
                                tooltip="Classifier-free guidance scale; 1 = no guidance (one model pass per step)."),
                 frames_input(48),
+                io.Float.Input("guidance_until", default=GUIDANCE_UNTIL, min=0.0, max=1.0, step=0.05, optional=True,
+                               tooltip="Guidance stops for frames this clean (tau: 0 = noise, 1 = clean); 1 = guide "
+                                       "every frame. Guiding the nearly clean chunk exaggerates the motion inside it, "
+                                       "so objects jump back at every chunk boundary."),
             ],
             outputs=[FramesType.Output(display_name="frames")],
             hidden=[io.Hidden.unique_id],
@@ -49,13 +54,13 @@ class StreamDiTStream(StreamNode):
 
     @classmethod
     def execute(cls, model, schedule, stream_id, action, seed, width, height, K, N, c, s, guidance,
-                frames) -> io.NodeOutput:
+                frames, guidance_until=GUIDANCE_UNTIL) -> io.NodeOutput:
         partition = Partition(K, N, c, s)
         shape = frame_shape(model.model, width, height)
         node_id = cls.hidden.unique_id if cls.hidden is not None else None
 
         def start() -> Session:
-            velocity = TextVelocity(model.model, schedule, guidance)
+            velocity = TextVelocity(model.model, schedule, guidance, guidance_until)
             weights = next(model.model.parameters())
             stream = Stream(velocity, partition, shape, seed=seed, device=weights.device, dtype=weights.dtype)
             return Session(DecodedStream(stream, lambda latents: to_images(model.model, latents)), velocity, key, schedule)
@@ -65,7 +70,7 @@ class StreamDiTStream(StreamNode):
         with session.lock:
             if schedule != session.schedule:   # the user edited the schedule: it replaces live switches
                 session.velocity.timeline = session.schedule = schedule
-            session.velocity.guidance = guidance
+            session.velocity.guidance, session.velocity.guidance_until = guidance, guidance_until
             unknown = session.velocity.unknown_words()
             if unknown:
                 tell_user(f"the model does not know the word(s): {', '.join(unknown)}; they are ignored", node_id)

@@ -14,6 +14,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from comfy_server import ROOT, ComfyServer  # noqa: E402
 from workflow_format import api_to_ui  # noqa: E402
 
+sys.path.insert(0, ROOT)
+from stream_core.sampler import GUIDANCE_UNTIL  # noqa: E402
+
 MODEL = "streamdit-shapes-64px.safetensors"
 STUDENT = "streamdit-shapes-64px-distilled.safetensors"   # one pass per buffer shift: s = 1, no guidance
 SCHEDULE = "0: a red circle moving right\n32: a blue square moving up"
@@ -29,7 +32,8 @@ def stream_workflow(action: str, stream_id: str, frames: int, prefix: str, sched
         "2": {"class_type": "StreamDiTPromptSchedule", "inputs": {"schedule": schedule, "transition": 8}},
         "3": {"class_type": "StreamDiTStream", "inputs": {
             "model": ["1", 0], "schedule": ["2", 0], "stream_id": stream_id, "action": action, "seed": 0,
-            "width": 64, "height": 64, "K": 0, "N": 4, "c": 2, "s": s, "guidance": guidance, "frames": frames}},
+            "width": 64, "height": 64, "K": 0, "N": 4, "c": 2, "s": s, "guidance": guidance, "frames": frames,
+            "guidance_until": GUIDANCE_UNTIL}},
         "4": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["3", 0], "fps": fps}},
         "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 1], "filename_prefix": prefix,
                                                      "format": "mp4", "codec": "h264"}},

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from .model import StreamDiT
-from .sampler import guide
+from .sampler import GUIDANCE_UNTIL, guidance_scales, guide
 from .timeline import PromptTimeline
 
 
@@ -13,12 +13,16 @@ class TextVelocity:
 
     Each frame's context is the blend of its prompts' encodings given by the timeline.
     ``guidance`` = 1 runs one pass; otherwise classifier-free guidance against the
-    empty prompt in one doubled batch. Assign ``timeline`` to change prompts live.
+    empty prompt in one doubled batch, on the frames whose ``tau`` is below
+    ``guidance_until`` (``sampler.guidance_scales``; one pass when no frame is).
+    Assign ``timeline`` to change prompts live.
     """
 
-    def __init__(self, model: StreamDiT, timeline: PromptTimeline, guidance: float = 1.0):
+    def __init__(self, model: StreamDiT, timeline: PromptTimeline, guidance: float = 1.0,
+                 guidance_until: float = GUIDANCE_UNTIL):
         self.model = model
         self.guidance = guidance
+        self.guidance_until = guidance_until
         self._encoded: dict[str, torch.Tensor] = {}
         self.timeline = timeline
 
@@ -57,8 +61,9 @@ class TextVelocity:
         b, f = x.shape[:2]
         ctx = self.context(frame_index).to(x.dtype)[None].expand(b, -1, -1, -1)
         tau = tau.to(x.dtype)[None].expand(b, f)
-        if self.guidance == 1.0:
+        scales = guidance_scales(tau, self.guidance, self.guidance_until)
+        if bool((scales == 1.0).all()):
             return self.model(x, tau, ctx)
         null = self._encoded[""].to(x.dtype)[None, None].expand_as(ctx)
         v_cond, v_uncond = self.model(torch.cat([x, x]), torch.cat([tau, tau]), torch.cat([ctx, null])).chunk(2)
-        return guide(v_cond, v_uncond, self.guidance)
+        return guide(v_cond, v_uncond, scales)

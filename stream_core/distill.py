@@ -6,11 +6,13 @@ those asked for: the shipped student learns c = 2, N = 4, the stream it is made 
 with c = B in the mix the one-step jump from noise to clean dominates the loss), chunk i
 (0 = cleanest) owns the segment [tau_i, tau_i + 1/N] of time. A training state puts every
 chunk of a world clip at the start of its segment (``flow.noisy``); the teacher walks all
-segments together in s Euler micro-steps with classifier-free guidance; the student must
+segments together in s Euler micro-steps with classifier-free guidance (only below
+``guidance_until``, as the stream guides: ``sampler.guidance_scales``); the student must
 land on the teacher's end point in one step without guidance.
 
     python -m stream_core.distill models/streamdit-shapes-64px.safetensors \
-        --out models/streamdit-shapes-64px-distilled.safetensors --steps 2000 --lr 1e-4 --guidance 3 --chunk-sizes 2
+        --out models/streamdit-shapes-64px-distilled.safetensors --steps 2000 --lr 1e-4 --guidance 3 \
+        --guidance-until 0.75 --chunk-sizes 2
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import torch.nn.functional as F
 from .checkpoint import load, save
 from .flow import noisy
 from .model import StreamDiT
-from .sampler import euler_step, guide
+from .sampler import GUIDANCE_UNTIL, euler_step, guidance_scales, guide
 from .train import chunk_mixture, context_for
 from .world import World
 
@@ -42,32 +44,33 @@ def segment_starts(batch: int, frames: int, chunk_sizes: tuple[int, ...], genera
 
 @torch.no_grad()
 def teacher_segment(teacher: StreamDiT, x: torch.Tensor, start: torch.Tensor, length: torch.Tensor,
-                    context: torch.Tensor, null: torch.Tensor, micro_steps: int, guidance: float) -> torch.Tensor:
+                    context: torch.Tensor, null: torch.Tensor, micro_steps: int, guidance: float,
+                    guidance_until: float = GUIDANCE_UNTIL) -> torch.Tensor:
     """The teacher's end point after ``micro_steps`` guided Euler steps over each frame's segment."""
     dtau = length / micro_steps
     for j in range(micro_steps):
         tau = start + j * dtau
         both = teacher(torch.cat([x, x]), torch.cat([tau, tau]), torch.cat([context, null]))
-        x = euler_step(x, guide(*both.chunk(2), guidance), dtau)
+        x = euler_step(x, guide(*both.chunk(2), guidance_scales(tau, guidance, guidance_until)), dtau)
     return x
 
 
 def distill_loss(student: StreamDiT, teacher: StreamDiT, clips: torch.Tensor, captions: list[list[str]],
                  start: torch.Tensor, length: torch.Tensor, noise: torch.Tensor, micro_steps: int,
-                 guidance: float) -> torch.Tensor:
+                 guidance: float, guidance_until: float = GUIDANCE_UNTIL) -> torch.Tensor:
     """MSE between the student's one-step end point and the teacher's s-step end point."""
     x = noisy(clips, noise, start, teacher.config.sigma_min)
     with torch.no_grad():
         context = context_for(teacher, captions)
         null = teacher.encode([""])[None].expand_as(context)
-        target = teacher_segment(teacher, x, start, length, context, null, micro_steps, guidance)
+        target = teacher_segment(teacher, x, start, length, context, null, micro_steps, guidance, guidance_until)
     v = student(x, start, context_for(student, captions))
     return F.mse_loss(euler_step(x, v, length), target)
 
 
 def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps: int = 4, guidance: float = 3.0,
-            lr: float = 1e-4, seed: int = 1, log_every: int = 50, chunk_sizes: tuple[int, ...] | None = None
-            ) -> StreamDiT:
+            lr: float = 1e-4, seed: int = 1, log_every: int = 50, chunk_sizes: tuple[int, ...] | None = None,
+            guidance_until: float = GUIDANCE_UNTIL) -> StreamDiT:
     """``chunk_sizes``: the partitions the student learns, as chunk sizes dividing the
     buffer (default: the teacher's training mixture, c = B included)."""
     teacher = load(teacher_path).requires_grad_(False)
@@ -87,7 +90,7 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
             clips = teacher.encode_frames(clips)
         start, length = segment_starts(batch, cfg.frames, mixture, g)
         loss = distill_loss(student, teacher, clips, captions, start, length,
-                            torch.randn(clips.shape, generator=g), micro_steps, guidance)
+                            torch.randn(clips.shape, generator=g), micro_steps, guidance, guidance_until)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -97,7 +100,8 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
             print(f"step {step + 1}/{steps}  distillation loss {running:.5f}", flush=True)
     student.eval()
     save(student, out, extra={"distill.teacher": teacher_path, "distill.micro_steps": str(micro_steps),
-                              "distill.guidance": str(guidance), "distill.steps": str(steps), "distill.lr": str(lr),
+                              "distill.guidance": str(guidance), "distill.guidance_until": str(guidance_until),
+                              "distill.steps": str(steps), "distill.lr": str(lr),
                               "distill.chunk_sizes": " ".join(map(str, mixture))})
     return student
 
@@ -110,12 +114,14 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--micro-steps", type=int, default=4, help="teacher micro-steps per chunk position (s)")
     ap.add_argument("--guidance", type=float, default=3.0, help="teacher's classifier-free guidance scale")
+    ap.add_argument("--guidance-until", type=float, default=GUIDANCE_UNTIL,
+                    help="tau from which the teacher runs unguided (1 = guided everywhere)")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--chunk-sizes", type=int, nargs="+",
                     help="chunk sizes c of the partitions to learn (default: all that divide the buffer)")
     args = ap.parse_args()
     distill(args.teacher, args.out, args.steps, args.batch, args.micro_steps, args.guidance, args.lr,
-            chunk_sizes=tuple(args.chunk_sizes) if args.chunk_sizes else None)
+            chunk_sizes=tuple(args.chunk_sizes) if args.chunk_sizes else None, guidance_until=args.guidance_until)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ itself, so it reads beside the object's speed (pixels per frame) and jerk (pixel
 median change of its step: 0 for steady motion, ``analysis.trajectory``). Switch: frames
 after a prompt switch until the colour follows the new prompt.
 
+The teacher is guided only while ``tau < --guidance-until`` (``sampler.guidance_scales``).
+
     python -m stream_core.evaluate TEACHER [STUDENT ...] --guidance 3
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .analysis import follows, look, trajectory
 from .checkpoint import load
 from .conditioning import TextVelocity
 from .partition import Partition
+from .sampler import GUIDANCE_UNTIL
 from .stream import Stream
 from .timeline import PromptTimeline
 from .world import Scene, object_radius, render
@@ -37,9 +40,9 @@ SCHEMES = {"uniform c=8 s=8": Partition(0, 1, 8, 8), "diagonal c=1 s=1": Partiti
 
 
 def stream_frames(model, partition: Partition, timeline: PromptTimeline, frames: int, seed: int,
-                  guidance: float) -> torch.Tensor:
+                  guidance: float, guidance_until: float = GUIDANCE_UNTIL) -> torch.Tensor:
     cfg = model.config
-    velocity = TextVelocity(model, timeline, guidance)
+    velocity = TextVelocity(model, timeline, guidance, guidance_until)
     stream = Stream(velocity, partition, (cfg.channels, cfg.height, cfg.width), seed=seed)
     return model.decode_frames(stream.take(frames)[0])
 
@@ -73,12 +76,13 @@ def adherence(make_frames, scenes: list[Scene], seeds: int) -> dict:
             "speed": speed, "jerk": jerk}
 
 
-def switch_delay(model, partition: Partition, frames: int, at: int, seeds: int, guidance: float) -> float:
+def switch_delay(model, partition: Partition, frames: int, at: int, seeds: int, guidance: float,
+                 guidance_until: float = GUIDANCE_UNTIL) -> float:
     """Mean frames after ``at`` until the colour follows a switch from red to blue."""
     timeline = PromptTimeline(((0, "a red circle moving right"), (at, "a blue circle moving right")))
     delays = []
     for seed in range(seeds):
-        seen = [look(f).colour for f in stream_frames(model, partition, timeline, frames, seed, guidance)]
+        seen = [look(f).colour for f in stream_frames(model, partition, timeline, frames, seed, guidance, guidance_until)]
         delays.append(next((i - at for i in range(at, frames) if seen[i] == "blue"), frames - at))
     return sum(delays) / len(delays)
 
@@ -100,6 +104,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--guidance", type=float, default=1.0, help="the teacher's guidance in its scheme rows")
+    ap.add_argument("--guidance-until", type=float, default=GUIDANCE_UNTIL,
+                    help="tau from which the teacher runs unguided, in every scheme (1 = guided everywhere)")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     models = {path: load(path) for path in (args.model, *args.students)}
@@ -121,9 +127,11 @@ def main() -> None:
     for path, name, partition, guidance in rows(args.model, args.students, args.guidance):
         model = models[path]
         label = "teacher" if path == args.model else f"student {os.path.basename(path)}"
-        delay = switch_delay(model, partition, args.frames, args.frames // 2, args.seeds, guidance)
-        print_rows(label, name, f"{guidance:g}", lambda scene, seed: stream_frames(
-            model, partition, PromptTimeline(((0, scene.caption()),)), args.frames, seed, guidance), f"{delay:.1f}")
+        delay = switch_delay(model, partition, args.frames, args.frames // 2, args.seeds, guidance, args.guidance_until)
+        shown = f"{guidance:g}" if guidance == 1 or args.guidance_until >= 1 else f"{guidance:g} (tau < {args.guidance_until:g})"
+        print_rows(label, name, shown, lambda scene, seed: stream_frames(
+            model, partition, PromptTimeline(((0, scene.caption()),)), args.frames, seed, guidance, args.guidance_until),
+            f"{delay:.1f}")
 
 
 if __name__ == "__main__":

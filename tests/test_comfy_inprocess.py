@@ -43,3 +43,18 @@ def test_the_shipped_model_streams_through_the_node_classes(comfy):
     assert video.get_dimensions() == (64, 64)
     more = m["StreamDiTStream"].execute(**{**args, "action": "continue"}).result[0]
     assert more.first_index == 6
+
+
+def test_guidance_and_its_interval_reach_the_running_stream(comfy, pack):
+    m = comfy.NODE_CLASS_MAPPINGS
+    spec = m["StreamDiTStream"].GET_NODE_INFO_V1()["input"]["optional"]["guidance_until"]
+    assert spec[1]["default"] == 0.75   # optional: API prompts saved before it still validate
+    model = m["StreamDiTLoader"].execute("streamdit-shapes-64px.safetensors", "cpu", "float32").result[0]
+    schedule = m["StreamDiTPromptSchedule"].execute("0: a red circle moving right", 0).result[0]
+    args = dict(model=model, schedule=schedule, stream_id="guided", action="restart", seed=1, width=64,
+                height=64, K=0, N=4, c=2, s=2, guidance=3.0, frames=2)
+    m["StreamDiTStream"].execute(**args)
+    velocity = pack("nodes.registry").STREAMS.get("guided").velocity
+    assert (velocity.guidance, velocity.guidance_until) == (3.0, 0.75)
+    m["StreamDiTStream"].execute(**{**args, "action": "continue", "guidance": 2.0, "guidance_until": 0.5})
+    assert (velocity.guidance, velocity.guidance_until) == (2.0, 0.5)
