@@ -26,13 +26,15 @@ FAST_SCHEDULE = ("0: a red circle moving right\n64: a green triangle moving left
 
 
 def stream_workflow(action: str, stream_id: str, frames: int, prefix: str, schedule: str,
-                    model: str = MODEL, s: int = 2, guidance: float = 3.0, fps: float = 8.0) -> dict:
+                    model: str = MODEL, K: int = 2, s: int = 2, guidance: float = 3.0, fps: float = 8.0) -> dict:
+    """A stream of the shipped model's 8-frame buffer: K references, then chunks of c = 2.
+    K = 2 keeps the teacher's objects as steady as the diagonal scheme's (README)."""
     return {
         "1": {"class_type": "StreamDiTLoader", "inputs": {"model_name": model, "device": "auto", "dtype": "float32"}},
         "2": {"class_type": "StreamDiTPromptSchedule", "inputs": {"schedule": schedule, "transition": 8}},
         "3": {"class_type": "StreamDiTStream", "inputs": {
             "model": ["1", 0], "schedule": ["2", 0], "stream_id": stream_id, "action": action, "seed": 0,
-            "width": 64, "height": 64, "K": 0, "N": 4, "c": 2, "s": s, "guidance": guidance, "frames": frames,
+            "width": 64, "height": 64, "K": K, "N": (8 - K) // 2, "c": 2, "s": s, "guidance": guidance, "frames": frames,
             "guidance_until": GUIDANCE_UNTIL}},
         "4": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["3", 0], "fps": fps}},
         "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 1], "filename_prefix": prefix,
@@ -86,7 +88,7 @@ WORKFLOWS = {
     "streamdit_continue_stream": (stream_workflow("continue", "live", 16, "streamdit/continue",
                                                   "0: a green triangle moving left"), STREAM_POSITIONS),
     "streamdit_fast_distilled": (stream_workflow("restart", "fast", 256, "streamdit/fast", FAST_SCHEDULE,
-                                                 model=STUDENT, s=1, guidance=1.0, fps=16.0), STREAM_POSITIONS),
+                                                 model=STUDENT, K=0, s=1, guidance=1.0, fps=16.0), STREAM_POSITIONS),
     "streamdit_wan21_t2v_1_3b": (wan_workflow("wan2.1_t2v_1.3B_fp16.safetensors"), WAN_POSITIONS),
     "streamdit_wan22_t2v_a14b": (wan_workflow("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
                                               "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors"), WAN_POSITIONS),

@@ -90,3 +90,21 @@ def trajectory(seen: list[Seen]) -> tuple[float, float]:
     jerks = [math.hypot(c[0] - 2 * b[0] + a[0], c[1] - 2 * b[1] + a[1])
              for a, b, c in zip(points, points[1:], points[2:]) if a and b and c]
     return (statistics.fmean(steps) if steps else math.nan, statistics.median(jerks) if jerks else math.nan)
+
+
+def seam(seen: list[Seen], direction: str, c: int, K: int = 0, first: int = 12) -> float:
+    """How a stream's chunks join, in pixels: the mean step along ``direction`` from the last
+    frame of a chunk to the first of the next, minus the mean step between frames of one
+    chunk, over the first ``first`` frames (objects mostly reach a border later). Output
+    frames 0..K-1 are references, chunks of ``c`` follow. 0 when chunks join as smoothly
+    as their own frames; negative when each chunk starts behind where the last one left off.
+    NaN for c = 1 (no frames share a chunk) or when a kind of step has no two shapes."""
+    dx, dy = DIRECTIONS[direction]
+    inside, across = [], []
+    for t in range(min(first, len(seen)) - 1):
+        a, b = seen[t], seen[t + 1]
+        if a.colour is not None and b.colour is not None:
+            (across if (t - K) % c == c - 1 else inside).append((b.x - a.x) * dx + (b.y - a.y) * dy)
+    if c == 1 or not inside or not across:
+        return math.nan
+    return statistics.fmean(across) - statistics.fmean(inside)

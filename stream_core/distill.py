@@ -1,18 +1,19 @@
 """Segment-wise multistep distillation: the teacher's s guided micro-steps per chunk
 position become one unguided student step, so the student streams with s = 1.
 
-For a buffer partitioned into N chunks (chunk sizes from the training mixture, or only
-those asked for: the shipped student learns c = 2, N = 4, the stream it is made for;
-with c = B in the mix the one-step jump from noise to clean dominates the loss), chunk i
-(0 = cleanest) owns the segment [tau_i, tau_i + 1/N] of time. A training state puts every
-chunk of a world clip at the start of its segment (``flow.noisy``); the teacher walks all
-segments together in s Euler micro-steps with classifier-free guidance (only below
+For a buffer partitioned into K clean reference frames and N chunks (chunk sizes from the
+training mixture, or only those asked for: the shipped student learns c = 2 with K = 0,
+N = 4 and with K = 2, N = 3, the streams it is made for; with c = B in the mix the one-step
+jump from noise to clean dominates the loss), chunk i (0 = cleanest) owns the segment
+[tau_i, tau_i + 1/N] of time. A training state puts every chunk of a world clip at the
+start of its segment (``flow.noisy``; references clean); the teacher walks all segments
+together in s Euler micro-steps with classifier-free guidance (only below
 ``guidance_until``, as the stream guides: ``sampler.guidance_scales``); the student must
 land on the teacher's end point in one step without guidance.
 
     python -m stream_core.distill models/streamdit-shapes-64px.safetensors \
         --out models/streamdit-shapes-64px-distilled.safetensors --steps 2000 --lr 1e-4 --guidance 3 \
-        --guidance-until 0.75 --chunk-sizes 2
+        --guidance-until 0.75 --chunk-sizes 2 --references 0 2
 """
 from __future__ import annotations
 
@@ -30,15 +31,18 @@ from .train import chunk_mixture, context_for
 from .world import World
 
 
-def segment_starts(batch: int, frames: int, chunk_sizes: tuple[int, ...], generator: torch.Generator
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-frame segment start and length [batch, frames]: chunk i of N starts at (N-1-i)/N."""
+def segment_starts(batch: int, frames: int, chunk_sizes: tuple[int, ...], generator: torch.Generator,
+                   references: tuple[int, ...] = (0,)) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame segment start and length [batch, frames]. Each buffer draws K from
+    ``references`` and c from ``chunk_sizes``: K clean reference frames (start 1, length 0),
+    then N = (frames - K) / c chunks, chunk i starting at (N-1-i)/N."""
     starts, lengths = [], []
     for _ in range(batch):
+        k = references[int(torch.randint(len(references), (1,), generator=generator))]
         c = chunk_sizes[int(torch.randint(len(chunk_sizes), (1,), generator=generator))]
-        n = frames // c
-        starts.append(((n - 1 - torch.arange(n)) / n).repeat_interleave(c))
-        lengths.append(torch.full((frames,), 1.0 / n))
+        n = (frames - k) // c
+        starts.append(torch.cat([torch.ones(k), ((n - 1 - torch.arange(n)) / n).repeat_interleave(c)]))
+        lengths.append(torch.cat([torch.zeros(k), torch.full((frames - k,), 1.0 / n)]))
     return torch.stack(starts), torch.stack(lengths)
 
 
@@ -70,9 +74,10 @@ def distill_loss(student: StreamDiT, teacher: StreamDiT, clips: torch.Tensor, ca
 
 def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps: int = 4, guidance: float = 3.0,
             lr: float = 1e-4, seed: int = 1, log_every: int = 50, chunk_sizes: tuple[int, ...] | None = None,
-            guidance_until: float = GUIDANCE_UNTIL) -> StreamDiT:
-    """``chunk_sizes``: the partitions the student learns, as chunk sizes dividing the
-    buffer (default: the teacher's training mixture, c = B included)."""
+            guidance_until: float = GUIDANCE_UNTIL, references: tuple[int, ...] = (0,)) -> StreamDiT:
+    """``chunk_sizes`` and ``references``: the partitions the student learns, as chunk
+    sizes c and reference frames K with c dividing B - K (default c: the teacher's training
+    mixture, c = B included; K = 0)."""
     teacher = load(teacher_path).requires_grad_(False)
     student = copy.deepcopy(teacher).train()
     params = [p for name, p in student.named_parameters() if not name.startswith("autoencoder.")]
@@ -81,14 +86,16 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
     world = World(seed=seed, frames=cfg.frames, size=cfg.height * cfg.factor)
     g = torch.Generator().manual_seed(seed)
     mixture = chunk_sizes or chunk_mixture(cfg.frames)
-    if any(c < 1 or cfg.frames % c for c in mixture):
-        raise ValueError(f"chunk sizes must divide the buffer of {cfg.frames} frames, got {mixture}")
+    for k in references:
+        if not 0 <= k < cfg.frames or any(c < 1 or (cfg.frames - k) % c for c in mixture):
+            raise ValueError(f"chunk sizes must divide the buffer of {cfg.frames} frames less the K = {k} "
+                             f"reference frames, got {mixture}")
     running = None
     for step in range(steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
         with torch.no_grad():
             clips = teacher.encode_frames(clips)
-        start, length = segment_starts(batch, cfg.frames, mixture, g)
+        start, length = segment_starts(batch, cfg.frames, mixture, g, references)
         loss = distill_loss(student, teacher, clips, captions, start, length,
                             torch.randn(clips.shape, generator=g), micro_steps, guidance, guidance_until)
         opt.zero_grad(set_to_none=True)
@@ -102,7 +109,8 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
     save(student, out, extra={"distill.teacher": teacher_path, "distill.micro_steps": str(micro_steps),
                               "distill.guidance": str(guidance), "distill.guidance_until": str(guidance_until),
                               "distill.steps": str(steps), "distill.lr": str(lr),
-                              "distill.chunk_sizes": " ".join(map(str, mixture))})
+                              "distill.chunk_sizes": " ".join(map(str, mixture)),
+                              "distill.references": " ".join(map(str, references))})
     return student
 
 
@@ -119,9 +127,12 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--chunk-sizes", type=int, nargs="+",
                     help="chunk sizes c of the partitions to learn (default: all that divide the buffer)")
+    ap.add_argument("--references", type=int, nargs="+", default=[0],
+                    help="reference frames K of the partitions to learn (default 0)")
     args = ap.parse_args()
     distill(args.teacher, args.out, args.steps, args.batch, args.micro_steps, args.guidance, args.lr,
-            chunk_sizes=tuple(args.chunk_sizes) if args.chunk_sizes else None, guidance_until=args.guidance_until)
+            chunk_sizes=tuple(args.chunk_sizes) if args.chunk_sizes else None, guidance_until=args.guidance_until,
+            references=tuple(args.references))
 
 
 if __name__ == "__main__":

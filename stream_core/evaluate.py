@@ -5,9 +5,10 @@ prompt, and of streams whose first steps go the prompted way (``analysis.follows
 The first rows measure the world's own clips of the same prompts, as they are and
 through the model's autoencoder: the best a model can score.
 Flicker: mean absolute change between consecutive frames; it also counts the motion
-itself, so it reads beside the object's speed (pixels per frame) and jerk (pixels, the
-median change of its step: 0 for steady motion, ``analysis.trajectory``). Switch: frames
-after a prompt switch until the colour follows the new prompt.
+itself, so it reads beside the object's speed (pixels per frame), jerk (pixels, the
+median change of its step: 0 for steady motion, ``analysis.trajectory``) and seam (pixels,
+how much less the object moves across a chunk boundary than inside a chunk:
+``analysis.seam``). Switch: frames after a prompt switch until the colour follows the new prompt.
 
 The teacher is guided only while ``tau < --guidance-until`` (``sampler.guidance_scales``).
 
@@ -16,11 +17,12 @@ The teacher is guided only while ``tau < --guidance-until`` (``sampler.guidance_
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 import torch
 
-from .analysis import follows, look, trajectory
+from .analysis import follows, look, seam, trajectory
 from .checkpoint import load
 from .conditioning import TextVelocity
 from .partition import Partition
@@ -34,9 +36,12 @@ SEEN = [Scene("red", "circle", "right"), Scene("blue", "square", "up"), Scene("y
         Scene("green", "square", "left", "quickly")]
 HELD = [Scene("green", "triangle", "right"), Scene("green", "triangle", "up"),
         Scene("magenta", "square", "down"), Scene("magenta", "square", "left")]
-ONE_PASS = "StreamDiT c=2 s=1 (one pass per shift)"
+ONE_PASS = {"StreamDiT c=2 s=1 (one pass per shift)": Partition(0, 4, 2, 1),
+            "StreamDiT K=2 c=2 s=1 (one pass per shift)": Partition(2, 3, 2, 1)}
 SCHEMES = {"uniform c=8 s=8": Partition(0, 1, 8, 8), "diagonal c=1 s=1": Partition(0, 8, 1, 1),
-           "StreamDiT c=2 s=2": Partition(0, 4, 2, 2), "StreamDiT c=4 s=4": Partition(0, 2, 4, 4)}
+           "StreamDiT c=2 s=2": Partition(0, 4, 2, 2), "StreamDiT c=4 s=4": Partition(0, 2, 4, 4),
+           "StreamDiT K=2 c=2 s=2": Partition(2, 3, 2, 2),
+           "StreamDiT c=2 s=4 (what the student distils)": Partition(0, 4, 2, 4)}
 
 
 def stream_frames(model, partition: Partition, timeline: PromptTimeline, frames: int, seed: int,
@@ -55,11 +60,13 @@ def world_frames(scene: Scene, frames: int, seed: int, size: int = 64) -> torch.
     return render([scene] * frames, start, size, radius)
 
 
-def adherence(make_frames, scenes: list[Scene], seeds: int) -> dict:
-    """Scores of ``make_frames(scene, seed) -> [F, 3, H, W]`` over scenes x seeds."""
+def adherence(make_frames, scenes: list[Scene], seeds: int, partition: Partition | None = None) -> dict:
+    """Scores of ``make_frames(scene, seed) -> [F, 3, H, W]`` over scenes x seeds; the
+    seam of the chunks when the frames come from a stream with ``partition``."""
     colour = shape = moved = total = clips = 0
     flicker = 0.0
     paths = []   # (speed, jerk) of each clip
+    seams = []
     for scene in scenes:
         for seed in range(seeds):
             out = make_frames(scene, seed)
@@ -69,11 +76,13 @@ def adherence(make_frames, scenes: list[Scene], seeds: int) -> dict:
             moved += follows(seen, scene.direction, out.shape[-1])
             flicker += float((out[1:] - out[:-1]).abs().mean())
             paths.append(trajectory(seen))
+            if partition is not None:
+                seams.append(seam(seen, scene.direction, partition.c, partition.K))
             total += len(seen)
             clips += 1
     speed, jerk = (torch.tensor(v).nanmean().item() for v in zip(*paths))
     return {"colour": colour / total, "shape": shape / total, "motion": moved / clips, "flicker": flicker / clips,
-            "speed": speed, "jerk": jerk}
+            "speed": speed, "jerk": jerk, "seam": torch.tensor(seams or [math.nan]).nanmean().item()}
 
 
 def switch_delay(model, partition: Partition, frames: int, at: int, seeds: int, guidance: float,
@@ -89,12 +98,13 @@ def switch_delay(model, partition: Partition, frames: int, at: int, seeds: int, 
 
 def rows(teacher: str, students: list[str], guidance: float):
     """(model, scheme, partition, guidance) of the table: the teacher with every scheme at
-    ``guidance``; then one pass per shift (c=2, s=1, no guidance) for the teacher and each
-    distilled student."""
+    ``guidance``; then one pass per shift (c=2, s=1, no guidance, without and with two
+    reference frames) for the teacher and each distilled student."""
     for name, partition in SCHEMES.items():
         yield teacher, name, partition, guidance
     for path in (teacher, *students):
-        yield path, ONE_PASS, Partition(0, 4, 2, 1), 1.0
+        for name, partition in ONE_PASS.items():
+            yield path, name, partition, 1.0
 
 
 def main() -> None:
@@ -111,14 +121,16 @@ def main() -> None:
     models = {path: load(path) for path in (args.model, *args.students)}
     teacher = models[args.model]
     print("| model | scheme | guidance | prompts | colour | shape | motion | flicker | speed (px/frame) | jerk (px) "
-          "| switch delay (frames) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| seam (px) | switch delay (frames) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 
-    def print_rows(label: str, name: str, guidance: str, make_frames, delay: str) -> None:
+    def print_rows(label: str, name: str, guidance: str, make_frames, delay: str, partition=None) -> None:
         for prompts, scenes in (("seen", SEEN), ("held-out", HELD)):
-            r = adherence(make_frames, scenes, args.seeds)
+            r = adherence(make_frames, scenes, args.seeds, partition)
+            shown = "-" if math.isnan(r["seam"]) else f"{r['seam']:+.2f}"
             print(f"| {label} | {name} | {guidance} | {prompts} | {r['colour']:.0%} | {r['shape']:.0%} | "
-                  f"{r['motion']:.0%} | {r['flicker']:.3f} | {r['speed']:.2f} | {r['jerk']:.2f} | {delay} |", flush=True)
+                  f"{r['motion']:.0%} | {r['flicker']:.3f} | {r['speed']:.2f} | {r['jerk']:.2f} | {shown} | {delay} |",
+                  flush=True)
 
     size = teacher.config.height * teacher.config.factor
     print_rows("world clips", "-", "-", lambda scene, seed: world_frames(scene, args.frames, seed, size), "-")
@@ -131,7 +143,7 @@ def main() -> None:
         shown = f"{guidance:g}" if guidance == 1 or args.guidance_until >= 1 else f"{guidance:g} (tau < {args.guidance_until:g})"
         print_rows(label, name, shown, lambda scene, seed: stream_frames(
             model, partition, PromptTimeline(((0, scene.caption()),)), args.frames, seed, guidance, args.guidance_until),
-            f"{delay:.1f}")
+            f"{delay:.1f}", partition)
 
 
 if __name__ == "__main__":

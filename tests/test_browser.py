@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from comfy_server import ComfyServer
-from conftest import ROOT
+from conftest import ROOT, load_workflow
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -58,7 +58,8 @@ def test_the_workflow_streams_into_the_panel_and_is_reprompted_live(page):
     page.wait_for_function(f"Number(document.querySelector('{tid('counter')}').textContent) > {first_count + 2}",
                            timeout=60_000)
     assert page.get_attribute(tid("frame"), "src") != first_src           # the image changes
-    expect(page.locator(tid("bar"))).to_have_count(4)                     # one bar per chunk
+    chunks = load_workflow("streamdit_text_to_video")["3"]["inputs"]["N"]
+    expect(page.locator(tid("bar"))).to_have_count(chunks)                # one bar per chunk
     expect(page.locator(tid("stream"))).to_contain_text("t2v — running")
     assert page.evaluate("() => window.app.graph._nodes.find(n => n.type === 'StreamDiTStream').imgs?.length") == 1
 

@@ -180,7 +180,8 @@ def test_a_running_stream_is_reprompted_live_and_stopped(server):
     status, answer = server.queue(stream_prompt("live-switch", 100000))
     assert status == 200, answer
     before = poll(lambda: (r := server.get("/streamdit/streams").get("live-switch")) and r["running"] and r["frames"] > 4 and r)
-    assert before["prompt"] == "a green triangle moving left" and len(before["tau"]) == 4
+    chunks = load_workflow("streamdit_continue_stream")[STREAM]["inputs"]["N"]
+    assert before["prompt"] == "a green triangle moving left" and len(before["tau"]) == chunks
     status, reply = server.request("POST", "/streamdit/prompt",
                                    {"stream_id": "live-switch", "prompt": "a yellow square moving down zebra"})
     assert status == 202 and reply["unknown_words"] == ["zebra"], reply

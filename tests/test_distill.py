@@ -30,6 +30,14 @@ def test_segments_tile_time_from_noise_to_clean():
     assert torch.allclose((start + length)[:, 0], torch.ones(50))        # the cleanest chunk ends clean
 
 
+def test_reference_frames_stay_clean_and_the_chunks_share_the_rest():
+    start, length = segment_starts(3, 8, (2,), torch.Generator().manual_seed(0), references=(2,))
+    torch.testing.assert_close(start[0], torch.tensor([1, 1] + [2 / 3] * 2 + [1 / 3] * 2 + [0, 0]))
+    torch.testing.assert_close(length[0], torch.tensor([0, 0] + [1 / 3] * 6))
+    mixed, _ = segment_starts(40, 8, (2,), torch.Generator().manual_seed(0), references=(0, 2))
+    assert {int((row == 1).sum()) for row in mixed} == {0, 2}
+
+
 def test_one_unguided_teacher_step_is_what_the_initial_student_does():
     teacher, clips, captions, start, length, noise = setup()
     student = copy.deepcopy(teacher)
@@ -56,7 +64,11 @@ def test_the_student_learns_only_the_chunk_sizes_asked_for(tmp_path):
     save(teacher, tmp_path / "teacher.safetensors")
     with pytest.raises(ValueError, match="divide the buffer of 8"):
         distill(str(tmp_path / "teacher.safetensors"), str(tmp_path / "bad.safetensors"), steps=1, chunk_sizes=(3,))
+    with pytest.raises(ValueError, match="less the K = 2 reference frames"):
+        distill(str(tmp_path / "teacher.safetensors"), str(tmp_path / "bad.safetensors"), steps=1, chunk_sizes=(4,),
+                references=(0, 2))
     assert not (tmp_path / "bad.safetensors").exists()
     distill(str(tmp_path / "teacher.safetensors"), str(tmp_path / "student.safetensors"), steps=1, batch=2,
-            chunk_sizes=(2,))
-    assert read_config(tmp_path / "student.safetensors")[1]["distill.chunk_sizes"] == "2"
+            chunk_sizes=(2,), references=(0, 2))
+    metadata = read_config(tmp_path / "student.safetensors")[1]
+    assert (metadata["distill.chunk_sizes"], metadata["distill.references"]) == ("2", "0 2")
