@@ -7,8 +7,9 @@ through the model's autoencoder: the best a model can score.
 Flicker: mean absolute change between consecutive frames; it also counts the motion
 itself, so it reads beside the object's speed (pixels per frame), jerk (pixels, the
 median change of its step: 0 for steady motion, ``analysis.trajectory``) and seam (pixels,
-how much less the object moves across a chunk boundary than inside a chunk:
-``analysis.seam``). Switch: frames after a prompt switch until the colour follows the new prompt.
+its step across a chunk boundary less its step inside a chunk, negative when each chunk
+starts behind the last: ``analysis.seam``). Switch: frames after a prompt switch until
+the colour follows the new prompt.
 
 The teacher is guided only while ``tau < --guidance-until`` (``sampler.guidance_scales``).
 
