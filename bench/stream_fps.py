@@ -24,6 +24,8 @@ PARTITIONS = {  # name: (K, N, c, s); every one holds B = 8 frames
     "StreamDiT c=2 s=2, T=8": (0, 4, 2, 2),
     "StreamDiT c=2 s=1, T=4 (distilled)": (0, 4, 2, 1),
     "StreamDiT c=4 s=4, T=8": (0, 2, 4, 4),
+    "StreamDiT K=2 c=2 s=2, T=6": (2, 3, 2, 2),
+    "StreamDiT K=2 c=2 s=1, T=3 (distilled)": (2, 3, 2, 1),
     "uniform c=8, T=8": (0, 1, 8, 8),
 }
 
