@@ -13,9 +13,9 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from stream_core.checkpoint import load  # noqa: E402
-from stream_core.train import chunk_mixture, default_config, loss_on, stratified_times, train  # noqa: E402
-from stream_core.world import World  # noqa: E402
+from stream_core.native.checkpoint import load  # noqa: E402
+from stream_core.lab.train import chunk_mixture, default_config, loss_on, stratified_times, train  # noqa: E402
+from stream_core.lab.world import World  # noqa: E402
 
 
 def held_out_loss(path: str) -> float:

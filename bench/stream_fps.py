@@ -33,15 +33,11 @@ PARTITIONS = {  # name: (K, N, c, s); every one holds B = 8 frames
 def measure(partition: tuple[int, int, int, int], frames: int, device: str, path: str | None) -> dict:
     import torch
 
-    from stream_core.checkpoint import load
-
-    from stream_core.conditioning import TextVelocity
-    from stream_core.decoded import DecodedStream
-    from stream_core.frames import to_images
-    from stream_core.model import StreamDiT, StreamDiTConfig
-    from stream_core.partition import Partition
-    from stream_core.stream import Stream
-    from stream_core.timeline import PromptTimeline
+    from stream_core.engine.partition import Partition
+    from stream_core.engine.timeline import PromptTimeline
+    from stream_core.native.checkpoint import load
+    from stream_core.native.model import StreamDiT, StreamDiTConfig
+    from stream_core.native.session import NativeStreamFactory
 
     torch.manual_seed(0)
     if path:
@@ -52,13 +48,14 @@ def measure(partition: tuple[int, int, int, int], frames: int, device: str, path
         with torch.no_grad():
             for p in model.parameters():
                 p.normal_(0.0, 0.05)
-    velocity = TextVelocity(model, PromptTimeline(((0, "a red ball"),)))
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    cfg = model.config
-    stream = Stream(velocity, Partition(*partition), (cfg.channels, cfg.height, cfg.width), seed=0, device=device)
-    images = DecodedStream(stream, lambda latents: to_images(model, latents))
+    size = model.config.height * model.config.factor
+    # the Stream node's own session (its factory), decoding as the node does
+    images = NativeStreamFactory(model, (), PromptTimeline(((0, "a red ball"),)), 0, size, size,
+                                 Partition(*partition)).create().frames
+    stream = images.stream
     start = time.perf_counter()
     images.take(1)
     sync()

@@ -87,41 +87,39 @@ def main() -> None:
         sys.exit("no CUDA GPU here: this benchmark measures Wan on a GPU (use --tiny to check the script). "
                  "Nothing measured.")
     pack = load_pack()
-    import comfy.model_management
     import comfy.sample
-    import comfy.sampler_helpers
     wan = pack("nodes.wan")
-    from stream_core.decoded import DecodedStream
-    from stream_core.partition import Partition
-    from stream_core.stream import Stream
+    Partition = pack("stream_core.engine.partition").Partition   # noqa: N806
+    WanStreamFactory = pack("nodes.wan_session").WanStreamFactory   # noqa: N806
 
     model, vae = load_models(args)
     width, height = (64, 64) if args.tiny else (832, 480)
     shape = (model.model.latent_format.latent_channels, height // 8, width // 8)
     g = torch.Generator().manual_seed(0)
     positive, negative = (torch.randn(1, TEXT_TOKENS, TEXT_DIM, generator=g) for _ in range(2))
+    cond = lambda c: [[c, {}]]  # noqa: E731
     device = model.load_device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def stream_row(part):
-        p = Partition(*part)
-        comfy.sampler_helpers.prepare_sampling(model, (2, shape[0], p.B, *shape[1:]), {}, model.model_options)
-        decoder = pack("nodes.wan_decode").WanStreamDecoder(vae)
-        velocity = wan.WanVelocity(model, wan.ConditioningSchedule.single("p", positive), negative, args.guidance)
-        stream = Stream(velocity, p, shape, grid=wan.tau_grid(model, "simple", p.T), device=device)
-        frames = DecodedStream(stream, lambda latents: decoder(wan.vae_latents(model, latents)))
-        start = time.perf_counter()
-        frames.take(1)
-        sync()
-        first = time.perf_counter() - start
-        start = time.perf_counter()
-        frames.take(args.frames)
-        sync()
-        return {"fps": args.frames / (time.perf_counter() - start), "first_s": first, "steps": p.T, "B": p.B}
+        """The Wan Stream node's own session (its factory), models loaded as the node loads them."""
+        factory = WanStreamFactory(model, cond(positive), cond(negative), vae, 0, width, height, Partition(*part),
+                                   "simple", args.guidance)
+        frames = factory.create().frames
+        with wan.experts_loaded(factory.experts, factory.batch):
+            start = time.perf_counter()
+            frames.take(1)
+            sync()
+            first = time.perf_counter() - start
+            start = time.perf_counter()
+            frames.take(args.frames)
+            sync()
+            steady = time.perf_counter() - start
+        p = factory.partition
+        return {"fps": args.frames / steady, "first_s": first, "steps": p.T, "B": p.B}
 
     def clip_row(latents, steps):
         noise = torch.randn(1, shape[0], latents, *shape[1:], generator=g)
-        cond = lambda c: [[c, {}]]  # noqa: E731
         start = time.perf_counter()
         out = comfy.sample.sample(model, noise, steps, args.guidance, "euler", "simple", cond(positive),
                                   cond(negative), torch.zeros_like(noise), disable_pbar=True)

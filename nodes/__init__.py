@@ -4,12 +4,12 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 
 from .conditioning_schedule import StreamDiTConditioningSchedule
-from .frames import StreamDiTFrameOutput
+from .frame_output import StreamDiTFrameOutput
 from .live import prompt_server
 from .loader import StreamDiTLoader, register_folders
+from .native_stream import StreamDiTStream
+from .prompt_schedule import StreamDiTPromptSchedule
 from .routes import register_routes
-from .schedule import StreamDiTPromptSchedule
-from .stream import StreamDiTStream
 from .wan_stream import StreamDiTWanStream
 
 NODES = [StreamDiTLoader, StreamDiTPromptSchedule, StreamDiTStream, StreamDiTFrameOutput,

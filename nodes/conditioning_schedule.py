@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..stream_core.timeline import PromptTimeline
+from ..stream_core.engine.timeline import PromptTimeline
 from .types import CATEGORY, ConditioningScheduleType
 from .wan import ConditioningSchedule, cross_attn
 
@@ -33,7 +33,8 @@ class StreamDiTConditioningSchedule(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, conditioning, frame, label, transition, previous=None) -> io.NodeOutput:
+    def execute(cls, conditioning: list, frame: int, label: str, transition: int,
+                previous: ConditioningSchedule | None = None) -> io.NodeOutput:
         label = label.strip() or f"frame {frame}"
         embedding = cross_attn(conditioning)
         if previous is None:

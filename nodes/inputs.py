@@ -4,8 +4,9 @@ from __future__ import annotations
 import time
 
 from comfy_api.latest import io
+from nodes import MAX_RESOLUTION
 
-from ..stream_core.partition import Partition, PartitionError
+from ..stream_core.engine.partition import Partition, PartitionError
 
 
 def stream_inputs() -> list:
@@ -22,8 +23,9 @@ def stream_inputs() -> list:
 
 def size_inputs(width: int, height: int, step: int) -> list:
     return [
-        io.Int.Input("width", default=width, min=step, max=4096, step=step, tooltip="Frame width in pixels."),
-        io.Int.Input("height", default=height, min=step, max=4096, step=step, tooltip="Frame height in pixels."),
+        io.Int.Input("width", default=width, min=step, max=MAX_RESOLUTION, step=step, tooltip="Frame width in pixels."),
+        io.Int.Input("height", default=height, min=step, max=MAX_RESOLUTION, step=step,
+                     tooltip="Frame height in pixels."),
     ]
 
 
@@ -45,6 +47,11 @@ def frames_input(default: int) -> io.Int.Input:
 
 class StreamNode(io.ComfyNode):
     """Base of the stream nodes: partition check before a run, never a cached continue."""
+
+    @classmethod
+    def node_id(cls) -> str | None:
+        """The id of the node being run (to show text on it); None outside a queued prompt."""
+        return cls.hidden.unique_id if cls.hidden is not None else None
 
     @classmethod
     def validate_inputs(cls, K=None, N=None, c=None, s=None):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .registry import Session
+from ..stream_core.engine.session import Session
 
 EVENT_FRAME = "streamdit.frame"     # one finished frame, with the stream's state
 EVENT_STATUS = "streamdit.status"   # a run started or ended

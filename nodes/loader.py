@@ -8,7 +8,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from ..stream_core.checkpoint import load
+from ..stream_core.native.checkpoint import load
 from .types import CATEGORY, LoadedModel, ModelType
 
 FOLDER = "streamdit"
@@ -64,7 +64,7 @@ class StreamDiTLoader(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, model_name, device, dtype) -> io.NodeOutput:
+    def execute(cls, model_name: str, device: str, dtype: str) -> io.NodeOutput:
         path = folder_paths.get_full_path_or_raise(FOLDER, model_name)
         dev = pick_device(device)
         key = (os.path.realpath(path), os.path.getmtime(path), str(dev), dtype)

@@ -5,7 +5,7 @@ import json
 
 from aiohttp import web
 
-from ..stream_core.timeline import MAX_PROMPT_CHARS, ScheduleError
+from ..stream_core.engine.timeline import MAX_PROMPT_CHARS
 from .registry import STREAMS
 
 MAX_BODY_BYTES = 16 * 1024
@@ -50,12 +50,11 @@ async def post_prompt(request: web.Request) -> web.Response:
     session, error = _session(body["stream_id"])
     if error:
         return error
-    try:
-        unknown = session.velocity.unknown(prompt)
-    except ScheduleError as e:
-        return _error(409, str(e))
+    if not session.source.accepts_text:
+        return _error(409, session.source.how_to_reprompt)
     session.request_prompt(prompt)
-    return web.json_response({"queued": True, "running": session.running, "unknown_words": unknown}, status=202)
+    return web.json_response({"queued": True, "running": session.running,
+                              "unknown_words": session.source.unknown_words(prompt)}, status=202)
 
 
 async def post_stop(request: web.Request) -> web.Response:

@@ -3,12 +3,12 @@ frames with a progress bar (the user's interrupt), live frames, and stop request
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 import comfy.utils
 
+from ..stream_core.engine.session import Session, SessionFactory, StopRequested
 from .live import LiveView, prompt_server
-from .registry import STREAMS, Session, StopRequested
+from .registry import STREAMS
 from .types import StreamFrames
 
 
@@ -20,12 +20,12 @@ def tell_user(text: str, node_id: str | None) -> None:
         server.send_progress_text(text, node_id)
 
 
-def open_session(stream_id: str, action: str, key: tuple, start: Callable[[], Session]) -> Session:
-    """The session of ``stream_id`` when ``action`` is continue and ``key`` (model, seed,
-    size, partition) is unchanged; otherwise a new one from ``start()``."""
+def open_session(stream_id: str, action: str, factory: SessionFactory) -> Session:
+    """The session of ``stream_id`` when ``action`` is continue and the factory's key (model,
+    seed, size, partition) is unchanged; otherwise a new one from the factory."""
     session = STREAMS.get(stream_id)
-    if action == "restart" or session is None or session.key != key:
-        session = start()
+    if action == "restart" or session is None or session.key != factory.key:
+        session = factory.create()
         STREAMS.put(stream_id, session)
     return session
 
@@ -52,3 +52,15 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None) 
         session.running = False
         live.status()
     return StreamFrames(images.float().cpu(), first, stream_id)
+
+
+def run_stream(factory: SessionFactory, stream_id: str, action: str, frames: int, node_id: str | None) -> StreamFrames:
+    """What every stream node does: open or continue the session, apply this run's settings,
+    warn about words the model does not know, advance by ``frames``."""
+    session = open_session(stream_id, action, factory)
+    with session.lock:
+        factory.reconfigure(session)
+        unknown = session.source.unknown_words()
+        if unknown:
+            tell_user(f"the model does not know the word(s): {', '.join(unknown)}; they are ignored", node_id)
+        return advance(session, stream_id, frames, node_id)

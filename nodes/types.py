@@ -1,4 +1,4 @@
-"""What travels on the pack's custom wires."""
+"""The pack's wires, typed with what travels on them (``io.comfytype``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,12 +6,9 @@ from dataclasses import dataclass
 import torch
 from comfy_api.latest import io
 
-from ..stream_core.model import StreamDiT
-
-ModelType = io.Custom("STREAMDIT_MODEL")
-ScheduleType = io.Custom("STREAMDIT_SCHEDULE")
-FramesType = io.Custom("STREAMDIT_FRAMES")
-ConditioningScheduleType = io.Custom("STREAMDIT_CONDITIONING_SCHEDULE")
+from ..stream_core.engine.timeline import PromptTimeline
+from ..stream_core.native.model import StreamDiT
+from .wan import ConditioningSchedule
 
 CATEGORY = "StreamDiT"
 
@@ -32,3 +29,23 @@ class StreamFrames:
     images: torch.Tensor
     first_index: int
     stream_id: str
+
+
+@io.comfytype(io_type="STREAMDIT_MODEL")
+class ModelType(io.ComfyTypeIO):
+    Type = LoadedModel
+
+
+@io.comfytype(io_type="STREAMDIT_SCHEDULE")
+class ScheduleType(io.ComfyTypeIO):
+    Type = PromptTimeline
+
+
+@io.comfytype(io_type="STREAMDIT_FRAMES")
+class FramesType(io.ComfyTypeIO):
+    Type = StreamFrames
+
+
+@io.comfytype(io_type="STREAMDIT_CONDITIONING_SCHEDULE")
+class ConditioningScheduleType(io.ComfyTypeIO):
+    Type = ConditioningSchedule

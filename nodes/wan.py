@@ -1,5 +1,5 @@
-"""Stock ComfyUI Wan 2.1 / 2.2 text-to-video models as a stream velocity, each latent
-frame at its own noise level.
+"""Stock ComfyUI Wan 2.1 / 2.2 text-to-video models as a stream's conditioning source, each
+latent frame at its own noise level; and the loading of the models around a run.
 
 ComfyUI's flow convention: ``x = (1 - sigma) * clean + sigma * noise``, the model
 predicts ``v = noise - clean`` and ``denoised = x - sigma * v``. The engine's time is
@@ -10,15 +10,18 @@ latent four, so latent ``l`` starts at video frame ``max(0, 4 l - 3)``.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import comfy.ldm.wan.model
+import comfy.model_management
 import comfy.model_sampling
 import comfy.samplers
 import torch
 
-from ..stream_core.sampler import guide
-from ..stream_core.timeline import PromptTimeline, ScheduleError
+from ..stream_core.engine.flow import sigma_of, tau_of
+from ..stream_core.engine.guidance import guide
+from ..stream_core.engine.timeline import PromptTimeline, ScheduleError
 
 VIDEO_FRAMES_PER_LATENT = 4
 NO_TEXT_PROMPTS = ("a Wan stream follows the CONDITIONING inputs of its node: re-prompt it by editing them "
@@ -58,10 +61,25 @@ def check_model(patcher) -> None:
         raise WanModelError("the model's sampling is not flow matching (CONST); was a model sampling patch applied?")
 
 
-def tau_grid(patcher, scheduler: str, steps: int) -> torch.Tensor:
+def model_tau_grid(patcher, scheduler: str, steps: int) -> torch.Tensor:
     """The model's own sigma schedule (shift included) as engine times [steps + 1], float64."""
     sigmas = comfy.samplers.calculate_sigmas(patcher.get_model_object("model_sampling"), scheduler, steps)
-    return 1.0 - sigmas.to(torch.float64).cpu()
+    return tau_of(sigmas.to(torch.float64).cpu())
+
+
+@contextmanager
+def experts_loaded(experts: list, batch: list[int]):
+    """The models on their device for a run over latents of shape ``batch`` [passes, C, F, h, w],
+    with their patches applied (``pre_run``) and removed after (``cleanup``), as ComfyUI's
+    samplers do."""
+    comfy.model_management.load_models_gpu(experts, memory_required=max(e.model.memory_required(batch) for e in experts))
+    for expert in experts:
+        expert.pre_run()
+    try:
+        yield
+    finally:
+        for expert in experts:
+            expert.cleanup()
 
 
 def cross_attn(conditioning) -> torch.Tensor:
@@ -71,9 +89,10 @@ def cross_attn(conditioning) -> torch.Tensor:
     return conditioning[0][0][:1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ConditioningSchedule:
-    """Conditionings by video frame: ``timeline`` over labels, ``embeddings[label]`` [1, L, D]."""
+    """Conditionings by video frame: ``timeline`` over labels, ``embeddings[label]`` [1, L, D].
+    Two schedules are equal when their timelines, labels and embeddings are."""
 
     timeline: PromptTimeline
     embeddings: tuple[tuple[str, torch.Tensor], ...]
@@ -91,9 +110,13 @@ class ConditioningSchedule:
     def single(cls, label: str, embedding: torch.Tensor) -> "ConditioningSchedule":
         return cls(PromptTimeline(((0, label),)), ((label, embedding),))
 
-    def signature(self) -> tuple:
-        """Equal while the schedule is unchanged (tensors by identity)."""
-        return self.timeline, tuple((label, id(e)) for label, e in self.embeddings)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ConditioningSchedule):
+            return NotImplemented
+        return self.timeline == other.timeline and len(self.embeddings) == len(other.embeddings) and all(
+            a == b and torch.equal(x, y) for (a, x), (b, y) in zip(self.embeddings, other.embeddings))
+
+    __hash__ = None
 
 
 def _same_length(contexts: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -118,7 +141,9 @@ def _model_output(patcher, x: torch.Tensor, sigma: torch.Tensor, context: torch.
 
 
 class WanVelocity:
-    """``velocity(x [Bsz, F, C, H, W] in the model's latent space, tau [F], latent index [F]) -> dx/dtau``.
+    """``velocity(x [Bsz, F, C, H, W] in the model's latent space, tau [F], latent index [F]) -> dx/dtau``,
+    and the ``session.ConditioningSource`` of Wan streams: it follows a ``ConditioningSchedule``
+    (text is encoded outside, by the stock nodes, so it takes no typed prompt).
 
     Frames whose prompts differ (a switch inside the buffer) get the per-frame blend of
     the model's outputs under each prompt: one batched pass per distinct prompt in the
@@ -127,6 +152,9 @@ class WanVelocity:
     take the low-noise expert's output and the others the (high-noise) ``patcher``'s;
     each expert present in the buffer sees the whole buffer.
     """
+
+    accepts_text = False
+    how_to_reprompt = NO_TEXT_PROMPTS
 
     def __init__(self, patcher, schedule: ConditioningSchedule, negative: torch.Tensor, guidance: float,
                  low_noise=None, boundary: float = 0.875):
@@ -146,15 +174,18 @@ class WanVelocity:
     def timeline(self) -> PromptTimeline:
         return self.schedule.timeline
 
-    @timeline.setter
-    def timeline(self, timeline: PromptTimeline) -> None:
-        known = dict(self.schedule.embeddings)
-        if any(p not in known for p in timeline.prompts):
-            raise ScheduleError(NO_TEXT_PROMPTS)
-        self.schedule = ConditioningSchedule(timeline, self.schedule.embeddings)
+    def follow(self, schedule: ConditioningSchedule) -> None:
+        self.schedule = schedule
 
-    def unknown(self, prompt: str) -> list[str]:
+    def switch(self, prompt: str, at_frame: int) -> None:
         raise ScheduleError(NO_TEXT_PROMPTS)
+
+    def unknown_words(self, *prompts: str) -> list[str]:
+        """None: the text encoder runs outside the stream, in the stock nodes."""
+        return []
+
+    def output_frame(self, index: int) -> int:
+        return output_frame(index)
 
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor, tau: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
@@ -169,7 +200,7 @@ class WanVelocity:
         passes = len(contexts)
         context = torch.cat([c.expand(bsz, -1, -1) for c in _same_length(contexts)])
         batch = x.repeat(passes, 1, 1, 1, 1)
-        sigma = 1.0 - tau.to(x.device, torch.float32)                              # [F]
+        sigma = sigma_of(tau.to(x.device, torch.float32))                          # [F]
         owner = (sigma < self.boundary).long() if len(self.experts) == 2 else torch.zeros_like(sigma).long()
         cond_or_uncond = [0] * len(active) + [1] * (passes - len(active))
         v = torch.zeros(passes, bsz, *x.shape[1:], device=x.device)               # [passes, Bsz, F, C, H, W]

@@ -2,32 +2,17 @@
 stock CONDITIONING and VAE, decoded as it streams."""
 from __future__ import annotations
 
-import comfy.model_management
 import comfy.samplers
+from comfy.model_patcher import ModelPatcher
+from comfy.sd import VAE
 from comfy_api.latest import io
 
-from ..stream_core.decoded import DecodedStream
-from ..stream_core.partition import Partition
-from ..stream_core.stream import Stream
+from ..stream_core.engine.partition import Partition
 from .inputs import StreamNode, frames_input, partition_inputs, size_inputs, stream_inputs
-from .registry import Session
-from .run import advance, open_session
+from .run import run_stream
 from .types import CATEGORY, ConditioningScheduleType, FramesType
-from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, output_frame, tau_grid,
-                  vae_latents)
-from .wan_decode import WanStreamDecoder
-
-PATCH = 2   # Wan's spatial patch size on latents
-
-
-def full_schedule(positive, schedule: ConditioningSchedule | None) -> ConditioningSchedule:
-    """The schedule with ``positive`` from frame 0, unless the schedule has its own frame-0 entry."""
-    embedding = cross_attn(positive)
-    if schedule is None:
-        return ConditioningSchedule.single("positive", embedding)
-    if any(frame == 0 for frame, _ in schedule.timeline.entries):
-        return schedule
-    return schedule.with_entry(0, "positive", embedding, schedule.timeline.transition)
+from .wan import ConditioningSchedule, experts_loaded
+from .wan_session import WanStreamFactory
 
 
 class StreamDiTWanStream(StreamNode):
@@ -66,48 +51,11 @@ class StreamDiTWanStream(StreamNode):
         )
 
     @classmethod
-    def execute(cls, model, positive, negative, vae, stream_id, action, seed, width, height, K, N, c, s,
-                scheduler, guidance, frames, schedule=None, model_low_noise=None, boundary=0.875) -> io.NodeOutput:
-        experts = [model] if model_low_noise is None else [model, model_low_noise]
-        for expert in experts:
-            check_model(expert)
-        base = model.model
-        if getattr(vae, "latent_channels", None) != base.latent_format.latent_channels:
-            raise WanModelError(f"the VAE has {getattr(vae, 'latent_channels', '?')} latent channels and the model "
-                                f"{base.latent_format.latent_channels}: use the VAE that belongs to the model "
-                                "(wan_2.1_vae for Wan 2.1 and 2.2 A14B, wan2.2_vae for 2.2 5B)")
-        stride = vae.spacial_compression_decode() * PATCH
-        if width % stride or height % stride:
-            raise ValueError(f"width and height must be multiples of {stride} for this model and VAE, "
-                             f"got {width}x{height}")
-        shape = (base.latent_format.latent_channels, height // (stride // PATCH), width // (stride // PATCH))
-        partition = Partition(K, N, c, s)
-        node_id = cls.hidden.unique_id if cls.hidden is not None else None
-        wanted = full_schedule(positive, schedule)
-
-        def start() -> Session:
-            velocity = WanVelocity(model, wanted, cross_attn(negative), guidance, model_low_noise, boundary)
-            decoder = WanStreamDecoder(vae)
-            stream = Stream(velocity, partition, shape, seed=seed, grid=tau_grid(model, scheduler, partition.T),
-                            device=model.load_device)
-            return Session(DecodedStream(stream, lambda latents: decoder(vae_latents(model, latents))), velocity,
-                           key, wanted.signature(), output_frame)
-
-        key = (tuple(map(id, experts)), boundary, id(vae), seed, shape, partition, scheduler)
-        session = open_session(stream_id, action, key, start)
-        with session.lock:
-            if wanted.signature() != session.schedule:   # the user edited the conditionings
-                session.velocity.schedule, session.schedule = wanted, wanted.signature()
-            session.velocity.negative = cross_attn(negative)
-            session.velocity.guidance = guidance
-            passes = len(wanted.embeddings) + (guidance != 1.0)
-            batch = [passes, shape[0], partition.B, *shape[1:]]
-            comfy.model_management.load_models_gpu(
-                experts, memory_required=max(e.model.memory_required(batch) for e in experts))
-            for expert in experts:
-                expert.pre_run()
-            try:
-                return io.NodeOutput(advance(session, stream_id, frames, node_id))
-            finally:
-                for expert in experts:
-                    expert.cleanup()
+    def execute(cls, model: ModelPatcher, positive: list, negative: list, vae: VAE, stream_id: str, action: str,
+                seed: int, width: int, height: int, K: int, N: int, c: int, s: int, scheduler: str, guidance: float,
+                frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,
+                boundary: float = 0.875) -> io.NodeOutput:
+        factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
+                                   guidance, schedule, model_low_noise, boundary)
+        with experts_loaded(factory.experts, factory.batch):
+            return io.NodeOutput(run_stream(factory, stream_id, action, frames, cls.node_id()))

@@ -15,7 +15,8 @@ from comfy_server import ROOT, ComfyServer  # noqa: E402
 from workflow_format import api_to_ui  # noqa: E402
 
 sys.path.insert(0, ROOT)
-from stream_core.sampler import GUIDANCE_UNTIL  # noqa: E402
+from stream_core.engine.guidance import GUIDANCE_UNTIL  # noqa: E402
+from stream_core.engine.partition import Partition  # noqa: E402
 
 MODEL = "streamdit-shapes-64px.safetensors"
 STUDENT = "streamdit-shapes-64px-distilled.safetensors"   # one pass per buffer shift: s = 1, no guidance
@@ -29,12 +30,13 @@ def stream_workflow(action: str, stream_id: str, frames: int, prefix: str, sched
                     model: str = MODEL, K: int = 2, s: int = 2, guidance: float = 3.0, fps: float = 8.0) -> dict:
     """A stream of the shipped model's 8-frame buffer: K references, then chunks of c = 2.
     K = 2 keeps the teacher's objects as steady as the diagonal scheme's (README)."""
+    p = Partition.filling(8, K=K, c=2, s=s)
     return {
         "1": {"class_type": "StreamDiTLoader", "inputs": {"model_name": model, "device": "auto", "dtype": "float32"}},
         "2": {"class_type": "StreamDiTPromptSchedule", "inputs": {"schedule": schedule, "transition": 8}},
         "3": {"class_type": "StreamDiTStream", "inputs": {
             "model": ["1", 0], "schedule": ["2", 0], "stream_id": stream_id, "action": action, "seed": 0,
-            "width": 64, "height": 64, "K": K, "N": (8 - K) // 2, "c": 2, "s": s, "guidance": guidance, "frames": frames,
+            "width": 64, "height": 64, "K": p.K, "N": p.N, "c": p.c, "s": p.s, "guidance": guidance, "frames": frames,
             "guidance_until": GUIDANCE_UNTIL}},
         "4": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["3", 0], "fps": fps}},
         "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 1], "filename_prefix": prefix,

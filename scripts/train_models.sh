@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 AE=$OUT/streamdit-shapes-autoencoder.safetensors   # the teacher carries a copy
 TEACHER="$OUT/streamdit-shapes-64px.safetensors"
 STUDENT="$OUT/streamdit-shapes-64px-distilled.safetensors"
-[ -f "$AE" ] || $PY -m stream_core.train_autoencoder --steps 6000 --channels 8 --lr 2e-3 --out "$AE"
-$PY -m stream_core.train --autoencoder "$AE" --patch 2 --batch 16 --steps 15000 --out "$TEACHER"
-$PY -m stream_core.train --autoencoder "$AE" --patch 2 --batch 16 --steps 21000 --out "$TEACHER"   # a warm restart from step 15000
-[ -f "$STUDENT" ] || $PY -m stream_core.distill "$TEACHER" --out "$STUDENT" --steps 2000 --lr 1e-4 --guidance 3 --guidance-until 0.75 --chunk-sizes 2 --references 0 2
+[ -f "$AE" ] || $PY -m stream_core.lab.train_autoencoder --steps 6000 --channels 8 --lr 2e-3 --out "$AE"
+$PY -m stream_core.lab.train --autoencoder "$AE" --patch 2 --batch 16 --steps 15000 --out "$TEACHER"
+$PY -m stream_core.lab.train --autoencoder "$AE" --patch 2 --batch 16 --steps 21000 --out "$TEACHER"   # a warm restart from step 15000
+[ -f "$STUDENT" ] || $PY -m stream_core.lab.distill "$TEACHER" --out "$STUDENT" --steps 2000 --lr 1e-4 --guidance 3 --guidance-until 0.75 --chunk-sizes 2 --references 0 2

@@ -8,7 +8,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from stream_core.model import StreamDiT, StreamDiTConfig  # noqa: E402
+from stream_core.native.model import StreamDiT, StreamDiTConfig  # noqa: E402
 
 VOCAB = ("a", "red", "blue", "ball", "square", "rolling", "left", "right")
 OPPOSITE = {"right": "left", "left": "right", "up": "down", "down": "up"}   # world directions

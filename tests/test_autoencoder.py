@@ -4,16 +4,16 @@ import dataclasses
 import pytest
 import torch
 
-from stream_core.analysis import look, shape_mask
-from stream_core.checkpoint import load
-from stream_core.evaluate import stream_frames
-from stream_core.frames import to_images
-from stream_core.partition import Partition
-from stream_core.timeline import PromptTimeline
-from stream_core.train import default_config, train
-from stream_core.train_autoencoder import load_autoencoder, reconstruction_loss, train_autoencoder
-from stream_core.autoencoder import FrameAutoencoder
-from stream_core.world import World
+from stream_core.lab.analysis import look, shape_mask
+from stream_core.native.checkpoint import load
+from stream_core.lab.evaluate import stream_frames
+from stream_core.native.images import to_images
+from stream_core.engine.partition import Partition
+from stream_core.engine.timeline import PromptTimeline
+from stream_core.lab.train import default_config, train
+from stream_core.lab.train_autoencoder import load_autoencoder, reconstruction_loss, train_autoencoder
+from stream_core.native.autoencoder import FrameAutoencoder
+from stream_core.lab.world import World
 
 
 def test_a_few_steps_lower_the_reconstruction_loss_on_a_fixed_batch():

@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import save_file
 
 from conftest import tiny_model
-from stream_core.checkpoint import CheckpointError, load, save
+from stream_core.native.checkpoint import CheckpointError, load, save
 
 
 @pytest.fixture

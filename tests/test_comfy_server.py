@@ -12,8 +12,8 @@ from PIL import Image
 
 from comfy_server import ComfyServer
 from conftest import SHIPPED_STUDENT, load_workflow, workflow_names
-from stream_core.analysis import look
-from stream_core.timeline import parse_schedule
+from stream_core.lab.analysis import look
+from stream_core.engine.timeline import parse_schedule
 from tiny_wan import wan_model_state, wan_vae_state, write
 from workflow_format import ui_to_api
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from stream_core.decoded import DecodedStream
-from stream_core.partition import Partition
-from stream_core.stream import Stream
+from stream_core.engine.decoded_stream import DecodedStream
+from stream_core.engine.partition import Partition
+from stream_core.engine.stream import Stream
 from analytic import means, point_mass_velocity
 
 SHAPE = (2, 4, 4)

@@ -4,11 +4,11 @@ import dataclasses
 import pytest
 import torch
 
-from stream_core.checkpoint import read_config, save
-from stream_core.distill import distill, distill_loss, segment_starts
-from stream_core.model import StreamDiT
-from stream_core.train import default_config
-from stream_core.world import World
+from stream_core.native.checkpoint import read_config, save
+from stream_core.lab.distill import distill, distill_loss, segment_starts
+from stream_core.native.model import StreamDiT
+from stream_core.lab.train import default_config
+from stream_core.lab.world import World
 
 
 def setup(seed=0):

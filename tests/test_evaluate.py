@@ -3,9 +3,9 @@ import dataclasses
 import math
 
 from conftest import OPPOSITE
-from stream_core.analysis import Seen, seam, trajectory
-from stream_core.evaluate import HELD, SEEN, adherence, world_frames
-from stream_core.world import HELD_OUT
+from stream_core.lab.analysis import Seen, seam, trajectory
+from stream_core.lab.evaluate import HELD, SEEN, adherence, world_frames
+from stream_core.lab.world import HELD_OUT
 
 
 def test_held_out_prompts_are_the_held_out_pairs():

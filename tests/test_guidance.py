@@ -1,10 +1,10 @@
 """Guidance only below ``guidance_until``: the stream's velocity and the distillation teacher."""
 import torch
 
-from stream_core.conditioning import TextVelocity
-from stream_core.distill import teacher_segment
-from stream_core.sampler import guidance_scales, guide
-from stream_core.timeline import PromptTimeline
+from stream_core.native.conditioning import TextVelocity
+from stream_core.lab.distill import teacher_segment
+from stream_core.engine.guidance import guidance_scales, guide
+from stream_core.engine.timeline import PromptTimeline
 
 SHAPE = (3, 16, 16)
 PROMPT = PromptTimeline(((0, "a red ball rolling right"),))

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from conftest import tiny_model
-from stream_core.window import window_attention
+from stream_core.native.window_attention import window_attention
 
 
 def inputs(model, frames=4, batch=2, seed=0):

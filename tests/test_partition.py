@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from stream_core.partition import Partition, PartitionError
-from stream_core.schedule import tau_grid
-from stream_core.stream import Stream
+from stream_core.engine.partition import Partition, PartitionError
+from stream_core.engine.time_grid import tau_grid
+from stream_core.engine.stream import Stream
 
 SHAPE = (3, 2, 2)
 PARTITIONS = [Partition(0, 4, 2, 3), Partition(2, 3, 2, 2), Partition.uniform(6, 5),

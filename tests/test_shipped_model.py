@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from conftest import SHIPPED_MODEL, SHIPPED_STUDENT
-from stream_core.analysis import follows, look
-from stream_core.checkpoint import load
-from stream_core.evaluate import stream_frames
-from stream_core.partition import Partition
-from stream_core.timeline import PromptTimeline
+from stream_core.lab.analysis import follows, look
+from stream_core.native.checkpoint import load
+from stream_core.lab.evaluate import stream_frames
+from stream_core.engine.partition import Partition
+from stream_core.engine.timeline import PromptTimeline
 
 
 @pytest.mark.parametrize("path, partition, guidance", [(SHIPPED_MODEL, Partition(0, 4, 2, 2), 3.0),

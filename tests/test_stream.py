@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from conftest import ROOT
-from stream_core.conditioning import TextVelocity
-from stream_core.partition import Partition
-from stream_core.sampler import euler_step, sample_uniform
-from stream_core.schedule import tau_grid
-from stream_core.stream import Stream, StreamError
-from stream_core.timeline import PromptTimeline
+from stream_core.native.conditioning import TextVelocity
+from stream_core.engine.partition import Partition
+from stream_core.engine.integrator import euler_step, sample_uniform
+from stream_core.engine.time_grid import tau_grid
+from stream_core.engine.stream import Stream, StreamError
+from stream_core.engine.timeline import PromptTimeline
 from analytic import gaussian_velocity, means, point_mass_velocity
 
 SHAPE = (3, 16, 16)
@@ -143,8 +143,8 @@ def test_bad_inputs_are_refused(model):
 MEMORY_PROBE = r"""
 import resource, sys, torch
 sys.path.insert(0, sys.argv[1])
-from stream_core.partition import Partition
-from stream_core.stream import Stream
+from stream_core.engine.partition import Partition
+from stream_core.engine.stream import Stream
 sys.path.insert(0, sys.argv[1] + "/tests")
 from analytic import point_mass_velocity, means
 torch.set_num_threads(1)

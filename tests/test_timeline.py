@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from stream_core.conditioning import TextVelocity
-from stream_core.timeline import PromptTimeline, ScheduleError, parse_schedule
+from stream_core.native.conditioning import TextVelocity
+from stream_core.engine.timeline import PromptTimeline, ScheduleError, parse_schedule
 
 
 def test_schedule_parses_and_sorts():
@@ -46,6 +46,6 @@ def test_text_velocity_context_follows_the_timeline(model):
     red, blue = model.encode(["a red ball", "a blue square"])
     torch.testing.assert_close(ctx[3], red)
     torch.testing.assert_close(ctx[4], blue)
-    velocity.timeline = t.switched("a red square zebra", 2)
+    velocity.switch("a red square zebra", 2)
     assert velocity.unknown_words() == ["zebra"]
     torch.testing.assert_close(velocity.context(torch.arange(8))[5], model.encode(["a red square zebra"])[0])

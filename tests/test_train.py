@@ -2,10 +2,10 @@ import dataclasses
 
 import torch
 
-from stream_core.model import StreamDiT
-from stream_core.schedule import shift_tau
-from stream_core.train import chunk_mixture, default_config, loss_on, stratified_times
-from stream_core.world import World
+from stream_core.native.model import StreamDiT
+from stream_core.engine.time_grid import shift_tau
+from stream_core.lab.train import chunk_mixture, default_config, loss_on, stratified_times
+from stream_core.lab.world import World
 
 
 def test_chunk_times_are_stratified_and_shared_within_a_chunk():
@@ -56,8 +56,8 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
 
 def test_resume_continues_exactly_where_training_stopped(tmp_path):
     cfg = dataclasses.replace(default_config(), dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
-    from stream_core.checkpoint import load
-    from stream_core.train import train
+    from stream_core.native.checkpoint import load
+    from stream_core.lab.train import train
     whole = str(tmp_path / "whole.safetensors")
     parts = str(tmp_path / "parts.safetensors")
     train(4, 2, whole, config=cfg, log_every=100)
@@ -70,7 +70,7 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path):
 
 def test_a_state_past_the_asked_steps_is_left_untouched(tmp_path):
     cfg = dataclasses.replace(default_config(), dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
-    from stream_core.train import train
+    from stream_core.lab.train import train
     out = tmp_path / "m.safetensors"
     state = tmp_path / "m.safetensors.state"
     train(3, 2, str(out), config=cfg, log_every=100)
@@ -80,7 +80,7 @@ def test_a_state_past_the_asked_steps_is_left_untouched(tmp_path):
 
 
 def test_immiscible_assignment_is_a_permutation_that_shortens_distances():
-    from stream_core.train import immiscible
+    from stream_core.lab.train import immiscible
     g = torch.Generator().manual_seed(0)
     clips, noise = torch.randn(8, 50, generator=g) + 2, torch.randn(8, 50, generator=g)
     paired = immiscible(clips, noise)
@@ -95,15 +95,15 @@ def test_two_processes_train_what_one_process_trains(tmp_path):
 
     from comfy_server import free_port
     from conftest import ROOT
-    from stream_core.checkpoint import load
-    from stream_core.train import train
+    from stream_core.native.checkpoint import load
+    from stream_core.lab.train import train
     sizes = dict(dim=24, depth=1, heads=2)
     one = str(tmp_path / "one.safetensors")
     two = str(tmp_path / "two.safetensors")
     train(3, 4, one, config=dataclasses.replace(default_config(), **sizes), log_every=100)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-                    "-m", "stream_core.train", "--steps", "3", "--batch", "4", "--out", two,
+                    "-m", "stream_core.lab.train", "--steps", "3", "--batch", "4", "--out", two,
                     *[f"--{k}={v}" for k, v in sizes.items()]], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=300)
     a, b = load(one).state_dict(), load(two).state_dict()

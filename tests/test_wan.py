@@ -48,8 +48,8 @@ def test_uniform_buffer_equals_the_stock_sampler(pack, request, kind):
     """All frames at one noise level: every buffer step is KSampler's Euler step, with CFG
     against a negative of another length, on the model's own shifted schedule."""
     import comfy.sample
-    from stream_core.partition import Partition
-    from stream_core.stream import Stream
+    from stream_core.engine.partition import Partition
+    from stream_core.engine.stream import Stream
     wan_ = pack("nodes.wan")
     model, _ = request.getfixturevalue(kind)
     latent = (model.model.latent_format.latent_channels, *LATENT[1:])
@@ -58,7 +58,7 @@ def test_uniform_buffer_equals_the_stock_sampler(pack, request, kind):
     schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(positive))
     velocity = wan_.WanVelocity(model, schedule, wan_.cross_attn(negative), cfg)
     stream = Stream(velocity, Partition.uniform(frames, steps), latent, seed=3,
-                    grid=wan_.tau_grid(model, "simple", steps))
+                    grid=wan_.model_tau_grid(model, "simple", steps))
     ours = model.model.process_latent_out(stream.take(frames).movedim(1, 2))
     noise = torch.randn(1, frames, *latent, generator=torch.Generator().manual_seed(3)).movedim(1, 2)
     stock = comfy.sample.sample(model, noise, steps, cfg, "euler", "simple", positive, negative,
@@ -71,8 +71,8 @@ def test_uniform_buffer_equals_the_stock_sampler(pack, request, kind):
 def test_per_frame_timesteps_reach_the_model(pack, wan):
     """A StreamDiT buffer step calls the diffusion model once with one timestep per latent
     frame: 1000 * sigma, sigma = 1 - tau of that frame's chunk, for cond and uncond."""
-    from stream_core.partition import Partition
-    from stream_core.stream import Stream
+    from stream_core.engine.partition import Partition
+    from stream_core.engine.stream import Stream
     wan_ = pack("nodes.wan")
     model, _ = wan
     seen = []
@@ -82,7 +82,7 @@ def test_per_frame_timesteps_reach_the_model(pack, wan):
         schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(conditioning(1, 8)))
         velocity = wan_.WanVelocity(model, schedule, wan_.cross_attn(conditioning(2, 8)), 3.0)
         p = Partition(K=0, N=3, c=2, s=2)
-        stream = Stream(velocity, p, LATENT, grid=wan_.tau_grid(model, "simple", p.T))
+        stream = Stream(velocity, p, LATENT, grid=wan_.model_tau_grid(model, "simple", p.T))
         stream.step()
         seen.clear()
         tau = stream.tau.float()
@@ -98,7 +98,7 @@ def test_per_frame_timesteps_reach_the_model(pack, wan):
 
 def test_a_scheduled_prompt_blends_frame_by_frame(pack, wan):
     """Frames of one buffer under two prompts get each their own prompt's output."""
-    from stream_core.timeline import PromptTimeline
+    from stream_core.engine.timeline import PromptTimeline
     wan_ = pack("nodes.wan")
     model, _ = wan
     a, b = wan_.cross_attn(conditioning(1, 8)), wan_.cross_attn(conditioning(4, 8))
@@ -139,13 +139,13 @@ def test_two_experts_split_like_the_stock_two_sampler_workflow(pack, experts):
     KSamplerAdvanced nodes (high-noise expert for the first steps, low-noise after); in a
     StreamDiT buffer each frame takes the expert of its own level."""
     import comfy.sample
-    from stream_core.partition import Partition
-    from stream_core.stream import Stream
+    from stream_core.engine.partition import Partition
+    from stream_core.engine.stream import Stream
     wan_ = pack("nodes.wan")
     high, low = experts
     frames, steps, split, cfg = 2, 6, 2, 3.0
     positive, negative = conditioning(1, 8), conditioning(2, 8)
-    sigmas = 1 - wan_.tau_grid(high, "simple", steps)
+    sigmas = 1 - wan_.model_tau_grid(high, "simple", steps)
     boundary = float(sigmas[split - 1] + sigmas[split]) / 2
     schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(positive))
     velocity = wan_.WanVelocity(high, schedule, wan_.cross_attn(negative), cfg, low, boundary)
@@ -233,13 +233,12 @@ def test_the_wan_stream_node_takes_both_wan22_experts(comfy, experts, wan):
 
 
 def test_text_prompts_from_the_panel_are_refused_with_a_reason(pack, wan):
-    """The panel's prompt box sends text; a Wan stream follows CONDITIONING, so the route
-    answers 409 with this message (the route calls ``velocity.unknown`` first)."""
-    ScheduleError = pack("stream_core.timeline").ScheduleError   # noqa: N806 (the pack's own class)
+    """The panel's prompt box sends text; a Wan stream follows CONDITIONING: it says so
+    (``accepts_text``; the route answers 409 with ``how_to_reprompt``), and a switch is refused."""
+    ScheduleError = pack("stream_core.engine.timeline").ScheduleError   # noqa: N806 (the pack's own class)
     wan_ = pack("nodes.wan")
     schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(conditioning(1, 8)))
     velocity = wan_.WanVelocity(wan[0], schedule, None, 1.0)
+    assert not velocity.accepts_text and "follows the CONDITIONING inputs" in velocity.how_to_reprompt
     with pytest.raises(ScheduleError, match="follows the CONDITIONING inputs"):
-        velocity.unknown("a cat")
-    with pytest.raises(ScheduleError, match="follows the CONDITIONING inputs"):
-        velocity.timeline = velocity.timeline.switched("a cat", at_frame=4)
+        velocity.switch("a cat", at_frame=4)

@@ -1,8 +1,8 @@
 import torch
 
 from conftest import OPPOSITE
-from stream_core.analysis import follows, look
-from stream_core.world import HELD_OUT, World
+from stream_core.lab.analysis import follows, look
+from stream_core.lab.world import HELD_OUT, World
 
 
 def test_clips_are_deterministic_and_seeded():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..engine.partition import Partition
 from .world import COLOURS, DIRECTIONS, SPEEDS, object_radius
 
 FILL = {"square": 1.0, "circle": math.pi / 4, "triangle": 0.5}
@@ -96,15 +97,18 @@ def seam(seen: list[Seen], direction: str, c: int, K: int = 0, first: int = 12) 
     """How a stream's chunks join, in pixels: the mean step along ``direction`` from the last
     frame of a chunk to the first of the next, minus the mean step between frames of one
     chunk, over the first ``first`` frames (objects mostly reach a border later). Output
-    frames 0..K-1 are references, chunks of ``c`` follow. 0 when chunks join as smoothly
-    as their own frames; negative when each chunk starts behind where the last one left off.
+    frames 0..K-1 are references, chunks of ``c`` follow (``Partition.output_chunk``). 0 when
+    chunks join as smoothly as their own frames; negative when each chunk starts behind
+    where the last one left off.
     NaN for c = 1 (no frames share a chunk) or when a kind of step has no two shapes."""
     dx, dy = DIRECTIONS[direction]
+    partition = Partition(K=K, N=1, c=c, s=1)
     inside, across = [], []
     for t in range(min(first, len(seen)) - 1):
         a, b = seen[t], seen[t + 1]
         if a.colour is not None and b.colour is not None:
-            (across if (t - K) % c == c - 1 else inside).append((b.x - a.x) * dx + (b.y - a.y) * dy)
+            seam_between = partition.output_chunk(t) != partition.output_chunk(t + 1)
+            (across if seam_between else inside).append((b.x - a.x) * dx + (b.y - a.y) * dy)
     if c == 1 or not inside or not across:
         return math.nan
     return statistics.fmean(across) - statistics.fmean(inside)

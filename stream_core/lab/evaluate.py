@@ -11,9 +11,9 @@ its step across a chunk boundary less its step inside a chunk, negative when eac
 starts behind the last: ``analysis.seam``). Switch: frames after a prompt switch until
 the colour follows the new prompt.
 
-The teacher is guided only while ``tau < --guidance-until`` (``sampler.guidance_scales``).
+The teacher is guided only while ``tau < --guidance-until`` (``guidance.guidance_scales``).
 
-    python -m stream_core.evaluate TEACHER [STUDENT ...] --guidance 3
+    python -m stream_core.lab.evaluate TEACHER [STUDENT ...] --guidance 3
 """
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ import os
 
 import torch
 
+from ..engine.guidance import GUIDANCE_UNTIL
+from ..engine.partition import Partition
+from ..engine.stream import Stream
+from ..engine.timeline import PromptTimeline
+from ..native.checkpoint import load
+from ..native.conditioning import TextVelocity
 from .analysis import follows, look, seam, trajectory
-from .checkpoint import load
-from .conditioning import TextVelocity
-from .partition import Partition
-from .sampler import GUIDANCE_UNTIL
-from .stream import Stream
-from .timeline import PromptTimeline
 from .world import Scene, object_radius, render
 
 SEEN = [Scene("red", "circle", "right"), Scene("blue", "square", "up"), Scene("yellow", "triangle", "left"),

@@ -5,13 +5,14 @@ For a buffer partitioned into K clean reference frames and N chunks (chunk sizes
 training mixture, or only those asked for: the shipped student learns c = 2 with K = 0,
 N = 4 and with K = 2, N = 3, the streams it is made for; with c = B in the mix the one-step
 jump from noise to clean dominates the loss), chunk i (0 = cleanest) owns the segment
-[tau_i, tau_i + 1/N] of time. A training state puts every chunk of a world clip at the
-start of its segment (``flow.noisy``; references clean); the teacher walks all segments
-together in s Euler micro-steps with classifier-free guidance (only below
-``guidance_until``, as the stream guides: ``sampler.guidance_scales``); the student must
-land on the teacher's end point in one step without guidance.
+[tau_i, tau_i + 1/N] of time (``Partition.segments``). A training state puts every chunk
+of a world clip at the start of its segment (``flow.noisy``; references clean); the
+teacher walks all segments together in s micro-steps of the stream's integrator with
+classifier-free guidance (only below ``guidance_until``, as the stream guides:
+``guidance.guidance_scales``); the student must land on the teacher's end point in one
+step without guidance.
 
-    python -m stream_core.distill models/streamdit-shapes-64px.safetensors \
+    python -m stream_core.lab.distill models/streamdit-shapes-64px.safetensors \
         --out models/streamdit-shapes-64px-distilled.safetensors --steps 2000 --lr 1e-4 --guidance 3 \
         --guidance-until 0.75 --chunk-sizes 2 --references 0 2
 """
@@ -23,39 +24,44 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import load, save
-from .flow import noisy
-from .model import StreamDiT
-from .sampler import GUIDANCE_UNTIL, euler_step, guidance_scales, guide
+from ..engine.flow import noisy
+from ..engine.guidance import GUIDANCE_UNTIL, guidance_scales
+from ..engine.integrator import Integrator, euler, euler_step
+from ..engine.partition import Partition
+from ..native.checkpoint import load, save
+from ..native.conditioning import guided_velocity
+from ..native.model import StreamDiT
 from .train import chunk_mixture, context_for
 from .world import World
 
 
 def segment_starts(batch: int, frames: int, chunk_sizes: tuple[int, ...], generator: torch.Generator,
                    references: tuple[int, ...] = (0,)) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-frame segment start and length [batch, frames]. Each buffer draws K from
-    ``references`` and c from ``chunk_sizes``: K clean reference frames (start 1, length 0),
-    then N = (frames - K) / c chunks, chunk i starting at (N-1-i)/N."""
+    """Per-frame segment start and length [batch, frames] (``Partition.segments``). Each buffer
+    draws K from ``references`` and c from ``chunk_sizes``: K clean reference frames (start 1,
+    length 0), then N = (frames - K) / c chunks, chunk i starting at (N-1-i)/N."""
     starts, lengths = [], []
     for _ in range(batch):
         k = references[int(torch.randint(len(references), (1,), generator=generator))]
         c = chunk_sizes[int(torch.randint(len(chunk_sizes), (1,), generator=generator))]
-        n = (frames - k) // c
-        starts.append(torch.cat([torch.ones(k), ((n - 1 - torch.arange(n)) / n).repeat_interleave(c)]))
-        lengths.append(torch.cat([torch.zeros(k), torch.full((frames - k,), 1.0 / n)]))
-    return torch.stack(starts), torch.stack(lengths)
+        start, length = Partition.filling(frames, K=k, c=c).segments()
+        starts.append(start)
+        lengths.append(length)
+    return torch.stack(starts).float(), torch.stack(lengths).float()
 
 
 @torch.no_grad()
 def teacher_segment(teacher: StreamDiT, x: torch.Tensor, start: torch.Tensor, length: torch.Tensor,
                     context: torch.Tensor, null: torch.Tensor, micro_steps: int, guidance: float,
-                    guidance_until: float = GUIDANCE_UNTIL) -> torch.Tensor:
-    """The teacher's end point after ``micro_steps`` guided Euler steps over each frame's segment."""
+                    guidance_until: float = GUIDANCE_UNTIL, integrator: Integrator = euler) -> torch.Tensor:
+    """The teacher's end point after ``micro_steps`` guided integrator steps over each frame's
+    segment: x [Bsz, F, C, H, W], start and length [Bsz, F], context and null [Bsz, F, L, Dc]."""
+    def field(x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        return guided_velocity(teacher, x, tau, context, null, guidance_scales(tau, guidance, guidance_until))
+
     dtau = length / micro_steps
     for j in range(micro_steps):
-        tau = start + j * dtau
-        both = teacher(torch.cat([x, x]), torch.cat([tau, tau]), torch.cat([context, null]))
-        x = euler_step(x, guide(*both.chunk(2), guidance_scales(tau, guidance, guidance_until)), dtau)
+        x = integrator(field, x, start + j * dtau, dtau)
     return x
 
 
@@ -87,9 +93,8 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
     g = torch.Generator().manual_seed(seed)
     mixture = chunk_sizes or chunk_mixture(cfg.frames)
     for k in references:
-        if not 0 <= k < cfg.frames or any(c < 1 or (cfg.frames - k) % c for c in mixture):
-            raise ValueError(f"chunk sizes must divide the buffer of {cfg.frames} frames less the K = {k} "
-                             f"reference frames, got {mixture}")
+        for c in mixture:
+            Partition.filling(cfg.frames, K=k, c=c)   # raises when c does not divide the buffer less K
     running = None
     for step in range(steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..stream_core.timeline import PromptTimeline, ScheduleError
+from ..stream_core.engine.timeline import PromptTimeline, ScheduleError
 from .types import CATEGORY, ScheduleType
 
 EXAMPLE = "0: a red ball rolling right\n48: a blue square falling"
@@ -38,5 +38,5 @@ class StreamDiTPromptSchedule(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, schedule, transition) -> io.NodeOutput:
+    def execute(cls, schedule: str, transition: int) -> io.NodeOutput:
         return io.NodeOutput(PromptTimeline.parse(schedule, transition))

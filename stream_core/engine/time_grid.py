@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from .flow import sigma_of, tau_of
+
 
 def tau_grid(steps: int, shift: float = 1.0) -> torch.Tensor:
     """Increasing time grid [steps+1] in float64, ``grid[0] = 0``, ``grid[-1] = 1``.
@@ -20,5 +22,5 @@ def tau_grid(steps: int, shift: float = 1.0) -> torch.Tensor:
 def shift_tau(tau: torch.Tensor, shift: float) -> torch.Tensor:
     """Times moved toward noise for ``shift > 1`` (monotone, 0 and 1 fixed): the shift
     ``sigma' = shift*sigma / (1 + (shift-1)*sigma)`` on ``sigma = 1 - tau``."""
-    sigma = 1.0 - tau
-    return 1.0 - shift * sigma / (1.0 + (shift - 1.0) * sigma)
+    sigma = sigma_of(tau)
+    return tau_of(shift * sigma / (1.0 + (shift - 1.0) * sigma))

@@ -4,7 +4,7 @@ Loss: mean squared error, object pixels (saturated, as ``analysis.look`` sees th
 weighted up so the small shapes come out sharp; the decoder sees latents with a little
 noise. At the end the latents are standardised per channel over fresh clips.
 
-    python -m stream_core.train_autoencoder --steps 6000 --channels 8 --lr 2e-3 --out out/models/ae.safetensors
+    python -m stream_core.lab.train_autoencoder --steps 6000 --channels 8 --lr 2e-3 --out out/models/ae.safetensors
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import time
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..native.autoencoder import FACTORS, FrameAutoencoder
 from .analysis import shape_mask
-from .autoencoder import FACTORS, FrameAutoencoder
 from .world import World
 
 OBJECT_WEIGHT = 10.0

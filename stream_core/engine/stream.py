@@ -9,9 +9,9 @@ from typing import Callable
 
 import torch
 
+from .integrator import Integrator, Velocity, euler
 from .partition import Partition
-from .sampler import Velocity, euler_step
-from .schedule import tau_grid
+from .time_grid import tau_grid
 
 
 class StreamError(RuntimeError):
@@ -26,8 +26,9 @@ def _check_finite(x: torch.Tensor, what: str) -> None:
 class Stream:
     """One StreamDiT stream. ``step()`` runs one model evaluation over the whole buffer.
 
-    velocity: see ``sampler.Velocity``; it may be swapped between steps (prompt change).
+    velocity: see ``integrator.Velocity``; its prompts may change between steps.
     frame_shape: (C, H, W) of one latent frame.
+    integrator: how each micro-step integrates the velocity (``integrator.euler``).
     reference: optional clean latents [Bsz, K, C, H, W] to continue from (video
       extension); without it the first K frames are generated and emitted.
     The noise comes from a CPU generator seeded with ``seed``, so the same seed gives
@@ -38,12 +39,13 @@ class Stream:
     def __init__(self, velocity: Velocity, partition: Partition, frame_shape: tuple[int, int, int], *,
                  batch: int = 1, seed: int = 0, grid: torch.Tensor | None = None,
                  reference: torch.Tensor | None = None, device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, integrator: Integrator = euler):
         if len(frame_shape) != 3 or any(int(n) < 1 for n in frame_shape):
             raise StreamError(f"frame_shape must be (C, H, W) with positive sizes, got {tuple(frame_shape)}")
         if batch < 1:
             raise StreamError(f"batch must be >= 1, got {batch}")
         self.velocity = velocity
+        self.integrator = integrator
         self.partition = partition
         self.frame_shape = tuple(int(n) for n in frame_shape)
         self.batch = batch
@@ -76,13 +78,18 @@ class Stream:
         z = torch.randn(self.batch, frames, *self.frame_shape, generator=self._generator)
         return z.to(self.device, self.dtype)
 
-    def _evaluate(self, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
+    def _integrate(self, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
+        """One integrator step of the buffer-shaped x [Bsz, B, ...] with per-frame tau, dtau [B]."""
         index = self.first_index + torch.arange(x.shape[1], device=self.device)
-        v = self.velocity(x, tau, index)
-        if v.shape != x.shape:
-            raise StreamError(f"velocity returned shape {tuple(v.shape)} for a buffer of shape {tuple(x.shape)}")
-        self.evaluations += 1
-        return euler_step(x, v, dtau)
+
+        def field(x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+            v = self.velocity(x, tau, index)
+            if v.shape != x.shape:
+                raise StreamError(f"velocity returned shape {tuple(v.shape)} for a buffer of shape {tuple(x.shape)}")
+            self.evaluations += 1
+            return v
+
+        return self.integrator(field, x, tau, dtau)
 
     @property
     def started(self) -> bool:
@@ -92,6 +99,23 @@ class Stream:
     def tau(self) -> torch.Tensor:
         """Current time of every buffer position, [B] (what the next step evaluates at)."""
         return self.partition.times(self.micro, self.grid)[0]
+
+    @property
+    def chunk_tau(self) -> list[float]:
+        """Current time of each chunk, cleanest first: N floats."""
+        tau, p = self.tau, self.partition
+        return [float(tau[p.chunk_slice(i).start]) for i in range(p.N)]
+
+    @property
+    def live_index(self) -> int:
+        """Index of the oldest frame still being denoised (buffer position K): a new prompt
+        can still change it and every frame after it."""
+        return self.first_index + self.partition.K
+
+    @property
+    def newest_index(self) -> int:
+        """Index of the newest, noisiest frame in the buffer."""
+        return self.first_index + self.partition.B - 1
 
     # --- start-up ------------------------------------------------------------------
     def _start(self) -> torch.Tensor:
@@ -103,21 +127,21 @@ class Stream:
         if given:
             self.first_index = -p.K
             x = torch.cat([self._reference, self._noise(p.N * p.c)], dim=1)
-            last = (p.N - 1) * p.s
+            last = p.level(0)
         else:
             x = self._noise(p.B)
-            last = p.T if p.K else (p.N - 1) * p.s
+            last = p.T if p.K else p.level(0)
         moving = torch.arange(p.B, device=self.device) >= (p.K if given else 0)
+        captures = p.warmup_captures()
         chunks: list[torch.Tensor | None] = [None] * p.N
         for k in range(last + 1):
-            if k % p.s == 0 and k // p.s < p.N:   # chunk i is needed at grid index (N-1-i)*s
-                i = p.N - 1 - k // p.s
-                chunks[i] = x[:, p.chunk_slice(i)]
+            if k in captures:
+                chunks[captures[k]] = x[:, p.chunk_slice(captures[k])]
             if k == last:
                 break
             tau = torch.where(moving, grid[k], grid[-1])
             dtau = torch.where(moving, grid[k + 1] - grid[k], torch.zeros((), dtype=grid.dtype, device=self.device))
-            x = self._evaluate(x, tau, dtau)
+            x = self._integrate(x, tau, dtau)
         self.buffer = torch.cat([x[:, :p.K], *chunks], dim=1)
         _check_finite(self.buffer, "the start-up buffer")
         self._reference = None
@@ -131,11 +155,11 @@ class Stream:
         done = self._start() if self.buffer is None else self._empty()
         p = self.partition
         tau, dtau = p.times(self.micro, self.grid)
-        self.buffer = self._evaluate(self.buffer, tau, dtau)
+        self.buffer = self._integrate(self.buffer, tau, dtau)
         self.micro += 1
         if self.micro == p.s:
             chunk = self.buffer[:, p.chunk_slice(0)]
-            _check_finite(chunk, f"the model's output for frames {self.first_index + p.K}..{self.first_index + p.K + p.c - 1}")
+            _check_finite(chunk, f"the model's output for frames {self.live_index}..{self.live_index + p.c - 1}")
             history = torch.cat([self.buffer[:, :p.K], chunk], dim=1)
             self.buffer = torch.cat([history[:, history.shape[1] - p.K:],
                                      self.buffer[:, p.K + p.c:], self._noise(p.c)], dim=1)

@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..engine.flow import velocity_from_clean
 from .autoencoder import FACTORS, FrameAutoencoder
 from .text import TextEncoder, Tokenizer
-from .window import window_attention
+from .window_attention import window_attention
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,8 @@ class StreamDiTConfig:
       carries a ``FrameAutoencoder`` with C latent channels, frames are ``latent_factor``
       times the latent size.
     prediction: what the network's last layer predicts: "v" the velocity itself, or "x"
-      the clean frame, turned into the velocity ``(x1 - (1 - sigma_min) x_tau) / a`` with
-      ``a = 1 - (1 - sigma_min) tau`` kept >= ``X_PREDICTION_MIN_A``. Large pixel patches
-      need "x": a token cannot carry its patch's full noise back out, a clean frame it can.
+      the clean frame, turned into the velocity by ``flow.velocity_from_clean``. Large pixel
+      patches need "x": a token cannot carry its patch's full noise back out, a clean frame it can.
     """
 
     channels: int = 3
@@ -89,9 +89,6 @@ class StreamDiTConfig:
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
         return cls(**d)
-
-
-X_PREDICTION_MIN_A = 0.05
 
 
 def sincos(position: torch.Tensor, dim: int, period: float = 10000.0) -> torch.Tensor:
@@ -229,7 +226,5 @@ class StreamDiT(nn.Module):
         out = out.reshape(b, f, h, w, c, p, p).permute(0, 1, 4, 2, 5, 3, 6).reshape(b, f, c, hh, ww)
         if self.config.prediction == "v":
             return out
-        keep = 1 - self.config.sigma_min
-        a = (1 - keep * tau.to(x.dtype)).clamp(min=X_PREDICTION_MIN_A)
-        a = a.reshape(b, -1, 1, 1, 1)
-        return (out - keep * x) / a
+        tau = tau[:, None].expand(b, f) if tau.ndim == 1 else tau
+        return velocity_from_clean(out, x, tau, self.config.sigma_min)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from comfy_api.latest import VideoComponents, VideoFromComponents, io, ui
+from comfy_api.latest import InputImpl, Types, io, ui
 
-from .types import CATEGORY, FramesType
+from .types import CATEGORY, FramesType, StreamFrames
 
 
 class StreamDiTFrameOutput(io.ComfyNode):
@@ -30,7 +30,8 @@ class StreamDiTFrameOutput(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, frames, fps) -> io.NodeOutput:
+    def execute(cls, frames: StreamFrames, fps: float) -> io.NodeOutput:
         images = frames.images
-        video = VideoFromComponents(VideoComponents(images=images, frame_rate=Fraction(fps).limit_denominator(1000)))
+        video = InputImpl.VideoFromComponents(
+            Types.VideoComponents(images=images, frame_rate=Fraction(fps).limit_denominator(1000)))
         return io.NodeOutput(images, video, frames.first_index, ui=ui.PreviewImage(images, cls=cls))

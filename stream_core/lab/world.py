@@ -37,8 +37,8 @@ class Scene:
         return " ".join(words)
 
 
-def shape_mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
-    """Boolean [size, size] mask of a shape of radius r centred at (cx, cy) in pixels."""
+def footprint(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
+    """Boolean [size, size] mask of the pixels a shape of radius r centred at (cx, cy) in pixels."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     dx, dy = x - cx, y - cy
     if shape == "circle":
@@ -74,7 +74,7 @@ def render(scene_per_frame: list[Scene], start: tuple[float, float], size: int, 
             dx, dy = DIRECTIONS[scene.direction]
             vx, vy = dx * SPEEDS[scene.speed], dy * SPEEDS[scene.speed]
         img = background(scene.stripes, size)
-        img[shape_mask(scene.shape, x, y, radius, size)] = COLOURS[scene.colour]
+        img[footprint(scene.shape, x, y, radius, size)] = COLOURS[scene.colour]
         frames.append(img)
         x, y = x + vx, y + vy
         if not radius <= x <= size - radius:

@@ -2,12 +2,12 @@
 
 Per clip: a chunk size c from a mixture that includes c = B (so the model stays a plain
 clip model too, which seeds the stream); chunk i of N = B/c (0 = the oldest, cleanest)
-draws one time from its stratum [(N-1-i)/N, (N-i)/N] for all its frames; loss is the
-MSE to the flow-matching velocity (``flow.py``). Captions are per frame; a share of
+draws one time from its stratum [(N-1-i)/N, (N-i)/N] (``Partition.segments``) for all
+its frames; loss is the MSE to the flow-matching velocity (``engine/flow.py``). Captions are per frame; a share of
 clips is trained on the empty prompt for classifier-free guidance.
 
-    python -m stream_core.train --autoencoder AE --patch 2 --batch 16 --steps 15000 --out TEACHER
-    python -m stream_core.train --autoencoder AE --patch 2 --batch 16 --steps 21000 --out TEACHER
+    python -m stream_core.lab.train --autoencoder AE --patch 2 --batch 16 --steps 15000 --out TEACHER
+    python -m stream_core.lab.train --autoencoder AE --patch 2 --batch 16 --steps 21000 --out TEACHER
 
 (the shipped teacher: 15,000 steps, then a warm restart to 21,000; ``scripts/train_models.sh``
 runs the whole recipe). Without ``--autoencoder`` it trains in pixel space.
@@ -32,27 +32,27 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .checkpoint import save
-from .flow import noisy, target_velocity
-from .model import StreamDiT, StreamDiTConfig
-from .schedule import shift_tau
+from ..engine.flow import noisy, target_velocity
+from ..engine.partition import Partition
+from ..engine.time_grid import shift_tau
+from ..native.checkpoint import save
+from ..native.model import StreamDiT, StreamDiTConfig
 from .train_autoencoder import load_autoencoder
 from .world import VOCAB, World
 
 
 def stratified_times(batch: int, frames: int, chunk_sizes: tuple[int, ...], generator: torch.Generator,
                      shift: float = 1.0) -> torch.Tensor:
-    """Per-frame times [batch, frames]: one partition per clip, one time per chunk; with
-    ``shift > 1`` the strata move toward noise (``schedule.shift_tau``), where a pixel-space
-    model decides where things are."""
+    """Per-frame times [batch, frames]: one partition per clip, one time per chunk drawn
+    from its stratum; with ``shift > 1`` the strata move toward noise
+    (``time_grid.shift_tau``), where a pixel-space model decides where things are."""
     taus = []
     for _ in range(batch):
         c = chunk_sizes[int(torch.randint(len(chunk_sizes), (1,), generator=generator))]
-        n = frames // c
-        i = torch.arange(n)
-        tau = (n - 1 - i + torch.rand(n, generator=generator)) / n
-        taus.append(tau.repeat_interleave(c))
-    return shift_tau(torch.stack(taus), shift)
+        partition = Partition.filling(frames, c=c)
+        start, length = partition.segments()
+        taus.append(start + length * torch.rand(partition.N, generator=generator).repeat_interleave(c))
+    return shift_tau(torch.stack(taus).float(), shift)
 
 
 def context_for(model: StreamDiT, captions: list[list[str]]) -> torch.Tensor:

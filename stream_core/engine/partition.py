@@ -8,12 +8,17 @@ frames; chunk ``i`` (0 = cleanest) holds positions ``K + i*c .. K + (i+1)*c - 1`
 A frame enters at the noisy end at ``grid[0]`` (= 0), spends ``s`` micro-steps in
 each of the ``N`` chunk positions and leaves at ``grid[T]`` (= 1), so it takes each
 of the ``T = s*N`` steps of the time grid exactly once.
+
+This class is the one owner of that rule: the stream, its warm-up, training,
+distillation and the evaluator's chunk boundaries all ask it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+
+from .time_grid import tau_grid
 
 
 class PartitionError(ValueError):
@@ -51,6 +56,14 @@ class Partition:
         """FIFO-Diffusion: one frame per chunk, one step per shift."""
         return cls(K=0, N=frames, c=1, s=1)
 
+    @classmethod
+    def filling(cls, frames: int, K: int = 0, c: int = 1, s: int = 1) -> "Partition":
+        """The partition of a buffer of ``frames`` frames into K references and chunks of c."""
+        if c < 1 or frames - K < c or (frames - K) % c:
+            raise PartitionError(f"chunk sizes must divide the buffer of {frames} frames less the K = {K} "
+                                 f"reference frames, got c = {c}")
+        return cls(K=K, N=(frames - K) // c, c=c, s=s)
+
     @property
     def B(self) -> int:
         """Frames in the buffer, B = K + N*c."""
@@ -61,16 +74,43 @@ class Partition:
         """Denoising steps each frame sees, T = s*N."""
         return self.s * self.N
 
+    def level(self, i: int | torch.Tensor) -> int | torch.Tensor:
+        """Grid index at which chunk i (0 = cleanest) starts its ``s`` micro-steps: ``(N-1-i)*s``."""
+        return (self.N - 1 - i) * self.s
+
     def step_index(self, micro: int) -> torch.Tensor:
         """Grid index of every buffer position at micro-step ``micro`` (0..s-1): long [B].
 
-        Reference frames sit at index T (clean); chunk i at ``(N-1-i)*s + micro``.
+        Reference frames sit at index T (clean); chunk i at ``level(i) + micro``.
         """
         if not 0 <= micro < self.s:
             raise PartitionError(f"micro-step must lie in 0..s-1 = 0..{self.s - 1}, got {micro}")
         chunk = torch.arange(self.N).repeat_interleave(self.c)
-        noisy = (self.N - 1 - chunk) * self.s + micro
-        return torch.cat([torch.full((self.K,), self.T, dtype=torch.long), noisy])
+        return torch.cat([torch.full((self.K,), self.T, dtype=torch.long), self.level(chunk) + micro])
+
+    def warmup_captures(self) -> dict[int, int]:
+        """Start-up from one uniform generation: {grid index: chunk}, chunk i is taken from
+        the uniform trajectory when it reaches ``level(i)``, the time it needs in the buffer."""
+        return {self.level(i): i for i in range(self.N)}
+
+    def segments(self, grid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each position's span of time in the buffer: start and length, two float64 [B].
+
+        Chunk i spans ``grid[level(i)]`` to ``grid[level(i) + s]`` (on the uniform grid,
+        ``(N-1-i)/N`` to ``(N-i)/N``); references start clean (1) and do not move (0).
+        Training draws chunk times from these strata; distillation learns each as one step.
+        """
+        grid = tau_grid(self.T) if grid is None else grid.to(torch.float64)
+        chunk = torch.arange(self.N).repeat_interleave(self.c)
+        start, end = grid[self.level(chunk)], grid[self.level(chunk) + self.s]
+        return (torch.cat([torch.ones(self.K, dtype=torch.float64), start]),
+                torch.cat([torch.zeros(self.K, dtype=torch.float64), end - start]))
+
+    def output_chunk(self, frame: int) -> int:
+        """Which chunk output frame ``frame`` of a stream left the buffer with, counting the
+        chunks as they leave: -1 for the K references a stream generates first, then
+        ``(frame - K) // c``. Two frames in a row with different values meet at a chunk seam."""
+        return -1 if frame < self.K else (frame - self.K) // self.c
 
     def times(self, micro: int, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame ``tau`` and step size ``dtau`` at micro-step ``micro``: two [B] tensors.

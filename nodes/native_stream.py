@@ -1,0 +1,49 @@
+"""Stream node: create or continue a stream of the pack's own StreamDiT and advance it."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..stream_core.engine.guidance import GUIDANCE_UNTIL
+from ..stream_core.engine.partition import Partition
+from ..stream_core.engine.timeline import PromptTimeline
+from ..stream_core.native.session import NativeStreamFactory
+from .inputs import StreamNode, frames_input, partition_inputs, size_inputs, stream_inputs
+from .run import run_stream
+from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType
+
+
+class StreamDiTStream(StreamNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="StreamDiTStream",
+            display_name="StreamDiT Stream",
+            category=CATEGORY,
+            description="Runs a StreamDiT stream: a buffer of frames at rising noise levels. Each run advances "
+                        "the stream by 'frames' output frames; queue again to continue the same stream.",
+            inputs=[
+                ModelType.Input("model", tooltip="From StreamDiT Loader."),
+                ScheduleType.Input("schedule", tooltip="From StreamDiT Prompt Schedule. Changing it while a stream "
+                                                       "continues re-prompts the running stream without a reset."),
+                *stream_inputs(),
+                *size_inputs(64, 64, 16),
+                *partition_inputs(K=0, N=4, c=2, s=2),
+                io.Float.Input("guidance", default=1.0, min=0.0, max=30.0, step=0.1,
+                               tooltip="Classifier-free guidance scale; 1 = no guidance (one model pass per step)."),
+                frames_input(48),
+                io.Float.Input("guidance_until", default=GUIDANCE_UNTIL, min=0.0, max=1.0, step=0.05, optional=True,
+                               tooltip="Guidance stops for frames this clean (tau: 0 = noise, 1 = clean); 1 = guide "
+                                       "every frame. Guiding the nearly clean chunk exaggerates the motion inside it, "
+                                       "so objects jump back at every chunk boundary."),
+            ],
+            outputs=[FramesType.Output(display_name="frames")],
+            hidden=[io.Hidden.unique_id],
+        )
+
+    @classmethod
+    def execute(cls, model: LoadedModel, schedule: PromptTimeline, stream_id: str, action: str, seed: int, width: int,
+                height: int, K: int, N: int, c: int, s: int, guidance: float, frames: int,
+                guidance_until: float = GUIDANCE_UNTIL) -> io.NodeOutput:
+        factory = NativeStreamFactory(model.model, model.key, schedule, seed, width, height, Partition(K, N, c, s),
+                                      guidance, guidance_until)
+        return io.NodeOutput(run_stream(factory, stream_id, action, frames, cls.node_id()))

@@ -1,0 +1,102 @@
+"""Wan streams: the session factory that turns a Wan Stream node's inputs into a live session."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from comfy.model_patcher import ModelPatcher
+from comfy.sd import VAE
+
+from ..stream_core.engine.decoded_stream import DecodedStream
+from ..stream_core.engine.partition import Partition
+from ..stream_core.engine.session import Session
+from ..stream_core.engine.stream import Stream
+from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, model_tau_grid,
+                  vae_latents)
+from .wan_decode import WanStreamDecoder
+
+PATCH = 2   # Wan's spatial patch size on latents
+
+
+def full_schedule(positive, schedule: ConditioningSchedule | None) -> ConditioningSchedule:
+    """The schedule with ``positive`` from frame 0, unless the schedule has its own frame-0 entry."""
+    embedding = cross_attn(positive)
+    if schedule is None:
+        return ConditioningSchedule.single("positive", embedding)
+    if any(frame == 0 for frame, _ in schedule.timeline.entries):
+        return schedule
+    return schedule.with_entry(0, "positive", embedding, schedule.timeline.transition)
+
+
+def latent_shape(model: ModelPatcher, vae: VAE, width: int, height: int) -> tuple[int, int, int]:
+    """(C, h, w) of one latent frame of ``model`` for video frames of width x height pixels."""
+    base = model.model
+    if getattr(vae, "latent_channels", None) != base.latent_format.latent_channels:
+        raise WanModelError(f"the VAE has {getattr(vae, 'latent_channels', '?')} latent channels and the model "
+                            f"{base.latent_format.latent_channels}: use the VAE that belongs to the model "
+                            "(wan_2.1_vae for Wan 2.1 and 2.2 A14B, wan2.2_vae for 2.2 5B)")
+    factor = vae.spacial_compression_decode()
+    if width % (factor * PATCH) or height % (factor * PATCH):
+        raise ValueError(f"width and height must be multiples of {factor * PATCH} for this model and VAE, "
+                         f"got {width}x{height}")
+    return base.latent_format.latent_channels, height // factor, width // factor
+
+
+@dataclass(frozen=True, eq=False)
+class WanStreamFactory:
+    """A ``session.SessionFactory`` for stock Wan 2.1 / 2.2 text-to-video models.
+
+    ``model`` (and ``model_low_noise``, Wan 2.2 A14B's second expert) and ``vae`` are stock
+    ComfyUI objects; ``positive`` / ``negative`` stock CONDITIONING; ``schedule`` later
+    conditionings. The partition counts latent frames.
+    """
+
+    model: ModelPatcher
+    positive: list
+    negative: list
+    vae: VAE
+    seed: int
+    width: int
+    height: int
+    partition: Partition
+    scheduler: str
+    guidance: float
+    schedule: ConditioningSchedule | None = None
+    model_low_noise: ModelPatcher | None = None
+    boundary: float = 0.875
+    shape: tuple[int, int, int] = field(init=False)          # (C, h, w) of a latent frame
+    wanted: ConditioningSchedule = field(init=False)         # the positive, then the schedule
+
+    def __post_init__(self):
+        for expert in self.experts:
+            check_model(expert)
+        object.__setattr__(self, "shape", latent_shape(self.model, self.vae, self.width, self.height))
+        object.__setattr__(self, "wanted", full_schedule(self.positive, self.schedule))
+
+    @property
+    def experts(self) -> list[ModelPatcher]:
+        return [self.model] if self.model_low_noise is None else [self.model, self.model_low_noise]
+
+    @property
+    def key(self) -> tuple:
+        return (tuple(map(id, self.experts)), self.boundary, id(self.vae), self.seed, self.shape, self.partition,
+                self.scheduler)
+
+    @property
+    def batch(self) -> list[int]:
+        """The latents' shape in one model call: [passes, C, F, h, w]."""
+        passes = len(self.wanted.embeddings) + (self.guidance != 1.0)
+        return [passes, self.shape[0], self.partition.B, *self.shape[1:]]
+
+    def create(self) -> Session:
+        source = WanVelocity(self.model, self.wanted, cross_attn(self.negative), self.guidance, self.model_low_noise,
+                             self.boundary)
+        decoder = WanStreamDecoder(self.vae)
+        stream = Stream(source, self.partition, self.shape, seed=self.seed,
+                        grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
+        return Session(DecodedStream(stream, lambda latents: decoder(vae_latents(self.model, latents))), source,
+                       self.key, self.wanted)
+
+    def reconfigure(self, session: Session) -> None:
+        session.follow(self.wanted)
+        session.source.negative = cross_attn(self.negative)
+        session.source.guidance = self.guidance

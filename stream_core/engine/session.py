@@ -1,0 +1,134 @@
+"""A live stream: what its conditioning source offers, the session that keeps it between
+queued runs, and the factory each model kind implements to make one.
+
+The registry, the HTTP routes, the live view and the node runs use only these three
+types; a new kind of model or conditioning is one ``ConditioningSource`` and one
+``SessionFactory``, and nothing else changes.
+
+Frame indices: the stream counts its own frames (``Stream.first_index``: latent frames
+for a latent video model); ``ConditioningSource.output_frame`` maps them to frames of
+the output video, the unit of prompt timelines, the panel and the HTTP API.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from .decoded_stream import DecodedStream
+from .stream import Stream
+from .timeline import PromptTimeline
+
+
+class ConditioningSource(Protocol):
+    """A velocity (``integrator.Velocity``) whose prompts follow a timeline over output frames.
+
+    ``accepts_text``: whether ``switch`` takes a typed prompt (the panel's prompt box);
+    ``how_to_reprompt``: one sentence for the user saying how this stream takes a new prompt.
+    """
+
+    accepts_text: bool
+    how_to_reprompt: str
+
+    def __call__(self, x: torch.Tensor, tau: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor: ...
+
+    @property
+    def timeline(self) -> PromptTimeline:
+        """Which prompt (or label) each output frame follows."""
+
+    def follow(self, schedule: Any) -> None:
+        """Follow ``schedule`` (the node's schedule input, of the source's own type) from now on,
+        replacing the whole timeline, live switches included."""
+
+    def switch(self, prompt: str, at_frame: int) -> None:
+        """``prompt`` takes over from output frame ``at_frame`` on (later entries dropped).
+        Only where ``accepts_text``; otherwise raises ``ScheduleError`` with ``how_to_reprompt``."""
+
+    def unknown_words(self, *prompts: str) -> list[str]:
+        """Words of ``prompts`` (default: the timeline's prompts) the source cannot follow."""
+
+    def output_frame(self, index: int) -> int:
+        """The first output frame that the stream's frame ``index`` becomes."""
+
+
+class StopRequested(Exception):
+    """The user pressed stop: the run ends with the frames it has."""
+
+
+@dataclass
+class Session:
+    """One live stream between queued runs: its frames, its source, and its inbox.
+
+    ``key``: what a run must match to continue the stream (model, seed, size, partition, ...);
+    ``schedule``: the schedule input the source last followed. The browser's requests (new
+    prompt, stop) wait in the inbox until the run applies them between two steps.
+    """
+
+    frames: DecodedStream
+    source: ConditioningSource
+    key: tuple
+    schedule: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    running: bool = False
+
+    @property
+    def stream(self) -> Stream:
+        return self.frames.stream
+
+    def follow(self, schedule: Any) -> None:
+        """The node's schedule input at this run: when the user edited it since the last
+        run, it replaces the timeline (live switches included); otherwise they stay."""
+        if schedule != self.schedule:
+            self.source.follow(schedule)
+            self.schedule = schedule
+
+    def request_prompt(self, prompt: str) -> None:
+        self.inbox.put(("prompt", prompt))
+
+    def request_stop(self) -> None:
+        self.inbox.put(("stop", None))
+
+    def apply_requests(self) -> None:
+        """Between two steps: a new prompt takes over every frame still in the buffer
+        (no reset; near-clean frames barely change); a stop ends the run."""
+        stop = False
+        while True:
+            try:
+                kind, value = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "prompt":
+                self.source.switch(value, at_frame=self.source.output_frame(self.stream.live_index))
+            else:
+                stop = True
+        if stop:
+            raise StopRequested()
+
+    def report(self) -> dict:
+        """What the panel and the HTTP API show of this stream."""
+        p, s = self.stream.partition, self.stream
+        return {"running": self.running, "frames": self.frames.images_out,
+                "prompt": self.source.timeline.prompt_at(self.source.output_frame(s.newest_index)),
+                "accepts_text": self.source.accepts_text, "how_to_reprompt": self.source.how_to_reprompt,
+                "tau": s.chunk_tau, "partition": {"K": p.K, "N": p.N, "c": p.c, "s": p.s}}
+
+
+class SessionFactory(Protocol):
+    """One model kind's way from a node run's inputs to a live session.
+
+    Constructing it validates the inputs (bad ones raise with a message naming them).
+    """
+
+    @property
+    def key(self) -> tuple:
+        """A running session continues only when its ``key`` equals this."""
+
+    def create(self) -> Session:
+        """A new session at frame 0."""
+
+    def reconfigure(self, session: Session) -> None:
+        """Apply this run's settings that keep the stream going (schedule, guidance, ...)."""

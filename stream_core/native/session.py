@@ -1,0 +1,61 @@
+"""Native streams: the session factory that turns a Stream node's inputs into a live session."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..engine.decoded_stream import DecodedStream
+from ..engine.guidance import GUIDANCE_UNTIL
+from ..engine.partition import Partition
+from ..engine.session import Session
+from ..engine.stream import Stream
+from ..engine.timeline import PromptTimeline
+from .conditioning import TextVelocity
+from .images import to_images
+from .model import StreamDiT
+
+
+def frame_shape(model: StreamDiT, width: int, height: int) -> tuple[int, int, int]:
+    """(C, h, w) of one latent frame for an output of width x height pixels."""
+    cfg = model.config
+    step = cfg.patch * cfg.factor
+    if width % step or height % step:
+        raise ValueError(f"width and height must be multiples of {step} for this model, got {width}x{height}")
+    return cfg.channels, height // cfg.factor, width // cfg.factor
+
+
+@dataclass(frozen=True)
+class NativeStreamFactory:
+    """A ``session.SessionFactory`` for the pack's own StreamDiT.
+
+    ``model_key`` identifies the loaded file (a new file starts a new stream); the stream
+    runs on the model's device and dtype and decodes through its autoencoder.
+    """
+
+    model: StreamDiT
+    model_key: tuple
+    schedule: PromptTimeline
+    seed: int
+    width: int
+    height: int
+    partition: Partition
+    guidance: float = 1.0
+    guidance_until: float = GUIDANCE_UNTIL
+    shape: tuple[int, int, int] = field(init=False)   # (C, h, w) of a latent frame
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", frame_shape(self.model, self.width, self.height))
+
+    @property
+    def key(self) -> tuple:
+        return self.model_key, self.seed, self.shape, self.partition
+
+    def create(self) -> Session:
+        source = TextVelocity(self.model, self.schedule, self.guidance, self.guidance_until)
+        weights = next(self.model.parameters())
+        stream = Stream(source, self.partition, self.shape, seed=self.seed, device=weights.device, dtype=weights.dtype)
+        return Session(DecodedStream(stream, lambda latents: to_images(self.model, latents)), source, self.key,
+                       self.schedule)
+
+    def reconfigure(self, session: Session) -> None:
+        session.follow(self.schedule)
+        session.source.guidance, session.source.guidance_until = self.guidance, self.guidance_until
