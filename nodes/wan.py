@@ -181,7 +181,7 @@ class WanVelocity:
         raise ScheduleError(NO_TEXT_PROMPTS)
 
     def unknown_words(self, *prompts: str) -> list[str]:
-        """None: the text encoder runs outside the stream, in the stock nodes."""
+        """No word is unknown here: the text is encoded outside the stream, by the stock nodes."""
         return []
 
     def output_frame(self, index: int) -> int:

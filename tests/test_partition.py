@@ -65,3 +65,28 @@ def test_wrong_grid_is_refused():
         Partition(0, 4, 2, 2).times(0, tau_grid(5))
     with pytest.raises(PartitionError, match="micro-step"):
         Partition(0, 4, 2, 2).step_index(2)
+
+
+def test_segments_are_each_positions_span_of_the_grid():
+    p = Partition(K=1, N=3, c=2, s=2)
+    grid = tau_grid(p.T, shift=2.0)
+    start, length = p.segments(grid)
+    index = torch.tensor([0, 4, 4, 2, 2, 0, 0])                      # level(i) = (N-1-i)*s; references clean
+    torch.testing.assert_close(start[1:], grid[index[1:]])
+    torch.testing.assert_close(length[1:], grid[index[1:] + 2] - grid[index[1:]])
+    assert (start[0], length[0]) == (1.0, 0.0)
+    uniform_start, uniform_length = p.segments()
+    assert uniform_start.tolist() == pytest.approx([1, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 0, 0])
+    assert uniform_length.tolist() == pytest.approx([0] + [1 / 3] * 6)
+    # the warm-up keeps chunk i where its segment starts, and each micro-step starts from its level
+    assert p.warmup_captures() == {4: 0, 2: 1, 0: 2}
+    assert p.step_index(1)[1:].tolist() == (index[1:] + 1).tolist()
+
+
+def test_output_chunks_and_filling():
+    p = Partition(K=2, N=3, c=2, s=1)
+    assert [p.output_chunk(f) for f in range(8)] == [-1, -1, 0, 0, 1, 1, 2, 2]
+    assert Partition.filling(8, K=2, c=2, s=3) == Partition(2, 3, 2, 3)
+    with pytest.raises(PartitionError, match="divide the buffer of 8 frames less the K = 2"):
+        Partition.filling(8, K=2, c=4)
+    assert [c for c in range(1, 10) if Partition.fits(8, 0, c)] == [1, 2, 4, 8]

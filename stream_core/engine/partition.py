@@ -56,10 +56,15 @@ class Partition:
         """FIFO-Diffusion: one frame per chunk, one step per shift."""
         return cls(K=0, N=frames, c=1, s=1)
 
+    @staticmethod
+    def fits(frames: int, K: int, c: int) -> bool:
+        """Whether chunks of c frames fill a buffer of ``frames`` frames less K references."""
+        return c >= 1 and frames - K >= c and (frames - K) % c == 0
+
     @classmethod
     def filling(cls, frames: int, K: int = 0, c: int = 1, s: int = 1) -> "Partition":
         """The partition of a buffer of ``frames`` frames into K references and chunks of c."""
-        if c < 1 or frames - K < c or (frames - K) % c:
+        if not cls.fits(frames, K, c):
             raise PartitionError(f"chunk sizes must divide the buffer of {frames} frames less the K = {K} "
                                  f"reference frames, got c = {c}")
         return cls(K=K, N=(frames - K) // c, c=c, s=s)

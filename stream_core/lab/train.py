@@ -88,7 +88,7 @@ def default_config(latent_channels: int | None = None, latent_factor: int = 8) -
 
 def chunk_mixture(frames: int) -> tuple[int, ...]:
     """Chunk sizes that divide the buffer, c = B included."""
-    return tuple(c for c in (1, 2, 4, 8, 16, 32) if frames % c == 0 and c <= frames)
+    return tuple(c for c in (1, 2, 4, 8, 16, 32) if Partition.fits(frames, 0, c))
 
 
 def save_state(path: str, model: StreamDiT, ema: StreamDiT, opt: torch.optim.Optimizer,
