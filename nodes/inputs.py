@@ -1,12 +1,14 @@
-"""What every stream node has: stream id, action, seed, partition, frames; their checks."""
+"""What every stream node has: stream id, action, seed, partition, frames, live delivery; their checks."""
 from __future__ import annotations
 
 import time
 
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 from nodes import MAX_RESOLUTION
 
 from ..stream_core.engine.partition import Partition, PartitionError
+from .registry import STREAMS
+from .types import StreamFrames
 
 
 def stream_inputs() -> list:
@@ -45,6 +47,26 @@ def frames_input(default: int) -> io.Int.Input:
     return io.Int.Input("frames", default=default, min=1, max=100000, tooltip="Output frames to produce in this run.")
 
 
+def live_inputs(fps: float) -> list:
+    """How a run delivers its frames (``run.RunOptions``); optional, so older prompts still validate."""
+    return [
+        io.Float.Input("fps", default=fps, min=1.0, max=240.0, step=1.0, optional=True,
+                       tooltip="The stream's frame rate: the live panel plays it at this rate, and the recording "
+                               "and Frame Output's video use it."),
+        io.Boolean.Input("realtime", default=False, optional=True,
+                         tooltip="Make frames no faster than fps, for watching live (and endless runs); off: as "
+                                 "fast as the model goes."),
+        io.Boolean.Input("record", default=False, optional=True,
+                         tooltip="Write every frame to one video per stream in output/streamdit/ that grows as "
+                                 "runs continue (with a .json index of its prompts), and show it on the node."),
+    ]
+
+
+def recording_ui(frames: StreamFrames) -> ui.PreviewVideo | None:
+    """The stream's recording, shown on the stream node."""
+    return None if frames.recording is None else ui.PreviewVideo([frames.recording])
+
+
 class StreamNode(io.ComfyNode):
     """Base of the stream nodes: partition check before a run, never a cached continue."""
 
@@ -64,6 +86,7 @@ class StreamNode(io.ComfyNode):
         return True
 
     @classmethod
-    def fingerprint_inputs(cls, action=None, **_):
-        # a continued stream gives new frames each run: never reuse the cached output
-        return time.monotonic_ns() if action == "continue" else action
+    def fingerprint_inputs(cls, action=None, stream_id=None, **_):
+        # a continued stream gives new frames each run: never reuse the cached output; a restarted
+        # one gives the same frames again unless a stop, live prompt or cancel changed its last run
+        return time.monotonic_ns() if action == "continue" else (action, STREAMS.changes(stream_id))

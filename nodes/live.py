@@ -1,19 +1,47 @@
-"""Frames of a running stream to the browser, as they are made (websocket events)."""
+"""Frames of running streams to the browser, over the pack's own websocket ``/streamdit/ws``.
+
+Every frame a stream makes goes, as one binary message, to every viewer watching that
+stream and to no one else:
+
+    [u32 FRAME][u32 n][n bytes of JSON: stream_id, session, index, time, fps, made_fps, prompt, tau][JPEG]
+
+(``session`` changes when the stream id starts a new stream; ``time`` is the server's clock.)
+
+Text messages are JSON: ``{"type": "status", "stream_id", ...Session.report()}`` when a run
+starts or ends and when its timeline changes (to the stream's viewers, and to the browser
+that queued the run, so its panel can follow the run), and ``{"type": "streams", "streams": {id: {"running", "frames"}}}``
+when a viewer connects and whenever a run starts or ends. A viewer sends JSON text
+``{"watch": [stream ids], "quality": 10..100, "max_fps": 1..240}``. A viewer that falls
+behind loses its oldest frames, never its newest, and never a status.
+The stream node's own preview (canvas and Nodes 2.0) goes through ComfyUI's progress
+bar instead, a few times a second (``LiveView.preview``).
+"""
 from __future__ import annotations
 
-import base64
+import asyncio
 import io
+import json
+import struct
+import threading
 import time
+from collections import deque
 
 import numpy as np
 import torch
+from aiohttp import WSMsgType, web
 from PIL import Image
 
 from ..stream_core.engine.session import Session
+from .registry import STREAMS
 
-EVENT_FRAME = "streamdit.frame"     # one finished frame, with the stream's state
-EVENT_STATUS = "streamdit.status"   # a run started or ended
-MAX_MESSAGES_PER_SECOND = 30
+FRAME = 1                 # binary message kind: one frame
+FRAME_BACKLOG = 48        # frames a viewer may have waiting before its oldest are dropped
+FRAME_BURST = 16          # frames a viewer may take at once above its max_fps (a chunk leaves at once)
+MAX_WATCHED = 16          # streams one viewer may watch
+NODE_PREVIEW_FPS = 8.0    # the newest frame on the stream node, at most this often
+NODE_PREVIEW_SIZE = 512   # pixels, longest side
+VIEWER_DEFAULTS = {"quality": 85, "max_fps": 60.0}
+VIEWER_LIMITS = {"quality": (10, 100), "max_fps": (1.0, 240.0)}
 
 
 def prompt_server():
@@ -25,43 +53,199 @@ def prompt_server():
     return getattr(PromptServer, "instance", None)
 
 
-def jpeg_data_url(image: torch.Tensor, quality: int = 85) -> str:
-    """[H, W, 3] float in [0, 1] -> a JPEG data URL."""
-    pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """[H, W, 3] float in [0, 1] -> a PIL image."""
+    return Image.fromarray(np.ascontiguousarray((image.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()))
+
+
+def jpeg(image: torch.Tensor, quality: int) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="JPEG", quality=quality)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    to_pil(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def frame_message(meta: dict, image: bytes) -> bytes:
+    header = json.dumps(meta).encode()
+    return struct.pack(">II", FRAME, len(header)) + header + image
+
+
+def listing() -> dict:
+    """Every stream by id, with whether it runs (no prompts: those go to its viewers only)."""
+    return {"type": "streams", "streams": {stream_id: {"running": s.running, "frames": s.frames.images_out}
+                                           for stream_id, s in STREAMS.items()}}
+
+
+def status(stream_id: str, session: Session) -> dict:
+    return {"type": "status", "stream_id": stream_id, **session.report()}
+
+
+class Viewer:
+    """One browser connection: what it watches, how it wants frames, what waits to be sent.
+    ``offer_*`` run on the event loop; ``wants`` on the thread that makes frames."""
+
+    def __init__(self, ws: web.WebSocketResponse, client_id: str | None):
+        self.ws, self.client_id = ws, client_id
+        self.watching: frozenset[str] = frozenset()
+        self.quality, self.max_fps = VIEWER_DEFAULTS["quality"], VIEWER_DEFAULTS["max_fps"]
+        self.dropped = 0
+        self._frames: deque[bytes] = deque()
+        self._texts: deque[str] = deque(maxlen=256)
+        self._wake = asyncio.Event()
+        self._budget: dict[str, tuple[float, float]] = {}   # stream id -> (frames allowed now, when)
+
+    def wants(self, stream_id: str, now: float) -> bool:
+        """Whether the next frame of ``stream_id`` goes to this viewer: it watches the stream, and
+        the frame fits ``max_fps`` on average (a token bucket of ``FRAME_BURST`` frames)."""
+        if stream_id not in self.watching:
+            return False
+        allowed, since = self._budget.get(stream_id, (FRAME_BURST, now))
+        allowed = min(FRAME_BURST, allowed + (now - since) * self.max_fps)
+        self._budget[stream_id] = (allowed - 1, now) if allowed >= 1 else (allowed, now)
+        return allowed >= 1
+
+    def offer_frame(self, message: bytes) -> None:
+        if len(self._frames) >= FRAME_BACKLOG:
+            self._frames.popleft()
+            self.dropped += 1
+        self._frames.append(message)
+        self._wake.set()
+
+    def offer_text(self, message: dict) -> None:
+        self._texts.append(json.dumps(message))
+        self._wake.set()
+
+    def configure(self, text: str) -> list[str]:
+        """Apply a viewer's JSON request; returns the stream ids it newly watches."""
+        try:
+            request = json.loads(text)
+        except ValueError:
+            return []
+        if not isinstance(request, dict):
+            return []
+        for name, (low, high) in VIEWER_LIMITS.items():
+            value = request.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high:
+                setattr(self, name, type(VIEWER_DEFAULTS[name])(value))
+        watch = request.get("watch")
+        if not isinstance(watch, list):
+            return []
+        ids = frozenset(w for w in watch[:MAX_WATCHED] if isinstance(w, str) and len(w) <= 200)
+        new = sorted(ids - self.watching)
+        self.watching = ids
+        return new
+
+    async def pump(self) -> None:
+        while not self.ws.closed:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._texts or self._frames:
+                if self._texts:
+                    await self.ws.send_str(self._texts.popleft())
+                else:
+                    await self.ws.send_bytes(self._frames.popleft())
+
+
+class LiveHub:
+    """The connected viewers; safe to call from the thread that runs the streams."""
+
+    def __init__(self):
+        self._viewers: set[Viewer] = set()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def viewers(self) -> list[Viewer]:
+        with self._lock:
+            return list(self._viewers)
+
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=16 * 1024)
+        await ws.prepare(request)
+        viewer = Viewer(ws, request.query.get("clientId"))
+        self._loop = asyncio.get_running_loop()
+        with self._lock:
+            self._viewers.add(viewer)
+        pump = asyncio.create_task(viewer.pump())
+        viewer.offer_text(listing())
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                for stream_id in viewer.configure(message.data):
+                    session = STREAMS.get(stream_id)
+                    if session is not None:
+                        viewer.offer_text(status(stream_id, session))
+        finally:
+            with self._lock:
+                self._viewers.discard(viewer)
+            pump.cancel()
+        return ws
+
+    def _call(self, callback, *args) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def send_status(self, stream_id: str, session: Session, owner: str | None) -> None:
+        """The stream's state to its viewers and to the browser ``owner`` that queued the run;
+        the list of streams to everyone."""
+        message, streams = status(stream_id, session), listing()
+        for viewer in self.viewers():
+            if stream_id in viewer.watching or (owner is not None and viewer.client_id == owner):
+                self._call(viewer.offer_text, message)
+            self._call(viewer.offer_text, streams)
+
+    def send_frames(self, stream_id: str, first_index: int, images: torch.Tensor, meta: dict) -> None:
+        """Frames ``first_index``.. of ``stream_id`` (IMAGE [n, H, W, 3]) to the viewers watching it,
+        each JPEG encoded once per quality asked for."""
+        for n, image in enumerate(images):
+            now = time.time()
+            takers = [v for v in self.viewers() if v.wants(stream_id, now)]
+            encoded: dict[int, bytes] = {}
+            for viewer in takers:
+                if viewer.quality not in encoded:
+                    encoded[viewer.quality] = frame_message(
+                        {"stream_id": stream_id, "index": first_index + n, "time": now, **meta},
+                        jpeg(image, viewer.quality))
+                self._call(viewer.offer_frame, encoded[viewer.quality])
+
+
+HUB = LiveHub()
 
 
 class LiveView:
-    """Sends a stream's frames, at most ``MAX_MESSAGES_PER_SECOND`` (the newest wins)."""
+    """One run's live output: statuses and every frame to the hub, a few frames to the node."""
 
-    def __init__(self, stream_id: str, session: Session, node_id: str | None):
-        self.stream_id, self.session, self.node_id = stream_id, session, node_id
-        self.server = prompt_server()
-        self._last_sent = 0.0
-        self._fps = 0.0
-        self._last_frame_time: float | None = None
-
-    def _send(self, event: str, payload: dict) -> None:
-        if self.server is not None:
-            self.server.send_sync(event, {"stream_id": self.stream_id, "node": self.node_id, **payload})
+    def __init__(self, stream_id: str, session: Session, fps: float):
+        self.stream_id, self.session, self.fps = stream_id, session, fps
+        server = prompt_server()
+        self.owner = getattr(server, "client_id", None)
+        self._last_preview = 0.0
+        self._made = deque(maxlen=32)   # (time, frames) of recent pieces, for the measured rate
+        self._timeline: list | None = None
 
     def status(self) -> None:
-        self._send(EVENT_STATUS, self.session.report())
+        self._timeline = self.session.report()["timeline"]
+        HUB.send_status(self.stream_id, self.session, self.owner)
 
-    def frames(self, images: torch.Tensor) -> None:
-        """images: [n, H, W, 3] in [0, 1] that one micro-step finished (n may be 0)."""
-        n = len(images)
-        if n == 0 or self.server is None:
+    def frames(self, first_index: int, images: torch.Tensor) -> None:
+        """images: IMAGE [n, H, W, 3], frames ``first_index``.. of the stream (n may be 0)."""
+        if not len(images):
             return
         now = time.monotonic()
-        if self._last_frame_time is not None:
-            rate = n / max(now - self._last_frame_time, 1e-6)
-            self._fps = rate if self._fps == 0 else 0.8 * self._fps + 0.2 * rate
-        self._last_frame_time = now
-        if now - self._last_sent < 1.0 / MAX_MESSAGES_PER_SECOND:
-            return
-        self._last_sent = now
-        self._send(EVENT_FRAME, {"frame": self.session.frames.images_out - 1, "fps": round(self._fps, 2),
-                                 "image": jpeg_data_url(images[-1]), **self.session.report()})
+        self._made.append((now, len(images)))
+        span = now - self._made[0][0]
+        made_fps = sum(n for _, n in list(self._made)[1:]) / span if span > 0 else 0.0
+        report = self.session.report()
+        if report["timeline"] != self._timeline:   # a live prompt switch: viewers get the new timeline
+            self.status()
+        HUB.send_frames(self.stream_id, first_index, images, {
+            "session": id(self.session), "fps": self.fps, "made_fps": round(made_fps, 2), "prompt": report["prompt"],
+            "tau": report["tau"]})
+
+    def preview(self, images: torch.Tensor) -> tuple | None:
+        """The newest of ``images`` for ComfyUI's progress bar (shown on the node), at most
+        ``NODE_PREVIEW_FPS`` times a second; None otherwise."""
+        now = time.monotonic()
+        if not len(images) or now - self._last_preview < 1.0 / NODE_PREVIEW_FPS:
+            return None
+        self._last_preview = now
+        return "JPEG", to_pil(images[-1]), NODE_PREVIEW_SIZE

@@ -7,8 +7,8 @@ from ..stream_core.engine.guidance import GUIDANCE_UNTIL
 from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.session import NativeStreamFactory
-from .inputs import StreamNode, frames_input, partition_inputs, size_inputs, stream_inputs
-from .run import run_stream
+from .inputs import StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs
+from .run import RunOptions, run_stream
 from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType
 
 
@@ -35,15 +35,19 @@ class StreamDiTStream(StreamNode):
                                tooltip="Guidance stops for frames this clean (tau: 0 = noise, 1 = clean); 1 = guide "
                                        "every frame. Guiding the nearly clean chunk exaggerates the motion inside it, "
                                        "so objects jump back at every chunk boundary."),
+                *live_inputs(fps=16.0),
             ],
             outputs=[FramesType.Output(display_name="frames")],
             hidden=[io.Hidden.unique_id],
+            is_output_node=True,
         )
 
     @classmethod
     def execute(cls, model: LoadedModel, schedule: PromptTimeline, stream_id: str, action: str, seed: int, width: int,
                 height: int, K: int, N: int, c: int, s: int, guidance: float, frames: int,
-                guidance_until: float = GUIDANCE_UNTIL) -> io.NodeOutput:
+                guidance_until: float = GUIDANCE_UNTIL, fps: float = 16.0, realtime: bool = False,
+                record: bool = False) -> io.NodeOutput:
         factory = NativeStreamFactory(model.model, model.key, schedule, seed, width, height, Partition(K, N, c, s),
                                       guidance, guidance_until)
-        return io.NodeOutput(run_stream(factory, stream_id, action, frames, cls.node_id()))
+        out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
+        return io.NodeOutput(out, ui=recording_ui(out))

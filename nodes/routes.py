@@ -1,12 +1,18 @@
-"""HTTP routes to steer a stream from the browser: new prompt, stop, list."""
+"""HTTP routes to watch and steer streams from the browser: new prompt, word check, stop,
+list, the live websocket and the standalone viewer page."""
 from __future__ import annotations
 
 import json
+import os
+import urllib.parse
 
 from aiohttp import web
 
 from ..stream_core.engine.timeline import MAX_PROMPT_CHARS
+from .live import HUB
 from .registry import STREAMS
+
+WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -53,8 +59,24 @@ async def post_prompt(request: web.Request) -> web.Response:
     if not session.source.accepts_text:
         return _error(409, session.source.how_to_reprompt)
     session.request_prompt(prompt)
+    STREAMS.changed(body["stream_id"])
     return web.json_response({"queued": True, "running": session.running,
                               "unknown_words": session.source.unknown_words(prompt)}, status=202)
+
+
+async def post_check(request: web.Request) -> web.Response:
+    """The words of a prompt that the stream's model does not know, before it is sent."""
+    body = await _body(request, "stream_id", "prompt")
+    if isinstance(body, web.Response):
+        return body
+    if len(body["prompt"]) > MAX_PROMPT_CHARS:
+        return _error(400, f"the prompt is longer than {MAX_PROMPT_CHARS} characters")
+    session, error = _session(body["stream_id"])
+    if error:
+        return error
+    source = session.source
+    return web.json_response({"accepts_text": source.accepts_text, "how_to_reprompt": source.how_to_reprompt,
+                              "unknown_words": source.unknown_words(body["prompt"]) if source.accepts_text else []})
 
 
 async def post_stop(request: web.Request) -> web.Response:
@@ -67,6 +89,7 @@ async def post_stop(request: web.Request) -> web.Response:
     if not session.running:
         return _error(409, f"stream {body['stream_id']!r} is not running")
     session.request_stop()
+    STREAMS.changed(body["stream_id"])
     return web.json_response({"stopping": True}, status=202)
 
 
@@ -74,7 +97,22 @@ async def get_streams(request: web.Request) -> web.Response:
     return web.json_response({stream_id: session.report() for stream_id, session in STREAMS.items()})
 
 
+async def get_view(request: web.Request) -> web.Response:
+    """The standalone viewer (one stream, full window; for OBS or a second screen): the pack's
+    ``web/view.html`` where ComfyUI serves the pack's web folder, with the query kept."""
+    import nodes
+    name = next((n for n, d in nodes.EXTENSION_WEB_DIRS.items() if os.path.realpath(d) == os.path.realpath(WEB_DIR)),
+                None)
+    if name is None:
+        return _error(404, "the pack's web folder is not served")
+    query = urllib.parse.urlencode({k: v for k, v in request.query.items() if k == "stream"})
+    raise web.HTTPFound(f"/extensions/{urllib.parse.quote(name)}/view.html" + (f"?{query}" if query else ""))
+
+
 def register_routes(routes: web.RouteTableDef) -> None:
     routes.post("/streamdit/prompt")(post_prompt)
+    routes.post("/streamdit/check")(post_check)
     routes.post("/streamdit/stop")(post_stop)
     routes.get("/streamdit/streams")(get_streams)
+    routes.get("/streamdit/ws")(HUB.websocket)
+    routes.get("/streamdit/view")(get_view)

@@ -1,15 +1,59 @@
-"""One queued run of a stream node: find or start the session, advance it by some
-frames with a progress bar (the user's interrupt), live frames, and stop requests."""
+"""One queued run of a stream node: find or start the session, then advance it by some
+frames. Each frame, as it is made, goes to the live viewers, to the stream's recording and
+to the run's output; between steps the run honours Cancel, the browser's requests (new
+prompt, stop) and, for a real-time stream, its frame rate.
+
+Cancel keeps nothing back: frames made before it were shown live and recorded, the next
+run starts after them (``first_frame`` jumps), and the cancelled run returns no output.
+Stop ends the run with the frames it has.
+"""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
+import comfy.model_management
 import comfy.utils
+import torch
 
 from ..stream_core.engine.session import Session, SessionFactory, StopRequested
 from .live import LiveView, prompt_server
+from .pacer import Pacer
+from .recorder import StreamRecorder
 from .registry import STREAMS
 from .types import StreamFrames
+
+MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run delivers its frames. ``fps``: the stream's frame rate (its pace, the panel's
+    playback, the recording and the VIDEO); ``realtime``: make frames no faster than ``fps``;
+    ``record``: write every frame to the stream's growing video (``recorder.py``)."""
+
+    fps: float = 16.0
+    realtime: bool = False
+    record: bool = False
+
+
+class HeldFrames:
+    """The frames a run returns, at most ``limit`` bytes of them: past it the oldest go."""
+
+    def __init__(self, limit: int = MAX_HELD_BYTES):
+        self.limit, self.pieces, self.dropped = limit, [], 0
+
+    def add(self, images: torch.Tensor) -> None:
+        if len(images):
+            self.pieces.append(images.float().cpu())
+        while len(self.pieces) > 1 and sum(p.numel() * 4 for p in self.pieces) > self.limit:
+            self.dropped += len(self.pieces.pop(0))
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.pieces)
+
+    def images(self) -> torch.Tensor:
+        return torch.cat(self.pieces)
 
 
 def tell_user(text: str, node_id: str | None) -> None:
@@ -30,31 +74,79 @@ def open_session(stream_id: str, action: str, factory: SessionFactory) -> Sessio
     return session
 
 
-def advance(session: Session, stream_id: str, frames: int, node_id: str | None) -> StreamFrames:
+def attached(session: Session, name: str, wanted: bool, fits, make):
+    """The session's attachment ``name`` when ``wanted``: the one it has if ``fits(it)``, else
+    a new one from ``make()`` (the old one closed); None (and the old one closed) otherwise."""
+    current = session.attachments.get(name)
+    if current is not None and not (wanted and fits(current)):
+        session.attachments.pop(name)
+        getattr(current, "close", lambda: None)()
+        current = None
+    if wanted and current is None:
+        current = session.attachments[name] = make()
+    return current
+
+
+def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
+            options: RunOptions = RunOptions()) -> StreamFrames:
     """Take ``frames`` more output frames; the caller holds ``session.lock``."""
     first = session.frames.frames_taken
     bar = comfy.utils.ProgressBar(frames)
-    live = LiveView(stream_id, session, node_id)
+    live = LiveView(stream_id, session, options.fps)
+    recorder = attached(session, "recording", options.record, lambda r: r.fps == options.fps,
+                        lambda: StreamRecorder(stream_id, options.fps, {"streamdit": {"stream_id": stream_id,
+                                                                                      "first_frame": first}}))
+    pacer = attached(session, "pacer", options.realtime, lambda p: p.fps == options.fps, lambda: Pacer(options.fps))
+    held = HeldFrames()
+    made = 0
 
-    def progress(ready, images):
-        live.frames(images)
-        bar.update_absolute(ready, frames)   # raises on the user's interrupt
-        session.apply_requests()             # a new prompt, or stop
+    def take(images: torch.Tensor) -> None:
+        nonlocal made
+        live.frames(first + made, images)
+        if recorder is not None:
+            recorder.write(images, run_start=made == 0)
+        held.add(images)
+        made += len(images)
+
+    def between_steps() -> None:
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        session.apply_requests()   # a new prompt, or stop
+
+    def sink(images: torch.Tensor) -> None:
+        take(images)
+        bar.update_absolute(made, frames, live.preview(images))
+        between_steps()
+        if pacer is not None:
+            pacer.made(len(images), between_steps)
 
     session.running = True
-    live.status()
     try:
+        live.status()
         session.apply_requests()
-        images = session.frames.take(frames, progress=progress)
+        session.frames.deliver(frames, sink)
     except StopRequested:
-        images = session.frames.take(max(session.frames.ready, 1))
+        if not made:
+            session.frames.deliver(1, take)
+    except comfy.model_management.InterruptProcessingException:
+        STREAMS.changed(stream_id)
+        raise
     finally:
         session.running = False
+        if recorder is not None:
+            recorder.index({"stream_id": stream_id, "timeline": session.report()["timeline"],
+                            "next_frame": session.frames.frames_taken})
         live.status()
-    return StreamFrames(images.float().cpu(), first, stream_id)
+    if held.dropped:
+        tell_user(f"this run made {made} frames; its outputs keep the newest {len(held)} "
+                  f"({MAX_HELD_BYTES >> 30} GiB); record the stream to keep every frame", node_id)
+    recording = None if recorder is None else {"filename": recorder.filename, "subfolder": recorder.subfolder,
+                                               "type": "output"}
+    return StreamFrames(held.images(), first + held.dropped, stream_id, options.fps,
+                        tuple(tuple(entry) for entry in session.report()["timeline"]), recording)
 
 
-def run_stream(factory: SessionFactory, stream_id: str, action: str, frames: int, node_id: str | None) -> StreamFrames:
+def run_stream(factory: SessionFactory, stream_id: str, action: str, frames: int, node_id: str | None,
+               options: RunOptions = RunOptions()) -> StreamFrames:
     """What every stream node does: open or continue the session, apply this run's settings,
     warn about words the model does not know, advance by ``frames``."""
     session = open_session(stream_id, action, factory)
@@ -63,4 +155,4 @@ def run_stream(factory: SessionFactory, stream_id: str, action: str, frames: int
         unknown = session.source.unknown_words()
         if unknown:
             tell_user(f"the model does not know the word(s): {', '.join(unknown)}; they are ignored", node_id)
-        return advance(session, stream_id, frames, node_id)
+        return advance(session, stream_id, frames, node_id, options)

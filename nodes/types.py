@@ -23,12 +23,17 @@ class LoadedModel:
 
 @dataclass(frozen=True)
 class StreamFrames:
-    """Finished frames of one stream: images [n, H, W, 3] float in [0, 1] on the CPU,
-    and the first one's index in the stream's video."""
+    """One run's frames of a stream: images [n, H, W, 3] float in [0, 1] on the CPU, the
+    first one's index in the stream's video, the stream's frame rate, its timeline at the
+    end of the run ((frame, prompt) entries, live switches included) and its recording
+    (ComfyUI's {"filename", "subfolder", "type"}, or None)."""
 
     images: torch.Tensor
     first_index: int
     stream_id: str
+    fps: float = 16.0
+    timeline: tuple[tuple[int, str], ...] = ()
+    recording: dict | None = None
 
 
 @io.comfytype(io_type="STREAMDIT_MODEL")

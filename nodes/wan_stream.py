@@ -8,8 +8,8 @@ from comfy.sd import VAE
 from comfy_api.latest import io
 
 from ..stream_core.engine.partition import Partition
-from .inputs import StreamNode, frames_input, partition_inputs, size_inputs, stream_inputs
-from .run import run_stream
+from .inputs import StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs
+from .run import RunOptions, run_stream
 from .types import CATEGORY, ConditioningScheduleType, FramesType
 from .wan import ConditioningSchedule, experts_loaded
 from .wan_session import WanStreamFactory
@@ -45,17 +45,21 @@ class StreamDiTWanStream(StreamNode):
                 io.Float.Input("boundary", default=0.875, min=0.0, max=1.0, step=0.005, optional=True,
                                tooltip="With model_low_noise: frames below this sigma use the low-noise expert "
                                        "(0.875 for Wan 2.2 T2V)."),
+                *live_inputs(fps=16.0),
             ],
             outputs=[FramesType.Output(display_name="frames")],
             hidden=[io.Hidden.unique_id],
+            is_output_node=True,
         )
 
     @classmethod
     def execute(cls, model: ModelPatcher, positive: list, negative: list, vae: VAE, stream_id: str, action: str,
                 seed: int, width: int, height: int, K: int, N: int, c: int, s: int, scheduler: str, guidance: float,
                 frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,
-                boundary: float = 0.875) -> io.NodeOutput:
+                boundary: float = 0.875, fps: float = 16.0, realtime: bool = False,
+                record: bool = False) -> io.NodeOutput:
         factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
                                    guidance, schedule, model_low_noise, boundary)
         with experts_loaded(factory.experts, factory.batch):
-            return io.NodeOutput(run_stream(factory, stream_id, action, frames, cls.node_id()))
+            out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
+        return io.NodeOutput(out, ui=recording_ui(out))

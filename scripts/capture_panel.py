@@ -1,8 +1,9 @@
 """Record the live panel during a real run into docs/panel.gif (for the README).
 
-Starts ComfyUI with the pack, opens it in headless Chromium, loads the shipped
-text-to-video workflow, queues it for 400 frames, screenshots the StreamDiT Live panel
-while it runs and re-prompts the stream from the panel half-way.
+Starts ComfyUI with the pack, opens it in headless Chromium, loads the shipped endless
+live workflow (the distilled student, paced to 16 fps), queues it for 400 frames,
+screenshots the StreamDiT Live panel while it plays and re-prompts the stream from the
+panel half-way.
 Run: .venv/bin/python scripts/capture_panel.py
 """
 from __future__ import annotations
@@ -27,20 +28,21 @@ def main(shots: int = 40, every: float = 0.25) -> None:
     with tempfile.TemporaryDirectory() as base, ComfyServer(base) as server, sync_playwright() as p:
         server.request("POST", "/settings/Comfy.TutorialCompleted", True)
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page = browser.new_page(viewport={"width": 1000, "height": 1200})
         page.goto(server.url)
-        page.wait_for_function("window.app && window.app.graph && window.app.extensionManager", timeout=90_000)
-        workflow = server.get("/api/workflow_templates/streamdit-comfy/streamdit_text_to_video.json")
+        page.wait_for_function("window.app && window.app.graph && window.app.extensionManager && window.streamditLive",
+                               timeout=90_000)
+        workflow = server.get("/api/workflow_templates/streamdit-comfy/streamdit_endless_live.json")
         page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", workflow)
         page.evaluate("() => window.app.extensionManager.command.execute("
                       "'Workspace.ToggleBottomPanelTab.streamdit-live')")
         page.evaluate("""() => {
             const node = window.app.graph._nodes.find(n => n.type === 'StreamDiTStream');
             node.widgets.find(w => w.name === 'frames').value = 400;
+            node.widgets.find(w => w.name === 'record').value = false;
             return window.app.queuePrompt(0);
         }""")
-        page.wait_for_function("document.querySelector('[data-testid=streamdit-counter]')?.textContent >= 0",
-                               timeout=120_000)
+        page.wait_for_function("window.streamditLive.panel.player.stats.shown > 16", timeout=120_000)
         panel = page.locator("[data-testid=streamdit-panel]")
         frames = []
         for shot in range(shots):
@@ -52,7 +54,7 @@ def main(shots: int = 40, every: float = 0.25) -> None:
         browser.close()
     os.makedirs(os.path.join(ROOT, "docs"), exist_ok=True)
     path = os.path.join(ROOT, "docs", "panel.gif")
-    small = [f.resize((f.width * 2 // 3, f.height * 2 // 3)).quantize(64) for f in frames]
+    small = [f.resize((f.width * 4 // 5, f.height * 4 // 5)).quantize(64) for f in frames]
     small[0].save(path, save_all=True, append_images=small[1:], duration=int(every * 1000), loop=0)
     print("wrote", path)
 

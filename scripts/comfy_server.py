@@ -30,25 +30,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare_base(base: str) -> str:
-    """A ComfyUI base directory with the pack linked into custom_nodes/; returns it."""
+def prepare_base(base: str, extra_nodes: tuple[str, ...] = ()) -> str:
+    """A ComfyUI base directory with the pack (and ``extra_nodes``, folders of other custom
+    nodes) linked into custom_nodes/; returns it."""
     nodes_dir = os.path.join(base, "custom_nodes")
     for sub in ("custom_nodes", "user", "input", "output"):
         os.makedirs(os.path.join(base, sub), exist_ok=True)
-    link = os.path.join(nodes_dir, PACK_NAME)
-    if not os.path.islink(link):
-        os.symlink(ROOT, link)
-    elif os.path.realpath(link) != os.path.realpath(ROOT):
-        os.remove(link)
-        os.symlink(ROOT, link)
+    for target, name in [(ROOT, PACK_NAME), *((path, os.path.basename(path)) for path in extra_nodes)]:
+        link = os.path.join(nodes_dir, name)
+        if os.path.islink(link) and os.path.realpath(link) != os.path.realpath(target):
+            os.remove(link)
+        if not os.path.islink(link):
+            os.symlink(target, link)
     return base
 
 
 class ComfyServer:
     """``with ComfyServer(base) as server:`` starts ComfyUI (CPU) and stops it after."""
 
-    def __init__(self, base: str, port: int | None = None, extra_args: tuple[str, ...] = ()):
-        self.base = prepare_base(os.path.abspath(base))
+    def __init__(self, base: str, port: int | None = None, extra_args: tuple[str, ...] = (),
+                 extra_nodes: tuple[str, ...] = ()):
+        self.base = prepare_base(os.path.abspath(base), extra_nodes)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_args = extra_args

@@ -24,24 +24,31 @@ SCHEDULE = "0: a red circle moving right\n32: a blue square moving up"
 # green triangles and magenta squares are held out of training: the student composes them
 FAST_SCHEDULE = ("0: a red circle moving right\n64: a green triangle moving left\n"
                  "128: a magenta square moving down\n192: a yellow circle moving quickly up")
+ENDLESS_SCHEDULE = "0: a red circle moving right"
 
 
-def stream_workflow(action: str, stream_id: str, frames: int, prefix: str, schedule: str,
-                    model: str = MODEL, K: int = 2, s: int = 2, guidance: float = 3.0, fps: float = 8.0) -> dict:
+def stream_workflow(action: str, stream_id: str, frames: int, prefix: str | None, schedule: str,
+                    model: str = MODEL, K: int = 2, s: int = 2, guidance: float = 3.0, fps: float = 8.0,
+                    realtime: bool = False, record: bool = False) -> dict:
     """A stream of the shipped model's 8-frame buffer: K references, then chunks of c = 2.
-    K = 2 keeps the teacher's objects as steady as the diagonal scheme's (README)."""
+    K = 2 keeps the teacher's objects as steady as the diagonal scheme's (README). With a
+    ``prefix``, Frame Output and Save Video follow (at the stream's fps); without, the
+    stream node is the workflow's only output (its recording)."""
     p = Partition.filling(8, K=K, c=2, s=s)
-    return {
+    workflow = {
         "1": {"class_type": "StreamDiTLoader", "inputs": {"model_name": model, "device": "auto", "dtype": "float32"}},
         "2": {"class_type": "StreamDiTPromptSchedule", "inputs": {"schedule": schedule, "transition": 8}},
         "3": {"class_type": "StreamDiTStream", "inputs": {
             "model": ["1", 0], "schedule": ["2", 0], "stream_id": stream_id, "action": action, "seed": 0,
             "width": 64, "height": 64, "K": p.K, "N": p.N, "c": p.c, "s": p.s, "guidance": guidance, "frames": frames,
-            "guidance_until": GUIDANCE_UNTIL}},
-        "4": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["3", 0], "fps": fps}},
-        "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 1], "filename_prefix": prefix,
-                                                     "format": "mp4", "codec": "h264"}},
+            "guidance_until": GUIDANCE_UNTIL, "fps": fps, "realtime": realtime, "record": record}},
     }
+    if prefix is not None:
+        workflow.update({
+            "4": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["3", 0], "fps": 0.0}},
+            "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 1], "filename_prefix": prefix,
+                                                         "format": "mp4", "codec": "h264"}}})
+    return workflow
 
 
 STREAM_POSITIONS = {"1": (40, 60), "2": (40, 240), "3": (420, 60), "4": (800, 60), "5": (1160, 60)}
@@ -69,14 +76,15 @@ def wan_workflow(unet: str, low_noise_unet: str | None = None) -> dict:
         "9": {"class_type": "StreamDiTWanStream", "inputs": {
             "model": ["2", 0], "positive": ["4", 0], "negative": ["5", 0], "vae": ["6", 0], "stream_id": "wan",
             "action": "continue", "seed": 0, "width": 832, "height": 480, "K": 0, "N": 5, "c": 2, "s": 4,
-            "scheduler": "simple", "guidance": 5.0, "frames": 161, "schedule": ["8", 0]}},
-        "10": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["9", 0], "fps": 16.0}},
+            "scheduler": "simple", "guidance": 5.0, "frames": 161, "schedule": ["8", 0], "boundary": 0.875,
+            "fps": 16.0, "realtime": False, "record": False}},
+        "10": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["9", 0], "fps": 0.0}},
         "11": {"class_type": "SaveVideo", "inputs": {"video": ["10", 1], "filename_prefix": "streamdit/wan",
                                                       "format": "mp4", "codec": "h264"}},
     }
     if low_noise_unet:
         workflow.update({"12": load(low_noise_unet), "13": shift("12")})
-        workflow["9"]["inputs"].update(model_low_noise=["13", 0], boundary=0.875)
+        workflow["9"]["inputs"].update(model_low_noise=["13", 0])
     return workflow
 
 
@@ -91,6 +99,10 @@ WORKFLOWS = {
                                                   "0: a green triangle moving left"), STREAM_POSITIONS),
     "streamdit_fast_distilled": (stream_workflow("restart", "fast", 256, "streamdit/fast", FAST_SCHEDULE,
                                                  model=STUDENT, K=0, s=1, guidance=1.0, fps=16.0), STREAM_POSITIONS),
+    # queue with Run (Instant): every run continues the stream, paced to 16 fps, into one growing video
+    "streamdit_endless_live": (stream_workflow("continue", "endless", 32, None, ENDLESS_SCHEDULE, model=STUDENT, K=0,
+                                               s=1, guidance=1.0, fps=16.0, realtime=True, record=True),
+                               STREAM_POSITIONS),
     "streamdit_wan21_t2v_1_3b": (wan_workflow("wan2.1_t2v_1.3B_fp16.safetensors"), WAN_POSITIONS),
     "streamdit_wan22_t2v_a14b": (wan_workflow("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
                                               "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors"), WAN_POSITIONS),

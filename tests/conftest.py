@@ -43,6 +43,18 @@ SHIPPED_MODEL = os.path.join(ROOT, "models", "streamdit-shapes-64px.safetensors"
 SHIPPED_STUDENT = os.path.join(ROOT, "models", "streamdit-shapes-64px-distilled.safetensors")
 
 
+def poll(condition, timeout: float = 60.0, what: str = "condition not met"):
+    """The first true value of ``condition()``, asked every 0.1 s; TimeoutError(what) after ``timeout`` s."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(what)
+
+
 def load_workflow(name: str, api: bool = True) -> dict:
     import json
     with open(os.path.join(WORKFLOWS, "api" if api else "", name + ".json")) as f:

@@ -1,5 +1,6 @@
-"""End to end in headless Chromium: the shipped workflow streams into the live panel and is
-re-prompted from it. A screenshot of the panel is kept in out/test-artifacts/ (not committed)."""
+"""End to end in headless Chromium against a real ComfyUI server: the live panel plays every
+frame at the stream's pace (native and Wan), is steered, pops out, and re-runs are correct.
+Screenshots of each state go to out/test-artifacts/ (not committed)."""
 import os
 import time
 
@@ -7,93 +8,275 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from comfy_server import ComfyServer
-from conftest import ROOT, load_workflow
+from conftest import ROOT, load_workflow, poll
+from tiny_wan import wan_model_state, wan_vae_state, write
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
 ARTIFACTS = os.path.join(ROOT, "out", "test-artifacts")
+CONDITIONING_NODE = os.path.join(ROOT, "tests", "fixtures", "streamdit_test_conditioning")
 PANEL = "[data-testid=streamdit-panel]"
+FPS = 16
 
 
 def tid(name: str) -> str:
     return f"{PANEL} [data-testid=streamdit-{name}]"
 
 
+def shot(page, name: str, locator=None) -> None:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    (locator or page).screenshot(path=os.path.join(ARTIFACTS, name + ".png"))
+
+
+def open_page(browser, server, width=1280, height=720):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(server.url)
+    page.wait_for_function("window.app && window.app.graph && window.app.extensionManager && window.streamditLive",
+                           timeout=90_000)
+    return page
+
+
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def browser_and_server(tmp_path_factory, comfy):
     assert os.path.exists(CHROMIUM), "Chromium is missing: scripts/setup.sh installs it with apt"
-    with ComfyServer(str(tmp_path_factory.mktemp("browser-base"))) as server, sync_playwright() as p:
+    base = str(tmp_path_factory.mktemp("browser-base"))
+    write(os.path.join(base, "models", "diffusion_models", "tiny_wan_t2v.safetensors"), wan_model_state())
+    write(os.path.join(base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
+    with ComfyServer(base, extra_nodes=(CONDITIONING_NODE,)) as server, sync_playwright() as p:
         server.request("POST", "/settings/Comfy.TutorialCompleted", True)   # no first-run template dialog
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.server = server
-        page.goto(server.url)
-        page.wait_for_function("window.app && window.app.graph && window.app.extensionManager", timeout=90_000)
-        yield page
+        yield browser, server
         browser.close()
 
 
-def counter(page) -> int:
-    text = page.inner_text(tid("counter"))
-    return int(text) if text else -1
-
-
-def test_the_workflow_streams_into_the_panel_and_is_reprompted_live(page):
-    server = page.server
-    # load the shipped workflow the way the template browser does, and open the panel
-    workflow = server.get("/api/workflow_templates/streamdit-comfy/streamdit_text_to_video.json")
-    page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", workflow)
-    page.evaluate("() => window.app.extensionManager.command.execute("
-                  "'Workspace.ToggleBottomPanelTab.streamdit-live')")
+@pytest.fixture(scope="module")
+def page(browser_and_server):
+    browser, server = browser_and_server
+    page = open_page(browser, server)
+    page.server = server
+    page.evaluate("() => window.app.extensionManager.command.execute('Workspace.ToggleBottomPanelTab.streamdit-live')")
     expect(page.locator(tid("empty"))).to_be_visible()
-    # a long run, so there is time to steer it; queued as the Run button queues
-    page.evaluate("""() => {
+    shot(page, "panel-empty", page.locator(PANEL))
+    return page
+
+
+def load(page, name: str, **widgets) -> None:
+    """Load a shipped workflow as the template browser does, and set stream node widgets."""
+    workflow = page.server.get(f"/api/workflow_templates/streamdit-comfy/{name}.json")
+    page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", workflow)
+    page.evaluate("""(widgets) => {
         const node = window.app.graph._nodes.find(n => n.type === 'StreamDiTStream');
-        node.widgets.find(w => w.name === 'frames').value = 100000;
-        return window.app.queuePrompt(0);
-    }""")
-    page.wait_for_function(f"document.querySelector('{tid('counter')}')?.textContent >= 0", timeout=120_000)
-    first_count, first_src = counter(page), page.get_attribute(tid("frame"), "src")
-    page.wait_for_function(f"Number(document.querySelector('{tid('counter')}').textContent) > {first_count + 2}",
-                           timeout=60_000)
-    assert page.get_attribute(tid("frame"), "src") != first_src           # the image changes
-    chunks = load_workflow("streamdit_text_to_video")["3"]["inputs"]["N"]
-    expect(page.locator(tid("bar"))).to_have_count(chunks)                # one bar per chunk
-    expect(page.locator(tid("stream"))).to_contain_text("t2v — running")
-    assert page.evaluate("() => window.app.graph._nodes.find(n => n.type === 'StreamDiTStream').imgs?.length") == 1
+        for (const [name, value] of Object.entries(widgets)) node.widgets.find(w => w.name === name).value = value;
+    }""", widgets)
 
-    # switch the prompt live
+
+def watch(page, stream_id: str) -> None:
+    page.evaluate("(id) => window.streamditLive.panel.show(id)", stream_id)
+
+
+def queue(page) -> None:
+    page.evaluate("() => window.app.queuePrompt(0)")
+
+
+def start_live(page, name: str, stream_id: str, first: int = 4, **widgets) -> None:
+    """Load workflow ``name`` for a long real-time run of ``stream_id``, watch it in the panel,
+    queue it and wait until the panel has shown ``first`` frames."""
+    load(page, name, stream_id=stream_id, frames=100000, realtime=True, fps=FPS, **widgets)
+    watch(page, stream_id)
+    queue(page)
+    poll(lambda: shown(page)["shown"] > first, what="the first frames")
+
+
+def idle(server) -> bool:
+    q = server.get("/queue")
+    return not q["queue_running"] and not q["queue_pending"]
+
+
+def shown(page) -> dict:
+    return page.evaluate("""() => { const p = window.streamditLive.panel.player;
+        return {log: p.stats.log, dropped: p.stats.dropped, shown: p.stats.shown, session: p.shown?.session ?? null}; }""")
+
+
+def played(page) -> tuple[list[int], float]:
+    """Once the run has ended and the panel has played what it received: the frame indices it
+    displayed (in display order) and the rate they played at (frames per second from their
+    indices and display times)."""
+    poll(lambda: idle(page.server), timeout=120, what="the run to end")
+    poll(lambda: page.evaluate("() => window.streamditLive.panel.player.queue.length === 0"),
+               what="the panel to play what it received")
+    log = shown(page)["log"]
+    (first, t0), (last, t1) = log[0], log[-1]
+    return [index for index, _ in log], (last - first) * 1000 / (t1 - t0)
+
+
+def assert_every_frame_at_pace(indices: list[int], rate: float, made: int) -> None:
+    print(f"the panel showed {len(indices)} of {made} frames, in order, at {rate:.2f} fps")
+    assert indices == sorted(set(indices)), "frames shown out of order or twice"
+    assert len(indices) >= 0.95 * made, f"shown {len(indices)} of {made} frames"
+    assert abs(rate - FPS) <= 2, f"played at {rate:.2f} fps, the stream's fps is {FPS}"
+
+
+def test_the_panel_plays_every_native_frame_at_the_streams_pace(page):
+    load(page, "streamdit_endless_live", stream_id="pace", frames=80, record=False)
+    watch(page, "pace")
+    queue(page)
+    poll(lambda: shown(page)["shown"] > 40, what="half the frames")
+    shot(page, "panel-native-16fps", page.locator(PANEL))
+    indices, rate = played(page)
+    assert_every_frame_at_pace(indices, rate, made=80)
+    assert indices[0] == 0
+
+
+def wan_prompt(stream_id: str, frames: int, action: str = "restart") -> dict:
+    """The tiny random Wan through the stock loaders, 32x32, one pass per step, paced to 16 fps."""
+    return {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "tiny_wan_t2v.safetensors", "weight_dtype": "default"}},
+        "2": {"class_type": "VAELoader", "inputs": {"vae_name": "tiny_wan_vae.safetensors"}},
+        "3": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 1, "tokens": 8}},
+        "4": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 2, "tokens": 8}},
+        "5": {"class_type": "StreamDiTWanStream", "inputs": {
+            "model": ["1", 0], "positive": ["3", 0], "negative": ["4", 0], "vae": ["2", 0], "stream_id": stream_id,
+            "action": action, "seed": 0, "width": 32, "height": 32, "K": 0, "N": 2, "c": 2, "s": 1,
+            "scheduler": "simple", "guidance": 1.0, "frames": frames, "fps": float(FPS), "realtime": True}},
+    }
+
+
+def test_the_panel_plays_every_wan_frame_at_the_streams_pace(page):
+    watch(page, "wan-live")
+    status, answer = page.server.queue(wan_prompt("wan-live", 81))
+    assert status == 200, answer
+    poll(lambda: shown(page)["shown"] > 40, what="half the frames")
+    shot(page, "panel-wan-16fps", page.locator(PANEL))
+    expect(page.locator(tid("input"))).to_be_disabled()          # a Wan stream follows its CONDITIONING inputs
+    assert "CONDITIONING" in page.get_attribute(tid("input"), "placeholder")
+    indices, rate = played(page)
+    assert_every_frame_at_pace(indices, rate, made=81)
+
+
+def streamed_again(page, before_session) -> None:
+    poll(lambda: (s := shown(page))["session"] not in (None, before_session) and s["shown"] > 3,
+               what="frames of a new run")
+
+
+def test_stop_then_run_and_reprompt_then_run_stream_new_frames(page):
+    server = page.server
+    start_live(page, "streamdit_text_to_video", "rerun", first=8)
+    page.click(tid("stop"))
+    expect(page.locator(tid("stream"))).to_contain_text("rerun — idle", timeout=60_000)
+    poll(lambda: idle(server), what="the stopped run to finish")
+    stopped = shown(page)["session"]
+    queue(page)                                         # the same restart workflow, unchanged
+    streamed_again(page, stopped)                      # not ComfyUI's cached result: a new run
+    page.click(tid("stop"))
+    poll(lambda: idle(server), what="the second run to finish")
+
+    load(page, "streamdit_text_to_video", stream_id="rerun", frames=24, realtime=True, fps=16)
+    queue(page)
+    poll(lambda: idle(server) and shown(page)["shown"] > 0, what="a complete run")
+    complete = shown(page)["session"]
+    queue(page)                                         # nothing changed: the cached result is right
+    poll(lambda: idle(server), what="the cached run")
+    assert shown(page)["session"] == complete
     page.fill(tid("input"), "a yellow square moving down")
-    page.click(tid("switch"))
-    deadline = time.monotonic() + 60
-    while server.get("/streamdit/streams")["t2v"]["prompt"] != "a yellow square moving down":
-        assert time.monotonic() < deadline, "the server never reported the new prompt"
-        time.sleep(0.1)
-    expect(page.locator(tid("prompt"))).to_have_text("prompt: a yellow square moving down", timeout=30_000)
-    at_switch = counter(page)
-    page.wait_for_function(f"Number(document.querySelector('{tid('counter')}').textContent) > {at_switch + 2}",
-                           timeout=60_000)
+    page.click(tid("switch"))                           # a re-prompt of the idle stream ...
+    expect(page.locator(tid("hint"))).to_contain_text("sent")
+    queue(page)                                         # ... makes the same workflow stream again
+    streamed_again(page, complete)
+    poll(lambda: idle(server), what="the re-prompted run")
 
-    # user text is text, never HTML
-    hostile = '<img src=x onerror="window.__pwned=1"><b>bold</b>'
+
+def test_a_live_reprompt_is_checked_as_you_type_applied_and_copied_back(page):
+    server = page.server
+    start_live(page, "streamdit_continue_stream", "steer")
+    expect(page.locator(tid("stream"))).to_contain_text("steer — running")
+    chunks = load_workflow("streamdit_continue_stream")["3"]["inputs"]["N"]
+    expect(page.locator(tid("bar"))).to_have_count(chunks)    # one bar per chunk
+
+    page.fill(tid("input"), "a yellow zebra moving down")      # flagged before it is sent
+    expect(page.locator(tid("hint"))).to_contain_text("zebra", timeout=10_000)
+    expect(page.locator(tid("input"))).to_have_class("sd-input sd-warn")
+    page.fill(tid("input"), "a yellow square moving down")
+    expect(page.locator(tid("hint"))).to_have_text("", timeout=10_000)
+    page.click(tid("switch"))
+    poll(lambda: server.get("/streamdit/streams")["steer"]["prompt"] == "a yellow square moving down",
+               what="the server to follow the new prompt")
+    expect(page.locator(tid("prompt"))).to_have_text("a yellow square moving down", timeout=30_000)
+
+    hostile = '<img src=x onerror="window.__pwned=1"><b>bold</b>'   # user text is text, never HTML
     page.fill(tid("input"), hostile)
     page.click(tid("switch"))
-    expect(page.locator(tid("prompt"))).to_have_text("prompt: " + hostile, timeout=30_000)
-    assert page.locator(f"{tid('prompt')} *").count() == 0
+    expect(page.locator(tid("prompt"))).to_have_text(hostile, timeout=30_000)
+    assert page.locator(f"{tid('prompt')} *").count() == 0 and page.locator(f"{tid('timeline')} li *").count() == 0
     assert page.evaluate("() => window.__pwned") is None
+    shot(page, "panel-reprompted", page.locator(PANEL))
 
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    page.locator(PANEL).screenshot(path=os.path.join(ARTIFACTS, "panel.png"))
-
-    # stop ends the run with the frames it made
+    timeline = server.get("/streamdit/streams")["steer"]["timeline"]
+    assert [p for _, p in timeline][-2:] == ["a yellow square moving down", hostile]
+    page.click(tid("copy"))
+    schedule = page.evaluate("""() => window.app.graph._nodes.find(n => n.type === 'StreamDiTPromptSchedule')
+                                     .widgets.find(w => w.name === 'schedule').value""")
+    assert schedule == "\n".join(f"{frame}: {prompt}" for frame, prompt in timeline)
     page.click(tid("stop"))
-    expect(page.locator(tid("stream"))).to_contain_text("t2v — idle", timeout=60_000)
-    assert not server.get("/streamdit/streams")["t2v"]["running"]
-    deadline = time.monotonic() + 60
-    while server.get("/queue")["queue_running"]:     # the frame output and the video save finish the run
-        assert time.monotonic() < deadline, "the stopped run never finished"
-        time.sleep(0.2)
-    (entry,) = server.get("/history").values()
-    assert entry["status"]["status_str"] == "success"
-    assert len(entry["outputs"]["4"]["images"]) >= at_switch
+    poll(lambda: idle(server), what="the run to stop")
+
+
+def test_the_pop_out_and_the_standalone_viewer_show_the_stream(page, browser_and_server):
+    browser, server = browser_and_server
+    start_live(page, "streamdit_endless_live", "viewer", record=False)
+    with page.context.expect_page() as popped:
+        page.click(tid("popout"))
+    popout = popped.value
+    popout.set_viewport_size({"width": 640, "height": 480})
+    popout.wait_for_function("window.streamditView && window.streamditView.player.stats.shown > 10", timeout=60_000)
+    assert "/view.html?stream=viewer" in popout.url
+    shot(popout, "popout")
+    standalone = browser.new_page(viewport={"width": 800, "height": 600})
+    standalone.goto(f"{server.url}/streamdit/view?stream=viewer")
+    standalone.wait_for_function("window.streamditView && window.streamditView.player.stats.shown > 10",
+                                 timeout=60_000)
+    expect(standalone.locator("[data-testid=streamdit-view-info]")).to_contain_text("viewer · frame")
+    shot(standalone, "standalone-viewer")
+
+    # a second browser watching nothing gets no frames; once it watches, it does
+    other = open_page(browser, server)
+    count = "() => window.__frames ?? 0"
+    other.evaluate("""() => { window.__frames = 0;
+        window.streamditLive.client.addEventListener('frame', () => { window.__frames += 1; }); }""")
+    time.sleep(2)
+    assert other.evaluate(count) == 0
+    other.evaluate("() => window.streamditLive.client.watch(['viewer'])")
+    other.wait_for_function(f"({count})() > 5", timeout=30_000)
+    for p in (popout, standalone, other):
+        p.close()
+    page.click(tid("stop"))
+    poll(lambda: idle(server), what="the run to stop")
+
+
+def test_the_whole_panel_is_usable_at_1280x720(page):
+    shot(page, "panel-1280x720")
+    for name in ("select", "live", "play", "scrub", "fit", "fullscreen", "popout", "stop", "input", "switch"):
+        box = page.locator(tid(name)).bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280, name
+    frame = page.locator(tid("frame")).bounding_box()
+    assert frame["height"] >= 120 and frame["y"] + frame["height"] <= 720
+
+
+def test_nodes_2_0_shows_the_newest_frame_on_the_stream_node(browser_and_server):
+    browser, server = browser_and_server
+    server.request("POST", "/settings/Comfy.VueNodes.Enabled", True)
+    try:
+        page = open_page(browser, server, 1400, 900)
+        page.server = server
+        load(page, "streamdit_endless_live", stream_id="nodes2", frames=48)
+        queue(page)
+        node = page.locator("[data-node-id='3']")
+        image = node.locator("img").first
+        expect(image).to_be_visible(timeout=60_000)
+        assert image.get_attribute("src").startswith("blob:")   # ComfyUI's progress preview of the newest frame
+        shot(page, "nodes2-stream-node", node)
+        poll(lambda: idle(server), what="the run to end")
+        page.close()
+    finally:
+        server.request("POST", "/settings/Comfy.VueNodes.Enabled", False)
+

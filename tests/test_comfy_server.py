@@ -1,6 +1,7 @@
 """The pack in a real ComfyUI server: shipped workflows, continue, interrupt, errors."""
 import copy
 import glob
+import json
 import os
 import time
 
@@ -8,10 +9,10 @@ import av
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from comfy_server import ComfyServer
-from conftest import SHIPPED_STUDENT, load_workflow, workflow_names
+from conftest import SHIPPED_STUDENT, load_workflow, poll, workflow_names
 from stream_core.lab.analysis import look
 from stream_core.engine.timeline import parse_schedule
 from tiny_wan import wan_model_state, wan_vae_state, write
@@ -39,9 +40,16 @@ def server(tmp_path_factory, comfy):
 
 
 def preview_frames(server, entry) -> np.ndarray:
-    """The frame output node's preview images of a finished prompt: [n, H, W, 3] uint8."""
-    items = entry["outputs"][FRAME_OUTPUT]["images"]
-    return np.stack([np.asarray(Image.open(server.output_path(i)).convert("RGB")) for i in items])
+    """The frames of the frame output node's preview (one animated WebP, lossless at 64x64) of a
+    finished prompt: [n, H, W, 3] uint8."""
+    (item,) = entry["outputs"][FRAME_OUTPUT]["images"]
+    with Image.open(server.output_path(item)) as animation:
+        return np.stack([np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(animation)])
+
+
+def frames_made(entry) -> int:
+    """How many frames the run handed to the frame output node (its metadata)."""
+    return entry["outputs"][FRAME_OUTPUT]["streamdit"][0]["frames"]
 
 
 def stream_prompt(stream_id: str, frames: int, action: str = "continue") -> dict:
@@ -50,13 +58,16 @@ def stream_prompt(stream_id: str, frames: int, action: str = "continue") -> dict
     return prompt
 
 
-@pytest.mark.parametrize("name", workflow_names(native_only=True))
+SAVING_WORKFLOWS = [n for n in workflow_names(native_only=True) if SAVE_VIDEO in load_workflow(n)]
+
+
+@pytest.mark.parametrize("name", SAVING_WORKFLOWS)
 def test_shipped_workflow_runs_and_saves_a_video(server, name):
     prompt = load_workflow(name)
     frames = prompt[STREAM]["inputs"]["frames"]
     entry = server.run(prompt)
     assert entry["status"]["status_str"] == "success", entry["status"]
-    assert len(entry["outputs"][FRAME_OUTPUT]["images"]) == frames
+    assert frames_made(entry) == frames and len(preview_frames(server, entry)) == frames
     video = entry["outputs"][SAVE_VIDEO]["images"][0]
     path = server.output_path(video)
     assert path.endswith(".mp4") and os.path.getsize(path) > 0
@@ -64,6 +75,33 @@ def test_shipped_workflow_runs_and_saves_a_video(server, name):
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(decoded) == frames
     assert decoded[0].shape == (64, 64, 3)
+    with av.open(path) as container:   # the stream's prompts by frame travel in the file
+        recorded = json.loads(container.metadata["streamdit"])
+    assert recorded["timeline"] == [list(entry) for entry in parse_schedule(prompt[SCHEDULE]["inputs"]["schedule"])]
+    assert (recorded["first_frame"], recorded["frames"]) == (0, frames)
+
+
+def test_the_endless_workflow_grows_one_recording_and_writes_nothing_else(server):
+    """Two queued runs of the endless workflow (real-time at 16 fps): one video that grows,
+    its index, the newest frame's video on the stream node, no temp files."""
+    prompt = load_workflow("streamdit_endless_live")
+    assert prompt[STREAM]["inputs"]["realtime"] and prompt[STREAM]["inputs"]["record"] and len(prompt) == 3
+    prompt[STREAM]["inputs"]["stream_id"] = "endless-test"
+    temp = set(glob.glob(os.path.join(server.base, "temp", "**"), recursive=True))
+    started = time.monotonic()
+    entries = [server.run(prompt) for _ in range(2)]
+    seconds = time.monotonic() - started
+    frames = 2 * prompt[STREAM]["inputs"]["frames"]
+    assert seconds >= 0.9 * frames / prompt[STREAM]["inputs"]["fps"]    # paced, not as fast as the CPU goes
+    (first,), (second,) = (e["outputs"][STREAM]["images"] for e in entries)
+    assert first == second and first["filename"].startswith("endless-test_")
+    path = server.output_path(first)
+    with open(path + ".json") as f:
+        index = json.load(f)
+    assert index["frames"] == frames and index["timeline"] == [[0, "a red circle moving right"]]
+    with av.open(path) as container:
+        assert sum(1 for _ in container.decode(video=0)) >= frames // 2
+    assert set(glob.glob(os.path.join(server.base, "temp", "**"), recursive=True)) == temp
 
 
 def test_the_fast_workflow_streams_each_scheduled_prompt_in_its_colour(server):
@@ -166,16 +204,6 @@ def test_bad_inputs_come_back_as_clear_node_errors(server):
     assert server.run(stream_prompt("after-errors", 2))["status"]["status_str"] == "success"
 
 
-def poll(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise TimeoutError("condition not met")
-
-
 def test_a_running_stream_is_reprompted_live_and_stopped(server):
     status, answer = server.queue(stream_prompt("live-switch", 100000))
     assert status == 200, answer
@@ -190,7 +218,7 @@ def test_a_running_stream_is_reprompted_live_and_stopped(server):
     assert server.request("POST", "/streamdit/stop", {"stream_id": "live-switch"})[0] == 202
     entry = server.wait(answer["prompt_id"], timeout=60)
     assert entry["status"]["status_str"] == "success"
-    shown = len(entry["outputs"][FRAME_OUTPUT]["images"])
+    shown = frames_made(entry)
     assert after["frames"] <= shown < 100000
     status, reply = server.request("POST", "/streamdit/stop", {"stream_id": "live-switch"})
     assert status == 409 and "not running" in reply["error"]

@@ -57,3 +57,30 @@ def test_an_interrupted_take_loses_no_images():
         stream.take(21, progress=interrupt)
     assert [n for _, n in calls] and all(n in (0, 1 + 4, 8) for _, n in calls)
     torch.testing.assert_close(torch.cat([stream.take(10), stream.take(11)]), whole, rtol=0, atol=0)
+
+
+def test_deliver_hands_out_every_image_once_in_pieces_and_keeps_the_overflow():
+    whole = decoded().take(29)
+    stream = decoded()
+    pieces = []
+    stream.deliver(7, pieces.append)                         # a micro-step decodes 1+4, then 8: 1 image waits
+    assert [len(p) for p in pieces] == [0, 5, 0, 2] and stream.ready == 6
+    stream.deliver(22, pieces.append)                        # the waiting images come first
+    assert sum(len(p) for p in pieces) == 29 and stream.frames_taken == 29
+    torch.testing.assert_close(torch.cat([p for p in pieces if len(p)]), whole, rtol=0, atol=0)
+
+
+def test_a_sink_that_raises_keeps_what_it_was_handed_as_taken():
+    stream = decoded()
+    got = []
+
+    def stop_after_five(images):
+        got.append(images)
+        if sum(len(p) for p in got) >= 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stream.deliver(20, stop_after_five)
+    assert stream.frames_taken == 5 and stream.ready == 0    # nothing decoded waits to come back later
+    torch.testing.assert_close(torch.cat([*(p for p in got if len(p)), stream.take(4)]), decoded().take(9), rtol=0,
+                               atol=0)

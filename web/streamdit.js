@@ -1,226 +1,103 @@
-// StreamDiT live panel: watch a running stream and steer it.
-// Frames arrive as "streamdit.frame" websocket events (see nodes/live.py); the panel
-// plays them, keeps the last seconds for scrubbing, shows the buffer's noise levels,
-// and sends new prompts / stop to the pack's HTTP routes (nodes/routes.py).
-// User text only ever goes through textContent / value, never through HTML.
+// StreamDiT in ComfyUI's frontend: the "StreamDiT Live" bottom panel tab and its settings.
+// Frames come over the pack's own websocket (web/live/client.js, nodes/live.py) and play
+// at the stream's frame rate (web/live/player.js); the panel (web/live/panel.js) steers
+// the stream through the pack's HTTP routes (nodes/routes.py). The newest frame also shows
+// on the stream node itself, through ComfyUI's own progress previews.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { LiveClient } from "./live/client.js";
+import { Panel } from "./live/panel.js";
 
-const HISTORY_SECONDS = 10;
-const MAX_HISTORY = 600;
+const SETTINGS = [
+  { id: "StreamDiT.Live.Latency", name: "Live panel: buffer (ms)", type: "number", defaultValue: 200,
+    attrs: { min: 0, max: 2000, step: 50 },
+    tooltip: "How far behind the stream the panel plays, to keep the pace steady when frames arrive unevenly." },
+  { id: "StreamDiT.Live.Quality", name: "Live panel: JPEG quality", type: "slider", defaultValue: 85,
+    attrs: { min: 10, max: 100, step: 5 }, tooltip: "Quality of the frames sent to the panel (not of the outputs)." },
+  { id: "StreamDiT.Live.MaxFPS", name: "Live panel: most frames per second", type: "number", defaultValue: 60,
+    attrs: { min: 1, max: 240, step: 1 },
+    tooltip: "The server sends the panel no more frames than this, whatever the stream's own rate." },
+];
 
-function el(tag, style = {}, attrs = {}) {
-  const node = document.createElement(tag);
-  Object.assign(node.style, style);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  return node;
+function setting(id) {
+  const value = app.extensionManager?.setting?.get(id);
+  return value ?? SETTINGS.find((s) => s.id === id).defaultValue;
 }
 
-/** What the browser knows of each stream, by id. */
-class Streams {
-  constructor() {
-    this.byId = new Map();
-    this.current = null;
-    this.listeners = new Set();
-  }
-  get(id) {
-    if (!this.byId.has(id)) {
-      this.byId.set(id, { id, history: [], frame: -1, fps: 0, prompt: "", tau: [], running: false });
-    }
-    return this.byId.get(id);
-  }
-  onFrame(detail) {
-    const s = this.get(detail.stream_id);
-    Object.assign(s, { frame: detail.frame, fps: detail.fps, prompt: detail.prompt, tau: detail.tau,
-                       running: detail.running, node: detail.node });
-    s.history.push({ index: detail.frame, url: detail.image });
-    const keep = Math.min(MAX_HISTORY, Math.max(30, Math.round((detail.fps || 10) * HISTORY_SECONDS)));
-    if (s.history.length > keep) s.history.splice(0, s.history.length - keep);
-    this.current = detail.stream_id;
-    this.emit(s, true);
-  }
-  onStatus(detail) {
-    const s = this.get(detail.stream_id);
-    Object.assign(s, { running: detail.running, prompt: detail.prompt, tau: detail.tau, node: detail.node });
-    if (detail.running || this.current === null) this.current = detail.stream_id;
-    this.emit(s, false);
-  }
-  emit(s, isFrame) {
-    for (const f of this.listeners) f(s, isFrame);
+function toast(text, severity = "error") {
+  if (app.extensionManager?.toast) {
+    app.extensionManager.toast.add({ severity, summary: "StreamDiT", detail: text, life: 4000 });
+  } else {
+    console.warn("[StreamDiT]", text);
   }
 }
 
-const streams = new Streams();
-
-/** The panel's DOM and behaviour; mounted into a bottom-panel tab. */
-class Panel {
-  constructor() {
-    this.mode = "live"; // live | paused | replay
-    this.replayTimer = null;
-    this.root = el("div", { display: "flex", gap: "16px", padding: "8px", height: "100%",
-                            boxSizing: "border-box", fontFamily: "sans-serif", fontSize: "13px",
-                            color: "var(--fg-color, #ddd)", overflow: "auto" },
-                   { "data-testid": "streamdit-panel" });
-    const left = el("div", { display: "flex", flexDirection: "column", gap: "6px", alignItems: "center" });
-    this.image = el("img", { width: "192px", height: "192px", imageRendering: "pixelated",
-                             background: "#111", objectFit: "contain" },
-                    { "data-testid": "streamdit-frame", alt: "StreamDiT frame" });
-    this.slider = el("input", { width: "192px" }, { type: "range", min: "0", max: "0", value: "0",
-                                                    "data-testid": "streamdit-scrub" });
-    const buttons = el("div", { display: "flex", gap: "6px" });
-    this.liveButton = el("button", {}, { "data-testid": "streamdit-live" });
-    this.playButton = el("button", {}, { "data-testid": "streamdit-play" });
-    this.playButton.textContent = "Play";
-    buttons.append(this.liveButton, this.playButton);
-    left.append(this.image, this.slider, buttons);
-
-    const right = el("div", { display: "flex", flexDirection: "column", gap: "8px", flex: "1", minWidth: "240px" });
-    this.empty = el("div", { opacity: "0.7" }, { "data-testid": "streamdit-empty" });
-    this.empty.textContent = "No stream yet. Queue a workflow with a StreamDiT Stream node.";
-    this.title = el("div", { fontWeight: "bold" }, { "data-testid": "streamdit-stream" });
-    this.stats = el("div", {}, { "data-testid": "streamdit-stats" });
-    this.counter = el("span", {}, { "data-testid": "streamdit-counter" });
-    this.fps = el("span", {}, { "data-testid": "streamdit-fps" });
-    this.stats.append("frame ", this.counter, " · ", this.fps, " fps");
-    this.prompt = el("div", { whiteSpace: "pre-wrap", wordBreak: "break-word" }, { "data-testid": "streamdit-prompt" });
-    this.bars = el("div", { display: "flex", alignItems: "flex-end", gap: "3px", height: "60px" },
-                   { "data-testid": "streamdit-buffer", title: "noise level of each chunk, clean (left) to noisy (right)" });
-    const form = el("form", { display: "flex", gap: "6px" });
-    this.input = el("input", { flex: "1" }, { type: "text", maxlength: "1000", placeholder: "new prompt",
-                                              "data-testid": "streamdit-input" });
-    this.switchButton = el("button", {}, { type: "submit", "data-testid": "streamdit-switch" });
-    this.switchButton.textContent = "Switch prompt";
-    this.stopButton = el("button", {}, { type: "button", "data-testid": "streamdit-stop" });
-    this.stopButton.textContent = "Stop";
-    form.append(this.input, this.switchButton, this.stopButton);
-    this.message = el("div", { opacity: "0.8" }, { "data-testid": "streamdit-message" });
-    right.append(this.empty, this.title, this.stats, this.prompt, this.bars, form, this.message);
-    this.root.append(left, right);
-
-    this.liveButton.addEventListener("click", () => this.setMode(this.mode === "live" ? "paused" : "live"));
-    this.playButton.addEventListener("click", () => this.replay());
-    this.slider.addEventListener("input", () => { this.setMode("paused"); this.showHistory(); });
-    form.addEventListener("submit", (e) => { e.preventDefault(); this.switchPrompt(); });
-    this.stopButton.addEventListener("click", () => this.stop());
-    this.setMode("live");
-    this.render(null, false);
-    streams.listeners.add((s, isFrame) => { if (s.id === streams.current) this.render(s, isFrame); });
-  }
-
-  mount(container) {
-    container.append(this.root);
-    const s = streams.current && streams.get(streams.current);
-    this.render(s || null, false);
-  }
-
-  setMode(mode) {
-    this.mode = mode;
-    if (mode !== "replay" && this.replayTimer) { clearInterval(this.replayTimer); this.replayTimer = null; }
-    this.liveButton.textContent = mode === "live" ? "Pause" : "Go live";
-  }
-
-  replay() {
-    const s = streams.current && streams.get(streams.current);
-    if (!s || s.history.length === 0) return;
-    this.setMode("replay");
-    const interval = 1000 / Math.max(1, s.fps || 8);
-    this.replayTimer = setInterval(() => {
-      const next = Number(this.slider.value) + 1;
-      if (next >= s.history.length) { this.setMode("live"); this.render(s, true); return; }
-      this.slider.value = String(next);
-      this.showHistory();
-    }, interval);
-  }
-
-  showHistory() {
-    const s = streams.current && streams.get(streams.current);
-    const item = s && s.history[Number(this.slider.value)];
-    if (item) { this.image.src = item.url; this.counter.textContent = String(item.index); }
-  }
-
-  render(s, isFrame) {
-    this.empty.style.display = s ? "none" : "";
-    if (!s) { this.title.textContent = ""; return; }
-    this.title.textContent = `stream ${s.id} — ${s.running ? "running" : "idle"}`;
-    this.fps.textContent = (s.fps || 0).toFixed(1);
-    this.prompt.textContent = `prompt: ${s.prompt}`;
-    this.slider.max = String(Math.max(0, s.history.length - 1));
-    if (this.mode === "live" && isFrame) {
-      const last = s.history[s.history.length - 1];
-      this.image.src = last.url;
-      this.counter.textContent = String(last.index);
-      this.slider.value = this.slider.max;
-    }
-    this.renderBars(s.tau || []);
-  }
-
-  renderBars(tau) {
-    while (this.bars.children.length > tau.length) this.bars.lastChild.remove();
-    while (this.bars.children.length < tau.length) {
-      this.bars.append(el("div", { width: "18px", background: "#5b8def", transition: "height 0.1s" },
-                          { "data-testid": "streamdit-bar" }));
-    }
-    tau.forEach((t, i) => {
-      const bar = this.bars.children[i];
-      bar.style.height = `${Math.round((1 - t) * 56) + 4}px`;
-      bar.title = `chunk ${i}: tau = ${t.toFixed(3)} (noise ${(1 - t).toFixed(3)})`;
-    });
-  }
-
-  async post(path, body) {
-    try {
-      const r = await api.fetchApi(path, { method: "POST", headers: { "Content-Type": "application/json" },
-                                           body: JSON.stringify(body) });
-      const reply = await r.json();
-      this.message.textContent = r.ok ? "" : `error: ${reply.error}`;
-      return r.ok ? reply : null;
-    } catch (e) {
-      this.message.textContent = `error: ${e}`;
-      return null;
-    }
-  }
-
-  async switchPrompt() {
-    const prompt = this.input.value.trim();
-    if (!streams.current) { this.message.textContent = "no stream to re-prompt"; return; }
-    if (!prompt) { this.message.textContent = "type a prompt first"; return; }
-    const reply = await this.post("/streamdit/prompt", { stream_id: streams.current, prompt });
-    if (reply) {
-      this.message.textContent = reply.unknown_words.length
-        ? `unknown words ignored: ${reply.unknown_words.join(", ")}` : "prompt sent";
-    }
-  }
-
-  async stop() {
-    if (!streams.current) return;
-    if (await this.post("/streamdit/stop", { stream_id: streams.current })) this.message.textContent = "stopping";
+async function post(path, body, quiet = false) {
+  try {
+    const r = await api.fetchApi(path, { method: "POST", headers: { "Content-Type": "application/json" },
+                                         body: JSON.stringify(body) });
+    const reply = await r.json();
+    if (!r.ok && !quiet) toast(reply.error ?? `HTTP ${r.status}`);
+    return r.ok ? reply : null;
+  } catch (e) {
+    if (!quiet) toast(String(e));
+    return null;
   }
 }
 
-/** The newest frame on the stream node itself (also where no panel tabs exist). */
-function showOnNode(detail) {
-  const node = detail.node != null && app.graph?.getNodeById(Number(detail.node));
-  if (!node) return;
-  const img = new Image();
-  img.onload = () => { node.imgs = [img]; app.graph.setDirtyCanvas(true, false); };
-  img.src = detail.image;
+function websocketUrl() {
+  const url = new URL(api.apiURL("/streamdit/ws"), location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const clientId = api.clientId ?? api.initialClientId;
+  if (clientId) url.searchParams.set("clientId", clientId);
+  return url.toString();
+}
+
+/** Write `timeline` ([frame, prompt] pairs) into the Prompt Schedule node feeding stream `id`. */
+function copyToSchedule(id, timeline) {
+  const nodes = app.graph.nodes ?? app.graph._nodes;
+  const stream = nodes.find((n) => n.type === "StreamDiTStream" &&
+                                   n.widgets?.find((w) => w.name === "stream_id")?.value === id);
+  if (!stream) return `No StreamDiT Stream node with stream id "${id}" in this workflow.`;
+  const source = stream.getInputNode(stream.findInputSlot("schedule"));
+  const widget = source?.type === "StreamDiTPromptSchedule" && source.widgets.find((w) => w.name === "schedule");
+  if (!widget) return `The stream "${id}" takes its schedule from no Prompt Schedule node.`;
+  widget.value = timeline.map(([frame, prompt]) => `${frame}: ${prompt}`).join("\n");
+  widget.callback?.(widget.value);
+  app.graph.setDirtyCanvas(true, true);
+  return `Copied ${timeline.length} prompt(s) into the Prompt Schedule node #${source.id}.`;
 }
 
 let panel = null;
 
+/** The one panel of this page, made on first use (its websocket connects at once). */
+function livePanel() {
+  if (!panel) {
+    const client = new LiveClient(websocketUrl);
+    panel = new Panel(client, {
+      post: (path, body) => post(path, body),
+      check: (body) => post("/streamdit/check", body, true),
+      toast,
+      viewerUrl: (id) => api.apiURL(`/streamdit/view?stream=${encodeURIComponent(id)}`),
+      copyToSchedule,
+      settings: () => ({ latency: setting("StreamDiT.Live.Latency"), quality: setting("StreamDiT.Live.Quality"),
+                         max_fps: setting("StreamDiT.Live.MaxFPS") }),
+    });
+    window.streamditLive = { panel, client };   // for scripts and tests
+  }
+  return panel;
+}
+
 app.registerExtension({
   name: "streamdit.live",
+  settings: SETTINGS.map((s) => ({ ...s, category: ["StreamDiT", "Live panel", s.name] })),
   bottomPanelTabs: [{
     id: "streamdit-live",
     title: "StreamDiT Live",
     type: "custom",
-    render: (container) => { panel = panel || new Panel(); panel.mount(container); },
+    render: (container) => livePanel().mount(container),
   }],
   async setup() {
-    api.addEventListener("streamdit.frame", (e) => {
-      streams.onFrame(e.detail);
-      showOnNode(e.detail);
-    });
-    api.addEventListener("streamdit.status", (e) => streams.onStatus(e.detail));
+    livePanel();
   },
 });

@@ -35,6 +35,27 @@ class DecodedStream:
         """Images handed out by ``take`` (index of the next image ``take`` returns)."""
         return self.images_out - self.ready
 
+    def deliver(self, frames: int, sink: Callable[[torch.Tensor], None]) -> None:
+        """Hand the next ``frames`` images to ``sink`` in order, piece by piece as micro-steps
+        decode them: ``sink(images [m, H, W, 3])``, called after every micro-step (m may be 0).
+        Images a micro-step decodes beyond ``frames`` wait and come first in the next call.
+        ``sink`` may raise to stop early; the images it was handed count as taken.
+        """
+        if frames < 0:
+            raise StreamError(f"cannot take a negative number of frames ({frames})")
+        while frames > 0:
+            if not self._pending:
+                finished = self.stream.step()[0]
+                images = self.decode(finished) if len(finished) else torch.empty(0, 0, 0, 3)
+                if len(images):
+                    self._pending.append(images)
+                    self.images_out += len(images)
+            piece = torch.cat(self._pending) if self._pending else torch.empty(0, 0, 0, 3)
+            piece, rest = piece[:frames], piece[frames:]
+            self._pending = [rest.clone()] if len(rest) else []
+            frames -= len(piece)
+            sink(piece)
+
     def take(self, frames: int, progress: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
         """Advance until ``frames`` more images are decoded: [frames, H, W, 3].
 
@@ -42,17 +63,17 @@ class DecodedStream:
         decoded [m, H, W, 3] (m may be 0); it may raise to stop early, and images
         decoded before that come first from the next call.
         """
-        if frames < 0:
-            raise StreamError(f"cannot take a negative number of frames ({frames})")
-        while self.ready < frames:
-            finished = self.stream.step()[0]
-            images = self.decode(finished) if len(finished) else torch.empty(0, 0, 0, 3)
+        pieces: list[torch.Tensor] = []
+
+        def collect(images: torch.Tensor) -> None:
             if len(images):
-                self._pending.append(images)
-                self.images_out += len(images)
+                pieces.append(images)
             if progress is not None:
-                progress(min(self.ready, frames), images)
-        pending = torch.cat(self._pending) if self._pending else torch.empty(0)
-        out, rest = pending[:frames], pending[frames:]
-        self._pending = [rest.clone()] if len(rest) else []
-        return out
+                progress(sum(len(p) for p in pieces), images)
+
+        try:
+            self.deliver(frames, collect)
+        except BaseException:
+            self._pending = pieces + self._pending   # not taken after all
+            raise
+        return torch.cat(pieces) if pieces else torch.empty(0)

@@ -65,6 +65,8 @@ class Session:
     ``key``: what a run must match to continue the stream (model, seed, size, partition, ...);
     ``schedule``: the schedule input the source last followed. The browser's requests (new
     prompt, stop) wait in the inbox until the run applies them between two steps.
+    ``attachments``: what the host keeps with the stream between runs (a recording, a
+    pacing clock), closed with it.
     """
 
     frames: DecodedStream
@@ -74,10 +76,19 @@ class Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
     inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     running: bool = False
+    attachments: dict[str, Any] = field(default_factory=dict)
 
     @property
     def stream(self) -> Stream:
         return self.frames.stream
+
+    def close(self) -> None:
+        """The stream is over (replaced or dropped): close what is attached to it."""
+        for attachment in self.attachments.values():
+            close = getattr(attachment, "close", None)
+            if close is not None:
+                close()
+        self.attachments.clear()
 
     def follow(self, schedule: Any) -> None:
         """The node's schedule input at this run: when the user edited it since the last
@@ -114,6 +125,7 @@ class Session:
         return {"running": self.running, "frames": self.frames.images_out,
                 "prompt": self.source.timeline.prompt_at(self.source.output_frame(s.newest_index)),
                 "accepts_text": self.source.accepts_text, "how_to_reprompt": self.source.how_to_reprompt,
+                "timeline": [list(entry) for entry in self.source.timeline.entries],
                 "tau": s.chunk_tau, "partition": {"K": p.K, "N": p.N, "c": p.c, "s": p.s}}
 
 

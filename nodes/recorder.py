@@ -1,0 +1,88 @@
+"""One growing video per stream: every frame written through as it is made.
+
+The video is a fragmented MP4 (H.264) in ComfyUI's output folder, ``streamdit/<stream
+id>_NNNNN_.mp4``; it plays while it grows and gains a fragment at every keyframe (one a
+second, and one at the start of every run). Beside it, ``<video>.json`` is its index:
+the stream's timeline (every prompt switch, scheduled or live, with its frame), its runs
+and settings; it is rewritten after every run. An MP4 that grows cannot rewrite its
+header, so the header carries what is known at the start and the index the rest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from fractions import Fraction
+
+import av
+import folder_paths
+import numpy as np
+import torch
+
+INDEX_SUFFIX = ".json"
+
+
+def file_safe(name: str) -> str:
+    """``name`` with every character but letters, digits, '-' and '_' replaced (for file names)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64] or "stream"
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """IMAGE [n, H, W, 3] float in [0, 1] -> uint8 [n, H', W', 3], cropped to even sizes (H.264's 4:2:0)."""
+    pixels = (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    return pixels[:, : pixels.shape[1] // 2 * 2, : pixels.shape[2] // 2 * 2]
+
+
+class StreamRecorder:
+    """``write(images)`` appends frames; ``index(...)`` rewrites the index; ``close()`` ends the file."""
+
+    def __init__(self, stream_id: str, fps: float, header: dict):
+        folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
+            f"streamdit/{file_safe(stream_id)}", folder_paths.get_output_directory())
+        os.makedirs(folder, exist_ok=True)
+        self.filename = f"{name}_{counter:05}_.mp4"
+        self.subfolder = subfolder
+        self.path = os.path.join(folder, self.filename)
+        self.fps = fps
+        self.frames = 0
+        self._header = header
+        self._container = None
+        self._video = None
+
+    def _open(self, height: int, width: int) -> None:
+        self._container = av.open(self.path, "w", format="mp4", options={
+            "movflags": "frag_keyframe+empty_moov+default_base_moof+use_metadata_tags", "flush_packets": "1"})
+        for key, value in self._header.items():
+            self._container.metadata[key] = json.dumps(value)
+        self._video = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
+        self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
+        self._video.options = {"crf": "18", "preset": "veryfast", "tune": "zerolatency",
+                               "g": str(max(1, round(self.fps))), "forced-idr": "1"}
+
+    def write(self, images: torch.Tensor, run_start: bool = False) -> None:
+        """Append IMAGE frames [n, H, W, 3]; ``run_start``: the first frames of a run (a keyframe,
+        so the previous run's last frames reach the file)."""
+        pixels = to_uint8(images)
+        if len(pixels) and self._container is None:
+            self._open(*pixels.shape[1:3])
+        for i, frame in enumerate(pixels):
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            if run_start and i == 0:
+                picture.pict_type = av.video.frame.PictureType.I
+            for packet in self._video.encode(picture):
+                self._container.mux(packet)
+        self.frames += len(pixels)
+
+    def index(self, content: dict) -> None:
+        """Rewrite the index beside the video (atomically: readers never see half a file)."""
+        partial = self.path + INDEX_SUFFIX + ".partial"
+        with open(partial, "w") as f:
+            json.dump({"video": self.filename, "fps": self.fps, "frames": self.frames, **content}, f, indent=1)
+        os.replace(partial, self.path + INDEX_SUFFIX)
+
+    def close(self) -> None:
+        if self._container is not None:
+            for packet in self._video.encode():
+                self._container.mux(packet)
+            self._container.close()
+            self._container = None

@@ -1,0 +1,87 @@
+"""One run of a stream node in this process: recording, Cancel, re-runs, the output's limit."""
+import json
+import os
+import threading
+import time
+
+import av
+import pytest
+import torch
+
+PROMPT = "0: a red circle moving right"
+
+
+@pytest.fixture(scope="module")
+def student(comfy):
+    m = comfy.NODE_CLASS_MAPPINGS
+    model = m["StreamDiTLoader"].execute("streamdit-shapes-64px-distilled.safetensors", "cpu", "float32").result[0]
+    schedule = m["StreamDiTPromptSchedule"].execute(PROMPT, 0).result[0]
+    node = m["StreamDiTStream"]
+
+    def run(stream_id, action="continue", frames=8, **options):
+        args = dict(model=model, schedule=schedule, stream_id=stream_id, action=action, seed=0, width=64, height=64,
+                    K=0, N=4, c=2, s=1, guidance=1.0, frames=frames)
+        return node.execute(**args, **options).result[0]
+    return run
+
+
+def video_frames(path: str) -> int:
+    with av.open(path) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def test_a_recording_grows_across_runs_with_its_index_and_a_restart_begins_a_new_one(student):
+    import folder_paths
+    first = student("rec", action="restart", record=True)
+    second = student("rec", record=True)
+    assert first.recording == second.recording and first.recording["type"] == "output"
+    path = os.path.join(folder_paths.get_output_directory(), first.recording["subfolder"], first.recording["filename"])
+    with open(path + ".json") as f:
+        index = json.load(f)
+    assert (index["frames"], index["next_frame"], index["fps"]) == (16, 16, 16.0)
+    assert index["timeline"] == [[0, "a red circle moving right"]]
+    assert video_frames(path) >= 8                      # playable while it grows: every run's start is a keyframe
+    again = student("rec", action="restart", record=True)
+    assert again.recording["filename"] != first.recording["filename"]
+    assert video_frames(path) == 16                     # the replaced stream's video is closed, whole
+
+
+def test_cancel_keeps_nothing_back_and_the_next_run_starts_after_the_cancelled_frames(student, pack):
+    import comfy.model_management as mm
+    streams = pack("nodes.registry").STREAMS
+    student("cancel", action="restart", frames=2)
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(
+        pytest.raises(mm.InterruptProcessingException, student, "cancel", frames=100000)))
+    worker.start()
+    session = streams.get("cancel")
+    deadline = time.monotonic() + 60
+    while session.frames.frames_taken < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    changes = streams.changes("cancel")
+    mm.interrupt_current_processing(True)
+    worker.join(60)
+    mm.interrupt_current_processing(False)
+    assert errors and not session.running
+    taken = session.frames.frames_taken
+    assert 40 <= taken < 100000 and session.frames.ready == 0       # nothing decoded waits to come back
+    assert streams.changes("cancel") == changes + 1                   # a restart of it will not be a cache hit
+    after = student("cancel", frames=4)
+    assert after.first_index == taken and after.images.shape[0] == 4
+
+
+def test_a_restart_fingerprint_moves_only_when_the_stream_was_touched(comfy, pack):
+    node = comfy.NODE_CLASS_MAPPINGS["StreamDiTStream"]
+    streams = pack("nodes.registry").STREAMS
+    before = node.fingerprint_inputs(action="restart", stream_id="touched")
+    assert node.fingerprint_inputs(action="restart", stream_id="touched") == before
+    streams.changed("touched")
+    assert node.fingerprint_inputs(action="restart", stream_id="touched") != before
+
+
+def test_a_runs_output_keeps_its_newest_frames_within_the_limit(pack):
+    held = pack("nodes.run").HeldFrames(limit=3 * 4 * 4 * 3 * 4)   # three 4x4 RGB float frames
+    for i in range(5):
+        held.add(torch.full((1, 4, 4, 3), float(i)))
+    assert len(held) == 3 and held.dropped == 2
+    assert held.images()[:, 0, 0, 0].tolist() == [2.0, 3.0, 4.0]

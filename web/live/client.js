@@ -1,0 +1,80 @@
+// The browser's end of the pack's live websocket (nodes/live.py): binary frames of the
+// streams it watches, JSON statuses and the list of streams; reconnects when dropped.
+
+const FRAME = 1;
+
+/** A binary frame message -> {stream_id, index, fps, session, meta, blob}. */
+export function parseFrame(buffer) {
+  const view = new DataView(buffer);
+  if (view.getUint32(0) !== FRAME) return null;
+  const length = view.getUint32(4);
+  const meta = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, length)));
+  const blob = new Blob([new Uint8Array(buffer, 8 + length)], { type: "image/jpeg" });
+  return { stream_id: meta.stream_id, index: meta.index, fps: meta.fps, session: meta.session, meta, blob };
+}
+
+export class LiveClient extends EventTarget {
+  /** url(): the websocket URL (read at every connect, so a client id known later is used). */
+  constructor(url) {
+    super();
+    this.url = url;
+    this.watching = [];
+    this.options = { quality: 85, max_fps: 60 };
+    this.streams = {};
+    this.socket = null;
+    this.closed = false;
+    this.connect();
+  }
+
+  connect() {
+    if (this.closed) return;
+    const socket = new WebSocket(this.url());
+    socket.binaryType = "arraybuffer";
+    socket.addEventListener("open", () => this.sendRequest());
+    socket.addEventListener("message", (e) => this.receive(e.data));
+    socket.addEventListener("close", () => {
+      this.socket = null;
+      this.emit("connection", { connected: false });
+      setTimeout(() => this.connect(), 1000);
+    });
+    this.socket = socket;
+    socket.addEventListener("open", () => this.emit("connection", { connected: true }));
+  }
+
+  receive(data) {
+    if (data instanceof ArrayBuffer) {
+      const frame = parseFrame(data);
+      if (frame) this.emit("frame", frame);
+      return;
+    }
+    const message = JSON.parse(data);
+    if (message.type === "streams") {
+      this.streams = message.streams;
+      this.emit("streams", message.streams);
+    } else if (message.type === "status") {
+      this.emit("status", message);
+    }
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** Watch these stream ids (and no others); options: {quality, max_fps}. */
+  watch(ids, options = {}) {
+    this.watching = [...ids];
+    Object.assign(this.options, options);
+    this.sendRequest();
+  }
+
+  sendRequest() {
+    if (this.socket?.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify({ watch: this.watching, ...this.options }));
+    }
+  }
+
+  close() {
+    this.closed = true;
+    this.socket?.close();
+  }
+}

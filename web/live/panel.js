@@ -1,0 +1,262 @@
+// The StreamDiT Live panel: watch a stream at its own frame rate, scrub and replay its last
+// seconds, see its buffer, re-prompt it, stop it, pop it out, copy its prompts back.
+// `host` connects it to ComfyUI: post(path, body) -> reply or null, check(body) -> reply or
+// null (quiet), toast(text, severity), viewerUrl(id), copyToSchedule(id, timeline) -> text,
+// settings() -> {latency, quality, max_fps}.
+
+import { addStyles, button, el } from "./dom.js";
+import { FramePlayer, replay } from "./player.js";
+
+const STATS_EVERY_MS = 250;
+
+export class Panel {
+  constructor(client, host) {
+    this.client = client;
+    this.host = host;
+    this.id = null;             // the stream shown
+    this.state = null;          // its last status / frame meta
+    this.mode = "live";         // live | paused | replay
+    this.fit = true;
+    this.stopReplay = null;
+    this.player = new FramePlayer((bitmap) => this.mode === "live" && this.paint(bitmap), host.settings());
+    this.build();
+    client.addEventListener("frame", (e) => this.onFrame(e.detail));
+    client.addEventListener("status", (e) => this.onStatus(e.detail));
+    client.addEventListener("streams", (e) => this.onStreams(e.detail));
+    this.loop();
+  }
+
+  build() {
+    this.select = el("select", { class: "sd-select", "data-testid": "streamdit-select", title: "Stream to watch" });
+    this.dot = el("span", { class: "sd-dot" });
+    this.title = el("span", { "data-testid": "streamdit-stream" });
+    this.counter = el("span", { "data-testid": "streamdit-counter" });
+    this.fps = el("span", { "data-testid": "streamdit-fps" });
+    this.latency = el("span", { "data-testid": "streamdit-latency" });
+    this.stats = el("span", { class: "sd-stats" }, "frame ", this.counter, " · ", this.fps, " fps · buffer ",
+                    this.latency, " ms");
+    this.liveButton = button("Pause", "live", "Pause the view (the stream goes on) / go back to live");
+    this.playButton = button("Replay", "play", "Replay the last seconds from the scrub position at the stream's rate");
+    this.scrub = el("input", { class: "sd-scrub", type: "range", min: "0", max: "0", value: "0",
+                               "data-testid": "streamdit-scrub", title: "The last seconds of the stream" });
+    this.fitButton = button("Fit", "fit", "Fit the frame to the panel / show it at its own size (1:1)");
+    this.fullButton = button("Fullscreen", "fullscreen", "Show the stream full screen (Esc leaves)");
+    this.popButton = button("Pop out", "popout", "Open this stream in its own window (also for OBS or a second screen)");
+    this.stopButton = button("Stop", "stop", "End the running run now; it keeps the frames it made");
+    const bar = el("div", { class: "sd-bar" }, this.select, this.dot, this.title, this.stats, el("span", { class: "sd-grow" }),
+                   this.liveButton, this.playButton, this.scrub, this.fitButton, this.fullButton, this.popButton,
+                   this.stopButton);
+
+    this.canvas = el("canvas", { "data-testid": "streamdit-frame", width: "64", height: "64" });
+    this.empty = el("div", { class: "sd-empty", "data-testid": "streamdit-empty" },
+                    el("strong", { text: "No stream yet" }),
+                    el("span", { text: "Queue a workflow with a StreamDiT Stream node (the templates under " +
+                                       "streamdit-comfy have some); it plays here as it streams." }));
+    this.stage = el("div", { class: "sd-stage" }, this.canvas, this.empty);
+
+    this.prompt = el("div", { class: "sd-prompt", "data-testid": "streamdit-prompt" });
+    this.bars = el("div", { class: "sd-bars", "data-testid": "streamdit-buffer",
+                            title: "Noise level of each chunk in the buffer, clean (left) to noisy (right)" });
+    this.input = el("input", { class: "sd-input", type: "text", maxlength: "1000", placeholder: "new prompt",
+                               "data-testid": "streamdit-input" });
+    this.switchButton = button("Switch", "switch", "Re-prompt the stream from its next frame on");
+    this.switchButton.type = "submit";
+    const form = el("form", { class: "sd-row" }, this.input, this.switchButton);
+    this.hint = el("div", { class: "sd-hint", "data-testid": "streamdit-hint" });
+    this.timeline = el("ol", { class: "sd-timeline", "data-testid": "streamdit-timeline" });
+    this.copyButton = button("Copy to schedule", "copy",
+                             "Write these prompts, live switches included, into the stream's Prompt Schedule node");
+    const side = el("div", { class: "sd-side" }, el("span", { class: "sd-label", text: "now following" }), this.prompt,
+                    this.bars, form, this.hint, el("span", { class: "sd-label", text: "prompts by frame" }),
+                    this.timeline, el("div", { class: "sd-row" }, this.copyButton));
+    this.root = el("div", { class: "sd-panel", "data-testid": "streamdit-panel" }, bar,
+                   el("div", { class: "sd-body" }, this.stage, side));
+
+    this.select.addEventListener("change", () => this.show(this.select.value));
+    this.liveButton.addEventListener("click", () => this.setMode(this.mode === "live" ? "paused" : "live"));
+    this.playButton.addEventListener("click", () => this.replay());
+    this.scrub.addEventListener("input", () => { this.setMode("paused"); this.showKept(Number(this.scrub.value)); });
+    this.fitButton.addEventListener("click", () => { this.fit = !this.fit; this.render(); });
+    this.fullButton.addEventListener("click", () => this.stage.requestFullscreen?.());
+    this.popButton.addEventListener("click", () => window.open(this.host.viewerUrl(this.id), `streamdit-${this.id}`,
+                                                               "width=720,height=540"));
+    this.stopButton.addEventListener("click", () => this.stop());
+    form.addEventListener("submit", (e) => { e.preventDefault(); this.switchPrompt(); });
+    this.input.addEventListener("input", () => this.checkSoon());
+    this.copyButton.addEventListener("click", () => this.host.toast(this.host.copyToSchedule(this.id, this.state.timeline), "info"));
+    this.render();
+  }
+
+  mount(container) {
+    addStyles(container.ownerDocument);
+    container.style.height = "100%";   // the tab's content area has a height; the panel fills it
+    container.append(this.root);
+  }
+
+  // --- what the server says ----------------------------------------------------------
+  onStreams(streams) {
+    // streams queued elsewhere are listed, never watched unasked (the panel follows this browser's runs)
+    const ids = Object.keys(streams);
+    const choose = el("option", { value: "", text: ids.length ? "choose a stream…" : "no streams" });
+    choose.disabled = true;
+    this.select.replaceChildren(choose, ...ids.map((id) => el("option", { value: id, text: id })));
+    this.select.value = this.id ?? "";
+    if (this.id !== null && streams[this.id] && this.state) this.state.running = streams[this.id].running;
+    this.render();
+  }
+
+  onStatus(status) {
+    // a status for a stream not watched here is one this browser just queued: follow it
+    if (status.stream_id !== this.id && status.running) this.show(status.stream_id);
+    if (status.stream_id !== this.id) return;
+    this.state = { ...this.state, ...status };
+    this.render();
+  }
+
+  onFrame(frame) {
+    if (frame.stream_id !== this.id) return;
+    this.player.push(frame, performance.now());
+    const { prompt, tau, made_fps } = frame.meta;
+    this.state = { ...this.state, prompt, tau, made_fps };   // running comes from statuses alone
+  }
+
+  show(id) {
+    if (id === this.id) return;
+    this.id = id;
+    this.state = null;
+    this.player.reset();
+    this.setMode("live");
+    const { latency, ...options } = this.host.settings();
+    this.player.latency = latency;
+    this.client.watch(id === null ? [] : [id], options);
+    this.render();
+  }
+
+  // --- playing ---------------------------------------------------------------------------
+  loop() {
+    let lastStats = 0;
+    const tick = (now) => {
+      if (this.mode === "live") this.player.tick(now);
+      if (now - lastStats > STATS_EVERY_MS) {
+        lastStats = now;
+        this.renderStats(now);
+      }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }
+
+  paint(bitmap) {
+    if (this.canvas.width !== bitmap.width || this.canvas.height !== bitmap.height) {
+      this.canvas.width = bitmap.width;
+      this.canvas.height = bitmap.height;
+    }
+    this.canvas.getContext("2d").drawImage(bitmap, 0, 0);
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    if (mode !== "replay" && this.stopReplay) { this.stopReplay(); this.stopReplay = null; }
+    this.liveButton.textContent = mode === "live" ? "Pause" : "Go live";
+    this.liveButton.classList.toggle("sd-on", mode !== "live");
+    this.playButton.classList.toggle("sd-on", mode === "replay");
+  }
+
+  async showKept(i) {
+    const frame = this.player.kept()[i];
+    if (!frame) return;
+    const bitmap = await createImageBitmap(frame.blob);
+    this.paint(bitmap);
+    bitmap.close();
+    this.counter.textContent = String(frame.index);
+  }
+
+  replay() {
+    const kept = this.player.kept();
+    if (!kept.length) return;
+    const start = Number(this.scrub.value) >= kept.length - 1 ? 0 : Number(this.scrub.value);
+    this.setMode("replay");
+    this.stopReplay = replay(kept, start, (bitmap, frame) => {
+      this.paint(bitmap);
+      this.counter.textContent = String(frame.index);
+      this.scrub.value = String(kept.indexOf(frame));
+    }, () => this.setMode("live"));
+  }
+
+  // --- steering -----------------------------------------------------------------------------
+  async switchPrompt() {
+    const prompt = this.input.value.trim();
+    if (!prompt) return this.host.toast("Type a prompt first.", "warn");
+    const reply = await this.host.post("/streamdit/prompt", { stream_id: this.id, prompt });
+    if (reply) {
+      this.setHint(reply.unknown_words.length ? `sent; ignored (not known): ${reply.unknown_words.join(", ")}`
+                                              : "sent: it takes over from the next frame", false);
+    }
+  }
+
+  checkSoon() {
+    clearTimeout(this.checkTimer);
+    this.checkTimer = setTimeout(async () => {
+      const prompt = this.input.value.trim();
+      if (!prompt || !this.state?.accepts_text) return this.setHint("", false);
+      const reply = await this.host.check({ stream_id: this.id, prompt });
+      if (reply && this.input.value.trim() === prompt) {
+        const unknown = reply.unknown_words;
+        this.setHint(unknown.length ? `not known to the model (ignored): ${unknown.join(", ")}` : "", unknown.length > 0);
+      }
+    }, 250);
+  }
+
+  setHint(text, warn) {
+    this.hint.textContent = text;
+    this.hint.classList.toggle("sd-warn", warn);
+    this.input.classList.toggle("sd-warn", warn);
+  }
+
+  async stop() {
+    if (await this.host.post("/streamdit/stop", { stream_id: this.id })) this.setHint("stopping…", false);
+  }
+
+  // --- drawing the controls ------------------------------------------------------------
+  render() {
+    const s = this.state;
+    const running = Boolean(s?.running);
+    this.empty.style.display = this.id === null ? "" : "none";
+    this.canvas.style.display = this.id === null ? "none" : "";
+    this.stage.classList.toggle("sd-actual", !this.fit);
+    this.fitButton.textContent = this.fit ? "Fit" : "1:1";
+    this.dot.classList.toggle("sd-running", running);
+    this.title.textContent = this.id === null ? "" : `${this.id} — ${running ? "running" : "idle"}`;
+    for (const b of [this.liveButton, this.playButton, this.scrub, this.fullButton, this.popButton]) {
+      b.disabled = this.id === null;
+    }
+    this.stopButton.disabled = !running;
+    const text = Boolean(s?.accepts_text);
+    this.input.disabled = this.switchButton.disabled = this.id === null || !text;
+    this.input.placeholder = s && !text ? s.how_to_reprompt : "new prompt";
+    this.copyButton.disabled = !text || !s?.timeline?.length;
+    this.prompt.textContent = s?.prompt ?? "";
+    this.timeline.replaceChildren(...(s?.timeline ?? []).map(([frame, prompt]) => el("li", { text: `${frame}: ${prompt}` })));
+    this.renderBars(s?.tau ?? []);
+  }
+
+  renderBars(tau) {
+    while (this.bars.children.length > tau.length) this.bars.lastChild.remove();
+    while (this.bars.children.length < tau.length) this.bars.append(el("div", { "data-testid": "streamdit-bar" }));
+    tau.forEach((t, i) => {
+      const bar = this.bars.children[i];
+      bar.style.height = `${Math.round((1 - t) * 40) + 4}px`;
+      bar.title = `chunk ${i}: tau = ${t.toFixed(3)} (noise ${(1 - t).toFixed(3)})`;
+    });
+  }
+
+  renderStats(now) {
+    if (this.mode === "live" && this.player.shown) this.counter.textContent = String(this.player.shown.index);
+    this.fps.textContent = this.player.displayFps(now).toFixed(1);
+    this.latency.textContent = String(Math.round(this.player.stats.latency));
+    const kept = this.player.kept().length;
+    this.scrub.max = String(Math.max(0, kept - 1));
+    if (this.mode === "live") this.scrub.value = this.scrub.max;
+    if (this.state) this.render();
+  }
+}
