@@ -6,6 +6,7 @@ from comfy_api.latest import io
 from ..stream_core.engine.timeline import PromptTimeline
 from .types import CATEGORY, ConditioningScheduleType
 from .wan import ConditioningSchedule, cross_attn
+from .validation import checked
 
 
 class StreamDiTConditioningSchedule(io.ComfyNode):
@@ -33,6 +34,7 @@ class StreamDiTConditioningSchedule(io.ComfyNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, conditioning: list, frame: int, label: str, transition: int,
                 previous: ConditioningSchedule | None = None) -> io.NodeOutput:
         label = label.strip() or f"frame {frame}"

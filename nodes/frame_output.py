@@ -7,6 +7,7 @@ import torch
 from comfy_api.latest import InputImpl, Types, io, ui
 
 from .types import CATEGORY, FramesType, StreamFrames
+from .validation import checked, problem
 
 PREVIEW_MAX_FRAMES = 600        # the preview shows a run's newest frames, at most these
 PREVIEW_MAX_SIDE = 512          # pixels; larger frames are scaled down for the preview
@@ -64,6 +65,14 @@ class StreamDiTFrameOutput(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, fps=None):
+        # before the prompt runs: a bad fps found only after the stream ran would cost its frames
+        spec = next(spec for spec in cls.define_schema().inputs if spec.id == "fps")
+        why = None if fps is None else problem(spec, fps)
+        return True if why is None else f"fps = {fps!r}: {why}"
+
+    @classmethod
+    @checked
     def execute(cls, frames: StreamFrames, fps: float) -> io.NodeOutput:
         images, fps = frames.images, fps or frames.fps
         metadata = stream_metadata(frames, fps)

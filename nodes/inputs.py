@@ -9,6 +9,7 @@ from nodes import MAX_RESOLUTION
 from ..stream_core.engine.partition import Partition, PartitionError
 from .registry import STREAMS
 from .types import StreamFrames
+from .validation import problem
 
 
 def stream_inputs() -> list:
@@ -77,12 +78,19 @@ class StreamNode(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, K=None, N=None, c=None, s=None):
-        if None in (K, N, c, s):   # linked from another node: checked when it runs
+        # ComfyUI leaves the bounds of the inputs named here to this check
+        values = {"K": K, "N": N, "c": c, "s": s}
+        if None in values.values():   # linked from another node: checked when it runs
             return True
         try:
             Partition(K, N, c, s)
         except PartitionError as e:
             return f"impossible partition: {e}"
+        specs = {spec.id: spec for spec in cls.define_schema().inputs}
+        for name, value in values.items():
+            why = problem(specs[name], value)
+            if why is not None:
+                return f"impossible partition: {name} = {value!r}: {why}"
         return True
 
     @classmethod

@@ -24,6 +24,7 @@ import json
 import struct
 import threading
 import time
+import urllib.parse
 from collections import deque
 
 import numpy as np
@@ -157,7 +158,10 @@ class LiveHub:
         with self._lock:
             return list(self._viewers)
 
-    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin is not None and urllib.parse.urlsplit(origin).netloc != request.host:
+            return web.json_response({"error": "the live view is for pages of this server"}, status=403)
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=16 * 1024)
         await ws.prepare(request)
         viewer = Viewer(ws, request.query.get("clientId"))

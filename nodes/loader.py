@@ -10,6 +10,7 @@ from comfy_api.latest import io
 
 from ..stream_core.native.checkpoint import load
 from .types import CATEGORY, LoadedModel, ModelType
+from .validation import checked
 
 FOLDER = "streamdit"
 PACK_MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
@@ -59,11 +60,14 @@ class StreamDiTLoader(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, model_name=None):
+        if model_name is not None and not isinstance(model_name, str):
+            return f"model_name must be a file name from models/streamdit/, got {model_name!r}"
         if model_name is not None and folder_paths.get_full_path(FOLDER, model_name) is None:
             return f"StreamDiT model '{model_name}' not found in {folder_paths.get_folder_paths(FOLDER)}"
         return True
 
     @classmethod
+    @checked
     def execute(cls, model_name: str, device: str, dtype: str) -> io.NodeOutput:
         path = folder_paths.get_full_path_or_raise(FOLDER, model_name)
         dev = pick_device(device)

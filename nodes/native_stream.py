@@ -10,6 +10,7 @@ from ..stream_core.native.session import NativeStreamFactory
 from .inputs import StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs
 from .run import RunOptions, run_stream
 from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType
+from .validation import checked
 
 
 class StreamDiTStream(StreamNode):
@@ -43,6 +44,7 @@ class StreamDiTStream(StreamNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, model: LoadedModel, schedule: PromptTimeline, stream_id: str, action: str, seed: int, width: int,
                 height: int, K: int, N: int, c: int, s: int, guidance: float, frames: int,
                 guidance_until: float = GUIDANCE_UNTIL, fps: float = 16.0, realtime: bool = False,

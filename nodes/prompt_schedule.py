@@ -5,6 +5,7 @@ from comfy_api.latest import io
 
 from ..stream_core.engine.timeline import PromptTimeline, ScheduleError
 from .types import CATEGORY, ScheduleType
+from .validation import checked
 
 EXAMPLE = "0: a red ball rolling right\n48: a blue square falling"
 
@@ -31,6 +32,8 @@ class StreamDiTPromptSchedule(io.ComfyNode):
     def validate_inputs(cls, schedule=None):
         if schedule is None:   # linked from another node: checked when it runs
             return True
+        if not isinstance(schedule, str):
+            return f"prompt schedule: text is needed, got {schedule!r}"
         try:
             PromptTimeline.parse(schedule)
         except ScheduleError as e:
@@ -38,5 +41,6 @@ class StreamDiTPromptSchedule(io.ComfyNode):
         return True
 
     @classmethod
+    @checked
     def execute(cls, schedule: str, transition: int) -> io.NodeOutput:
         return io.NodeOutput(PromptTimeline.parse(schedule, transition))

@@ -37,6 +37,7 @@ class StreamRecorder:
     """``write(images)`` appends frames; ``index(...)`` rewrites the index; ``close()`` ends the file."""
 
     def __init__(self, stream_id: str, fps: float, header: dict):
+        self.timeline: list[list] = []   # every prompt switch the recording has seen
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(
             f"streamdit/{file_safe(stream_id)}", folder_paths.get_output_directory())
         os.makedirs(folder, exist_ok=True)
@@ -73,11 +74,16 @@ class StreamRecorder:
                 self._container.mux(packet)
         self.frames += len(pixels)
 
-    def index(self, content: dict) -> None:
-        """Rewrite the index beside the video (atomically: readers never see half a file)."""
+    def index(self, timeline: list[list], content: dict) -> None:
+        """Rewrite the index beside the video (atomically: readers never see half a file) with
+        the stream's ``timeline`` ([frame, prompt] entries) merged into what it recorded before:
+        entries before the timeline's first one stay (a long stream's timeline drops its oldest)."""
+        start = timeline[0][0] if timeline else float("inf")
+        self.timeline = [entry for entry in self.timeline if entry[0] < start] + [list(e) for e in timeline]
         partial = self.path + INDEX_SUFFIX + ".partial"
         with open(partial, "w") as f:
-            json.dump({"video": self.filename, "fps": self.fps, "frames": self.frames, **content}, f, indent=1)
+            json.dump({"video": self.filename, "fps": self.fps, "frames": self.frames, "timeline": self.timeline,
+                       **content}, f, indent=1)
         os.replace(partial, self.path + INDEX_SUFFIX)
 
     def close(self) -> None:

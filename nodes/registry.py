@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 from ..stream_core.engine.session import Session
 
-MAX_STREAMS = 8
+MAX_STREAMS = 8                  # streams kept at once, and
+MAX_STREAM_BYTES = 4 * 2**30     # the memory they may hold between runs (Session.nbytes), together
+REMEMBERED_DROPS = 256
 
 
 class Registry:
-    """Streams by id, the least recently used dropped (and closed) past ``MAX_STREAMS``.
+    """Streams by id. Past ``MAX_STREAMS`` streams or ``MAX_STREAM_BYTES`` of their memory, the
+    least recently used are dropped (and closed); ``put`` says which, and ``was_dropped``
+    remembers them, so a run that continues one can say why it starts again.
 
     ``changes(stream_id)`` counts what happened to a stream outside its node's inputs (a
     stop, a live prompt, a cancelled run): a node whose result depends on it re-runs when
@@ -20,6 +24,7 @@ class Registry:
     def __init__(self):
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._changes: dict[str, int] = {}
+        self._dropped: deque[str] = deque(maxlen=REMEMBERED_DROPS)
         self._lock = threading.Lock()
 
     def get(self, stream_id: str) -> Session | None:
@@ -29,14 +34,27 @@ class Registry:
                 self._sessions.move_to_end(stream_id)
             return session
 
-    def put(self, stream_id: str, session: Session) -> None:
+    def put(self, stream_id: str, session: Session) -> list[str]:
+        """Keep ``session`` as ``stream_id``; returns the ids dropped to make room."""
         with self._lock:
             replaced = self._sessions.pop(stream_id, None)
             self._sessions[stream_id] = session
-            dropped = [self._sessions.popitem(last=False)[1] for _ in range(len(self._sessions) - MAX_STREAMS)]
+            dropped = []
+            while len(self._sessions) > 1 and (len(self._sessions) > MAX_STREAMS or
+                                               sum(s.nbytes() for s in self._sessions.values()) > MAX_STREAM_BYTES):
+                dropped.append(self._sessions.popitem(last=False))
+            self._dropped.extend(old_id for old_id, _ in dropped)
+            if stream_id in self._dropped:
+                self._dropped.remove(stream_id)
             self._changes = {k: n for k, n in self._changes.items() if k in self._sessions}
-        for old in ([replaced] if replaced is not None else []) + dropped:
+        for old in ([replaced] if replaced is not None else []) + [s for _, s in dropped]:
             old.close()
+        return [old_id for old_id, _ in dropped]
+
+    def was_dropped(self, stream_id: str) -> bool:
+        """Whether ``stream_id`` was dropped to make room (and not started again since)."""
+        with self._lock:
+            return stream_id in self._dropped
 
     def items(self) -> list[tuple[str, Session]]:
         with self._lock:

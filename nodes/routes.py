@@ -22,13 +22,17 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def _body(request: web.Request, *fields: str) -> dict | web.Response:
+    """The JSON object of a POST with string ``fields``, or the error to answer. JSON only: a
+    cross-site form or text/plain post cannot reach the streams."""
+    if request.content_type != "application/json":
+        return _error(415, f"send JSON (Content-Type: application/json), not {request.content_type or 'nothing'}")
     raw = await request.content.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     try:
         body = json.loads(raw)
-    except ValueError:
-        return _error(400, "request body is not valid JSON")
+    except (ValueError, RecursionError):
+        return _error(400, "request body is not valid JSON (or nested too deeply)")
     if not isinstance(body, dict):
         return _error(400, "request body must be a JSON object")
     for name in fields:

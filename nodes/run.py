@@ -20,7 +20,7 @@ from ..stream_core.engine.session import Session, SessionFactory, StopRequested
 from .live import LiveView, prompt_server
 from .pacer import Pacer
 from .recorder import StreamRecorder
-from .registry import STREAMS
+from .registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS
 from .types import StreamFrames
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
@@ -64,13 +64,19 @@ def tell_user(text: str, node_id: str | None) -> None:
         server.send_progress_text(text, node_id)
 
 
-def open_session(stream_id: str, action: str, factory: SessionFactory) -> Session:
+def open_session(stream_id: str, action: str, factory: SessionFactory, node_id: str | None = None) -> Session:
     """The session of ``stream_id`` when ``action`` is continue and the factory's key (model,
-    seed, size, partition) is unchanged; otherwise a new one from the factory."""
+    seed, size, partition) is unchanged; otherwise a new one from the factory. Streams dropped
+    to make room, and a continue that finds its stream dropped, are told on the node."""
     session = STREAMS.get(stream_id)
     if action == "restart" or session is None or session.key != factory.key:
+        if action == "continue" and session is None and STREAMS.was_dropped(stream_id):
+            tell_user(f"stream '{stream_id}' was dropped earlier to make room for other streams (at most "
+                      f"{MAX_STREAMS} are kept, the least recently used goes): it starts again from frame 0", node_id)
         session = factory.create()
-        STREAMS.put(stream_id, session)
+        for dropped in STREAMS.put(stream_id, session):
+            tell_user(f"stream '{dropped}' was dropped to make room for '{stream_id}' (at most {MAX_STREAMS} "
+                      f"streams, {MAX_STREAM_BYTES >> 30} GiB between runs, are kept)", node_id)
     return session
 
 
@@ -119,6 +125,7 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
         if pacer is not None:
             pacer.made(len(images), between_steps)
 
+    session.stream.before_pass = comfy.model_management.throw_exception_if_processing_interrupted   # Cancel, start-up too
     session.running = True
     try:
         live.status()
@@ -133,8 +140,8 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
     finally:
         session.running = False
         if recorder is not None:
-            recorder.index({"stream_id": stream_id, "timeline": session.report()["timeline"],
-                            "next_frame": session.frames.frames_taken})
+            recorder.index(session.report()["timeline"], {"stream_id": stream_id,
+                                                           "next_frame": session.frames.frames_taken})
         live.status()
     if held.dropped:
         tell_user(f"this run made {made} frames; its outputs keep the newest {len(held)} "
@@ -149,7 +156,7 @@ def run_stream(factory: SessionFactory, stream_id: str, action: str, frames: int
                options: RunOptions = RunOptions()) -> StreamFrames:
     """What every stream node does: open or continue the session, apply this run's settings,
     warn about words the model does not know, advance by ``frames``."""
-    session = open_session(stream_id, action, factory)
+    session = open_session(stream_id, action, factory, node_id)
     with session.lock:
         factory.reconfigure(session)
         unknown = session.source.unknown_words()

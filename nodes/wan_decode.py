@@ -30,6 +30,11 @@ class WanStreamDecoder:
         self._cache: list = [None] * count(model.decoder)
         self._first = True
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the feature cache holds between calls."""
+        return sum(t.nbytes for t in self._cache if torch.is_tensor(t))
+
     @torch.inference_mode()
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:
         vae, model = self.vae, self.vae.first_stage_model

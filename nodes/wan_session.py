@@ -93,8 +93,10 @@ class WanStreamFactory:
         decoder = WanStreamDecoder(self.vae)
         stream = Stream(source, self.partition, self.shape, seed=self.seed,
                         grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
-        return Session(DecodedStream(stream, lambda latents: decoder(vae_latents(self.model, latents))), source,
-                       self.key, self.wanted)
+        session = Session(DecodedStream(stream, lambda latents: decoder(vae_latents(self.model, latents))), source,
+                          self.key, self.wanted)
+        session.attachments["decoder"] = decoder   # its feature cache counts toward the session's memory
+        return session
 
     def reconfigure(self, session: Session) -> None:
         session.follow(self.wanted)

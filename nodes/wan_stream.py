@@ -13,6 +13,7 @@ from .run import RunOptions, run_stream
 from .types import CATEGORY, ConditioningScheduleType, FramesType
 from .wan import ConditioningSchedule, experts_loaded
 from .wan_session import WanStreamFactory
+from .validation import checked
 
 
 class StreamDiTWanStream(StreamNode):
@@ -53,6 +54,7 @@ class StreamDiTWanStream(StreamNode):
         )
 
     @classmethod
+    @checked
     def execute(cls, model: ModelPatcher, positive: list, negative: list, vae: VAE, stream_id: str, action: str,
                 seed: int, width: int, height: int, K: int, N: int, c: int, s: int, scheduler: str, guidance: float,
                 frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,

@@ -85,3 +85,41 @@ def test_a_runs_output_keeps_its_newest_frames_within_the_limit(pack):
         held.add(torch.full((1, 4, 4, 3), float(i)))
     assert len(held) == 3 and held.dropped == 2
     assert held.images()[:, 0, 0, 0].tolist() == [2.0, 3.0, 4.0]
+
+
+def test_cancel_during_start_up_leaves_the_stream_as_if_it_had_not_begun(comfy, pack):
+    """A buffer whose start-up takes a while (256x256, guided): Cancel lands inside it; the
+    stream is left unstarted with its noise generator rewound, so the next run makes the
+    frames a fresh stream makes."""
+    import comfy.model_management as mm
+    m = comfy.NODE_CLASS_MAPPINGS
+    model = m["StreamDiTLoader"].execute("streamdit-shapes-64px.safetensors", "cpu", "float32").result[0]
+    schedule = m["StreamDiTPromptSchedule"].execute(PROMPT, 0).result[0]
+    args = dict(model=model, schedule=schedule, action="restart", seed=5, width=256, height=256, K=2, N=3, c=2, s=2,
+                guidance=3.0, frames=2)
+    streams = pack("nodes.registry").STREAMS
+    fresh = m["StreamDiTStream"].execute(stream_id="fresh", **args).result[0].images
+    errors, passes = [], []
+    worker = threading.Thread(target=lambda: errors.append(pytest.raises(
+        mm.InterruptProcessingException, m["StreamDiTStream"].execute, stream_id="startup", **args)))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while (streams.get("startup") is None or streams.get("startup").stream.evaluations < 2) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    mm.interrupt_current_processing(True)
+    worker.join(60)
+    mm.interrupt_current_processing(False)
+    session = streams.get("startup")
+    assert errors and not session.stream.started and not session.running
+    later = m["StreamDiTStream"].execute(stream_id="startup", **{**args, "action": "continue"}).result[0]
+    assert later.first_index == 0
+    torch.testing.assert_close(later.images, fresh, rtol=0, atol=0)
+
+
+def test_a_stream_dropped_to_make_room_is_reported_and_restarts_with_a_message(student, caplog):
+    for i in range(9):                                   # the registry keeps 8
+        student(f"cap-{i}", action="restart", frames=1)
+    assert "stream 'cap-0' was dropped to make room for 'cap-8'" in caplog.text
+    again = student("cap-0", frames=2)
+    assert again.first_index == 0
+    assert "stream 'cap-0' was dropped earlier to make room for other streams" in caplog.text

@@ -190,3 +190,40 @@ def test_half_precision_streams(model):
     stream = Stream(text_velocity(model, guidance=2.0), Partition(0, 2, 2, 1), SHAPE, dtype=torch.bfloat16)
     out = stream.take(4)
     assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+
+
+class Flaky:
+    """A velocity that fails on its ``fail_at``-th call (NaN output, or raising), else the point mass."""
+
+    def __init__(self, fail_at: int, how: str):
+        self.calls, self.fail_at, self.how = 0, fail_at, how
+        self.exact = point_mass_velocity(means)
+
+    def __call__(self, x, tau, frame_index):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            if self.how == "nan":
+                return torch.full_like(x, float("nan"))
+            raise KeyboardInterrupt
+        return self.exact(x, tau, frame_index)
+
+
+@pytest.mark.parametrize("fail_at", [2, 5, 9], ids=lambda n: f"call{n}")   # start-up, first step, later
+@pytest.mark.parametrize("how", ["nan", "raise"])
+def test_a_failed_step_changes_nothing_and_the_stream_goes_on_unbroken(fail_at, how):
+    p = Partition(K=1, N=3, c=2, s=2)
+    unbroken = Stream(point_mass_velocity(means), p, SHAPE, seed=3, dtype=torch.float64).take(12)
+    stream = Stream(Flaky(fail_at, how), p, SHAPE, seed=3, dtype=torch.float64)
+    with pytest.raises(StreamError if how == "nan" else KeyboardInterrupt, match="step was undone" if how == "nan" else None):
+        stream.take(12)
+    frames = stream.take(12)
+    torch.testing.assert_close(frames, unbroken, rtol=0, atol=0)
+
+
+def test_before_pass_runs_before_every_model_pass_start_up_included():
+    p = Partition(K=0, N=3, c=1, s=2)
+    stream = Stream(point_mass_velocity(means), p, SHAPE, seed=1, dtype=torch.float64)
+    passes = []
+    stream.before_pass = lambda: passes.append(stream.evaluations)
+    stream.take(3)
+    assert len(passes) == stream.evaluations and stream.evaluations > p.level(0)   # the warm-up's passes too

@@ -31,6 +31,11 @@ class DecodedStream:
         return sum(len(images) for images in self._pending)
 
     @property
+    def nbytes(self) -> int:
+        """Memory held between calls: the stream's, and images decoded but not yet taken."""
+        return self.stream.nbytes + sum(images.nbytes for images in self._pending)
+
+    @property
     def frames_taken(self) -> int:
         """Images handed out by ``take`` (index of the next image ``take`` returns)."""
         return self.images_out - self.ready

@@ -11,7 +11,6 @@ the output video, the unit of prompt timelines, the panel and the HTTP API.
 """
 from __future__ import annotations
 
-import queue
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -64,9 +63,10 @@ class Session:
 
     ``key``: what a run must match to continue the stream (model, seed, size, partition, ...);
     ``schedule``: the schedule input the source last followed. The browser's requests (new
-    prompt, stop) wait in the inbox until the run applies them between two steps.
+    prompt, stop) wait until the run applies them between two steps; they coalesce: the
+    newest prompt replaces one not yet applied, so no flood of requests can queue up work.
     ``attachments``: what the host keeps with the stream between runs (a recording, a
-    pacing clock), closed with it.
+    pacing clock, a decoder's cache), counted in ``nbytes`` and closed with it.
     """
 
     frames: DecodedStream
@@ -74,13 +74,19 @@ class Session:
     key: tuple
     schedule: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
-    inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     running: bool = False
+    _requests: dict = field(default_factory=dict)          # "prompt": the newest, "stop": True
+    _requests_lock: threading.Lock = field(default_factory=threading.Lock)
     attachments: dict[str, Any] = field(default_factory=dict)
 
     @property
     def stream(self) -> Stream:
         return self.frames.stream
+
+    def nbytes(self) -> int:
+        """Memory the stream holds between runs: its buffer, decoded frames waiting, and what
+        its attachments report (``nbytes``)."""
+        return self.frames.nbytes + sum(getattr(a, "nbytes", 0) for a in self.attachments.values())
 
     def close(self) -> None:
         """The stream is over (replaced or dropped): close what is attached to it."""
@@ -98,25 +104,21 @@ class Session:
             self.schedule = schedule
 
     def request_prompt(self, prompt: str) -> None:
-        self.inbox.put(("prompt", prompt))
+        with self._requests_lock:
+            self._requests["prompt"] = prompt
 
     def request_stop(self) -> None:
-        self.inbox.put(("stop", None))
+        with self._requests_lock:
+            self._requests["stop"] = True
 
     def apply_requests(self) -> None:
         """Between two steps: a new prompt takes over every frame still in the buffer
         (no reset; near-clean frames barely change); a stop ends the run."""
-        stop = False
-        while True:
-            try:
-                kind, value = self.inbox.get_nowait()
-            except queue.Empty:
-                break
-            if kind == "prompt":
-                self.source.switch(value, at_frame=self.source.output_frame(self.stream.live_index))
-            else:
-                stop = True
-        if stop:
+        with self._requests_lock:
+            requests, self._requests = self._requests, {}
+        if "prompt" in requests:
+            self.source.switch(requests["prompt"], at_frame=self.source.output_frame(self.stream.live_index))
+        if requests.get("stop"):
             raise StopRequested()
 
     def report(self) -> dict:

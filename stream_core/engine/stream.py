@@ -34,6 +34,12 @@ class Stream:
     The noise comes from a CPU generator seeded with ``seed``, so the same seed gives
     the same frames on any device. Memory is constant: the buffer, at most one
     chunk of finished frames not yet taken, and the generator.
+
+    A step is all or nothing: when it raises (a NaN or Inf in the model's output,
+    a cancel from ``before_pass``, any error of the velocity) the stream is left
+    exactly as before it, and the next step makes the same frames an unbroken
+    stream would have. ``before_pass()``, when set, runs before every model
+    evaluation, start-up included, and may raise to cancel.
     """
 
     def __init__(self, velocity: Velocity, partition: Partition, frame_shape: tuple[int, int, int], *,
@@ -68,6 +74,7 @@ class Stream:
         self.first_index = 0      # output-video index of buffer position 0
         self.evaluations = 0      # model evaluations so far (warm-up included)
         self.frames_out = 0       # frames handed out by step()
+        self.before_pass: Callable[[], None] | None = None
         self._ready = self._empty()
 
     # --- helpers -------------------------------------------------------------------
@@ -83,6 +90,8 @@ class Stream:
         index = self.first_index + torch.arange(x.shape[1], device=self.device)
 
         def field(x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+            if self.before_pass is not None:
+                self.before_pass()
             v = self.velocity(x, tau, index)
             if v.shape != x.shape:
                 raise StreamError(f"velocity returned shape {tuple(v.shape)} for a buffer of shape {tuple(x.shape)}")
@@ -143,7 +152,7 @@ class Stream:
             dtau = torch.where(moving, grid[k + 1] - grid[k], torch.zeros((), dtype=grid.dtype, device=self.device))
             x = self._integrate(x, tau, dtau)
         self.buffer = torch.cat([x[:, :p.K], *chunks], dim=1)
-        _check_finite(self.buffer, "the start-up buffer")
+        _check_finite(self.buffer, "the start-up buffer (the step was undone; the stream has not started)")
         self._reference = None
         return self._empty() if given else x[:, :p.K]
 
@@ -151,15 +160,27 @@ class Stream:
     def step(self) -> torch.Tensor:
         """One micro-step. Returns the frames finished by it, [Bsz, n, C, H, W] with
         n = c after every s-th micro-step (plus the K generated references on the
-        first call) and n = 0 otherwise."""
+        first call) and n = 0 otherwise. On an error nothing changes (see the class)."""
+        saved = (self.buffer, self.micro, self.first_index, self.frames_out, self._reference,
+                 self._generator.get_state())
+        try:
+            return self._step()
+        except BaseException:
+            (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, generator) = saved
+            self._generator.set_state(generator)
+            raise
+
+    def _step(self) -> torch.Tensor:
         done = self._start() if self.buffer is None else self._empty()
         p = self.partition
         tau, dtau = p.times(self.micro, self.grid)
-        self.buffer = self._integrate(self.buffer, tau, dtau)
+        buffer = self._integrate(self.buffer, tau, dtau)
+        _check_finite(buffer, f"the model's output for frames {self.first_index}..{self.newest_index} (the step "
+                              "was undone; the stream stays where it was)")
+        self.buffer = buffer
         self.micro += 1
         if self.micro == p.s:
             chunk = self.buffer[:, p.chunk_slice(0)]
-            _check_finite(chunk, f"the model's output for frames {self.live_index}..{self.live_index + p.c - 1}")
             history = torch.cat([self.buffer[:, :p.K], chunk], dim=1)
             self.buffer = torch.cat([history[:, history.shape[1] - p.K:],
                                      self.buffer[:, p.K + p.c:], self._noise(p.c)], dim=1)
@@ -186,6 +207,11 @@ class Stream:
                 progress(min(self._ready.shape[1], frames), finished)
         out, self._ready = self._ready[:, :frames], self._ready[:, frames:].clone()
         return out
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held between steps: the buffer and frames finished but not yet taken."""
+        return (0 if self.buffer is None else self.buffer.nbytes) + self._ready.nbytes
 
     @property
     def ready(self) -> int:

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 import torch
 
 MAX_PROMPT_CHARS = 1000
-_LINE = re.compile(r"^\s*(-?\d+)\s*:\s*(.*?)\s*$")
+MAX_SCHEDULE_CHARS = 100_000   # a schedule's text, and
+MAX_ENTRIES = 1000             # its entries, at most
+MAX_FRAME = 10**9              # the last frame an entry may start at
+_LINE = re.compile(r"^\s*(-?\d{1,12})\s*:\s*(.*?)\s*$")
 
 
 class ScheduleError(ValueError):
@@ -19,8 +22,11 @@ class ScheduleError(ValueError):
 
 
 def parse_schedule(text: str) -> tuple[tuple[int, str], ...]:
-    """``frame: prompt`` lines -> ((frame, prompt), ...) sorted by frame."""
-    entries: list[tuple[int, str]] = []
+    """``frame: prompt`` lines -> ((frame, prompt), ...) sorted by frame. Linear in the text,
+    which may be ``MAX_SCHEDULE_CHARS`` long with ``MAX_ENTRIES`` entries."""
+    if len(text) > MAX_SCHEDULE_CHARS:
+        raise ScheduleError(f"the schedule is {len(text)} characters long; at most {MAX_SCHEDULE_CHARS} are allowed")
+    entries: dict[int, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -28,18 +34,20 @@ def parse_schedule(text: str) -> tuple[tuple[int, str], ...]:
         if not match:
             raise ScheduleError(f"line {number}: expected 'frame: prompt', got {line.strip()!r}")
         frame, prompt = int(match.group(1)), match.group(2)
-        if frame < 0:
-            raise ScheduleError(f"line {number}: frame must be >= 0, got {frame}")
+        if not 0 <= frame <= MAX_FRAME:
+            raise ScheduleError(f"line {number}: frame must be >= 0 and <= {MAX_FRAME}, got {frame}")
         if not prompt:
             raise ScheduleError(f"line {number}: the prompt after '{frame}:' is empty")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise ScheduleError(f"line {number}: prompt longer than {MAX_PROMPT_CHARS} characters")
-        if any(f == frame for f, _ in entries):
+        if frame in entries:
             raise ScheduleError(f"line {number}: frame {frame} already has a prompt")
-        entries.append((frame, prompt))
+        if len(entries) == MAX_ENTRIES:
+            raise ScheduleError(f"line {number}: a schedule has at most {MAX_ENTRIES} entries")
+        entries[frame] = prompt
     if not entries:
         raise ScheduleError("the schedule is empty: write at least one line 'frame: prompt'")
-    return tuple(sorted(entries))
+    return tuple(sorted(entries.items()))
 
 
 @dataclass(frozen=True)
@@ -88,10 +96,12 @@ class PromptTimeline:
         return w
 
     def switched(self, prompt: str, at_frame: int) -> "PromptTimeline":
-        """A copy where ``prompt`` takes over from ``at_frame`` on (later entries dropped)."""
+        """A copy where ``prompt`` takes over from ``at_frame`` on (later entries dropped). An
+        endless stream's live switches keep coming: past ``MAX_ENTRIES`` the oldest go (they
+        are long out of the buffer; a recording's index keeps them)."""
         if not prompt.strip():
             raise ScheduleError("the new prompt is empty")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise ScheduleError(f"the new prompt is longer than {MAX_PROMPT_CHARS} characters")
-        kept = tuple((f, p) for f, p in self.entries if f < at_frame)
+        kept = tuple((f, p) for f, p in self.entries if f < at_frame)[-(MAX_ENTRIES - 1):]
         return PromptTimeline(kept + ((at_frame, prompt.strip()),), self.transition)

@@ -1,7 +1,9 @@
 """Save and load StreamDiT weights as safetensors, the config in the file's metadata.
 
-Never unpickles. Loading checks every key and shape against the config and names the
-first mismatch.
+Never unpickles. Loading checks the config's bounds, then every key and shape in the
+file's header against the shapes the config implies (worked out without allocating any
+weights), names the first mismatch, and only then reads the weights: a small file cannot
+make the loader allocate a large model.
 """
 from __future__ import annotations
 
@@ -48,12 +50,17 @@ def read_config(path: str | os.PathLike) -> tuple[StreamDiTConfig, dict[str, str
     return config, metadata
 
 
+def expected_shapes(config: StreamDiTConfig) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every weight of a model of ``config``, allocating nothing."""
+    with torch.device("meta"):
+        return {k: tuple(v.shape) for k, v in StreamDiT(config).state_dict().items()}
+
+
 def load(path: str | os.PathLike, device: str | torch.device = "cpu",
          dtype: torch.dtype = torch.float32) -> StreamDiT:
-    """Build the model from the file's config and load its weights; eval mode."""
+    """Check the file against its config's shapes, then build the model and load its weights; eval mode."""
     config, _ = read_config(path)
-    model = StreamDiT(config)
-    expected = model.state_dict()
+    expected = expected_shapes(config)
     try:
         with safe_open(os.fspath(path), framework="pt") as f:
             keys = set(f.keys())
@@ -63,17 +70,16 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu",
             unexpected = sorted(keys - set(expected))
             if unexpected:
                 raise CheckpointError(f"{path}: unexpected weight '{unexpected[0]}' ({len(unexpected)} unexpected in all)")
-            state = {}
             for key in sorted(expected):
                 shape = tuple(f.get_slice(key).get_shape())
-                if shape != tuple(expected[key].shape):
-                    raise CheckpointError(f"{path}: weight '{key}' has shape {shape}, "
-                                          f"the config needs {tuple(expected[key].shape)}")
-                state[key] = f.get_tensor(key)
+                if shape != expected[key]:
+                    raise CheckpointError(f"{path}: weight '{key}' has shape {shape}, the config needs {expected[key]}")
+            state = {key: f.get_tensor(key) for key in sorted(expected)}
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
     for key, value in state.items():
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise CheckpointError(f"{path}: weight '{key}' contains NaN or Inf")
+    model = StreamDiT(config)
     model.load_state_dict(state)
     return model.to(device=device, dtype=dtype).eval()

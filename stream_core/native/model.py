@@ -23,6 +23,14 @@ from .text import TextEncoder, Tokenizer
 from .window_attention import window_attention
 
 
+CONFIG_BOUNDS = {   # what a config may ask for: sizes of the weights and of the data it was made for
+    "channels": (1, 64), "patch": (1, 32), "dim": (1, 4096), "depth": (1, 64), "heads": (1, 64),
+    "mlp_ratio": (0.25, 16.0), "text_dim": (1, 4096), "text_depth": (0, 32), "text_heads": (1, 64),
+    "text_length": (1, 512), "frames": (1, 1024), "height": (1, 1024), "width": (1, 1024),
+    "sigma_min": (0.0, 0.5), "latent_factor": (1, 64)}
+MAX_VOCAB = 100_000
+
+
 @dataclass(frozen=True)
 class StreamDiTConfig:
     """Everything that fixes the weights' shapes, plus the data it was made for.
@@ -58,6 +66,16 @@ class StreamDiTConfig:
     latent_factor: int = 8
 
     def __post_init__(self):
+        for name, (low, high) in CONFIG_BOUNDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ValueError(f"{name} must be a number from {low} to {high}, got {value!r}")
+            if isinstance(low, int) and not isinstance(value, int):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+        if self.text_dim % self.text_heads:
+            raise ValueError(f"text_dim={self.text_dim} must be divisible by text_heads={self.text_heads}")
+        if len(self.vocab) > MAX_VOCAB or not all(isinstance(w, str) for w in self.vocab):
+            raise ValueError(f"vocab must be at most {MAX_VOCAB} words (strings)")
         if self.window is not None:
             object.__setattr__(self, "window", tuple(int(n) for n in self.window))
             if len(self.window) != 3 or min(self.window) < 1:

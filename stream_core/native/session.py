@@ -1,6 +1,7 @@
 """Native streams: the session factory that turns a Stream node's inputs into a live session."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..engine.decoded_stream import DecodedStream
@@ -14,12 +15,29 @@ from .images import to_images
 from .model import StreamDiT
 
 
-def frame_shape(model: StreamDiT, width: int, height: int) -> tuple[int, int, int]:
-    """(C, h, w) of one latent frame for an output of width x height pixels."""
+MAX_ATTENTION_BYTES = 512 * 2**20   # one self-attention's scores over the buffer, guided (two passes)
+
+
+def max_tokens(model: StreamDiT) -> int:
+    """The most tokens a buffer may hold: its attention scores (tokens² per head, float32, twice
+    for guidance) stay within ``MAX_ATTENTION_BYTES``; 4096 for 4 heads, a pass of about a
+    second on a 2-core CPU, so Cancel acts within about a second."""
+    return math.isqrt(MAX_ATTENTION_BYTES // (model.config.heads * 4 * 2))
+
+
+def frame_shape(model: StreamDiT, width: int, height: int, frames: int = 1) -> tuple[int, int, int]:
+    """(C, h, w) of one latent frame for an output of width x height pixels, in a buffer of
+    ``frames`` frames that must fit ``max_tokens``."""
     cfg = model.config
     step = cfg.patch * cfg.factor
     if width % step or height % step:
         raise ValueError(f"width and height must be multiples of {step} for this model, got {width}x{height}")
+    tokens = frames * (width // step) * (height // step)
+    if tokens > max_tokens(model):
+        raise ValueError(f"a buffer of {frames} frames of {width}x{height} is {tokens} tokens; this model takes at most "
+                         f"{max_tokens(model)} ({cfg.width * cfg.factor}x{cfg.height * cfg.factor} frames, "
+                         f"{cfg.frames} in the buffer, are what it was trained on): make the frames smaller or the "
+                         "buffer (K + N*c) shorter")
     return cfg.channels, height // cfg.factor, width // cfg.factor
 
 
@@ -43,7 +61,7 @@ class NativeStreamFactory:
     shape: tuple[int, int, int] = field(init=False)   # (C, h, w) of a latent frame
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", frame_shape(self.model, self.width, self.height))
+        object.__setattr__(self, "shape", frame_shape(self.model, self.width, self.height, self.partition.B))
 
     @property
     def key(self) -> tuple:

@@ -109,6 +109,9 @@ export class Panel {
     // a status for a stream not watched here is one this browser just queued: follow it
     if (status.stream_id !== this.id && status.running) this.show(status.stream_id);
     if (status.stream_id !== this.id) return;
+    if (this.state && this.state.running !== status.running && !this.hint.classList.contains("sd-warn")) {
+      this.setHint("", false);   // "stopping…", "sent" belong to the run that just started or ended
+    }
     this.state = { ...this.state, ...status };
     this.render();
   }

@@ -1,0 +1,379 @@
+"""A battery of bad inputs against a real ComfyUI server: every node input and every route.
+
+Each case asserts the answer names what is wrong (HTTP 4xx before the prompt runs, or an
+execution error before any stream is touched), and then that the stream it aimed at goes
+on unharmed: a good run of it gives the same frames as a run of its twin, which never saw
+a bad input.
+"""
+import copy
+import json
+import os
+import socket
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+
+from comfy_server import ComfyServer
+from conftest import ROOT, load_workflow
+from tiny_wan import wan_model_state, wan_vae_state, write
+
+CONDITIONING_NODE = os.path.join(ROOT, "tests", "fixtures", "streamdit_test_conditioning")
+LOADER, SCHEDULE, STREAM, FRAMES = "1", "2", "3", "4"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, comfy):
+    base = str(tmp_path_factory.mktemp("hardening"))
+    write(os.path.join(base, "models", "diffusion_models", "tiny_wan_t2v.safetensors"), wan_model_state())
+    write(os.path.join(base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
+    with ComfyServer(base, extra_nodes=(CONDITIONING_NODE,)) as s:
+        yield s
+
+
+def native(stream_id: str, frames: int = 4) -> dict:
+    """The shipped continue workflow (the teacher, K=2 N=3 c=2 s=2, guided) without Save Video."""
+    prompt = copy.deepcopy(load_workflow("streamdit_continue_stream"))
+    del prompt["5"]
+    prompt[STREAM]["inputs"].update(stream_id=stream_id, frames=frames)
+    return prompt
+
+
+def wan(stream_id: str, frames: int = 5) -> dict:
+    return {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "tiny_wan_t2v.safetensors", "weight_dtype": "default"}},
+        "2": {"class_type": "VAELoader", "inputs": {"vae_name": "tiny_wan_vae.safetensors"}},
+        "3": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 1, "tokens": 8}},
+        "4": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 2, "tokens": 8}},
+        "5": {"class_type": "StreamDiTWanStream", "inputs": {
+            "model": ["1", 0], "positive": ["3", 0], "negative": ["4", 0], "vae": ["2", 0], "stream_id": stream_id,
+            "action": "continue", "seed": 0, "width": 32, "height": 32, "K": 0, "N": 2, "c": 2, "s": 1,
+            "scheduler": "simple", "guidance": 2.0, "frames": frames}},
+        "6": {"class_type": "StreamDiTConditioningSchedule", "inputs": {"conditioning": ["3", 0], "frame": 9,
+                                                                          "label": "later", "transition": 0}},
+        "7": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["5", 0], "fps": 0.0}},
+    }
+
+
+def frames_of(server, entry, node: str) -> np.ndarray:
+    (item,) = entry["outputs"][node]["images"]
+    with Image.open(server.output_path(item)) as animation:
+        return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(animation)])
+
+
+def answer(server, make, victim: str = "victim", twin: str = "twin") -> str:
+    """What the server says of the bad prompt ``make(victim)``: its validation errors (HTTP 400)
+    or its execution error; fails the test if the prompt succeeds. The stream node is an output
+    node, so when only another output node is bad ComfyUI runs the rest (HTTP 200 with node
+    errors): then ``make(twin)`` runs too, and the two streams stay in step."""
+    status, reply = server.queue(make(victim))
+    if status == 400:
+        return json.dumps(reply)
+    assert status == 200, reply
+    entry = server.wait(reply["prompt_id"], timeout=120)
+    if reply.get("node_errors"):
+        assert entry["status"]["status_str"] == "success"
+        assert server.run(make(twin))["status"]["status_str"] == "success"
+        return json.dumps(reply["node_errors"])
+    assert entry["status"]["status_str"] == "error", "the bad input was accepted"
+    return json.dumps([m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"])
+
+
+def in_lockstep(server, make, frames_node: str) -> None:
+    """A good continue run of the victim stream gives the frames of its twin's."""
+    victim = server.run(make("victim"))
+    twin = server.run(make("twin"))
+    assert victim["status"]["status_str"] == twin["status"]["status_str"] == "success", victim["status"]
+    np.testing.assert_array_equal(frames_of(server, victim, frames_node), frames_of(server, twin, frames_node))
+
+
+def set_input(prompt: dict, node: str, name: str | None, value) -> dict:
+    """``prompt`` with input ``name`` of ``node`` set to ``value`` (deleted for DELETE; with
+    ``name`` None, ``value`` is a dict of several inputs)."""
+    if name is None:
+        prompt[node]["inputs"].update(value)
+    elif value is DELETE:
+        del prompt[node]["inputs"][name]
+    else:
+        prompt[node]["inputs"][name] = value
+    return prompt
+
+
+DELETE = object()
+NAN, INF = float("nan"), float("inf")
+
+NATIVE_CASES = [   # (node, input, bad value, what the answer must say)
+    (STREAM, "stream_id", "s" * 1001, "at most 1000 characters"),
+    (STREAM, "action", "bogus", "'action' = 'bogus' is not allowed: it must be one of 'continue', 'restart'"),
+    (STREAM, "action", 5, "'action' = 5 is not allowed"),
+    (STREAM, "action", "", "'action' = '' is not allowed"),
+    (STREAM, "seed", -1, "Value -1 smaller than min of 0"),
+    (STREAM, "seed", 2**64, "bigger than max"),
+    (STREAM, "seed", "abc", "Failed to convert an input value to a INT value"),
+    (STREAM, "width", 60, "width and height must be multiples of 16"),
+    (STREAM, "width", 0, "Value 0 smaller than min of 16"),
+    (STREAM, "width", 10**6, "bigger than max"),
+    (STREAM, "width", 4096, "tokens; this model takes at most 4096"),
+    (STREAM, "width", "wide", "Failed to convert"),
+    (STREAM, "height", 4096, "tokens; this model takes at most 4096"),
+    (STREAM, "height", -16, "smaller than min"),
+    (STREAM, "height", 70, "multiples of 16"),
+    (STREAM, "K", -1, "K (reference frames) must be >= 0"),
+    (STREAM, "K", 65, "K = 65: it must be from 0 to 64"),
+    (STREAM, "N", 0, "N (chunks) must be >= 1"),
+    (STREAM, "N", 65, "N = 65: it must be from 1 to 64"),
+    (STREAM, "c", 0, "c (frames per chunk) must be >= 1"),
+    (STREAM, "c", 1_500_000_000, "c = 1500000000: it must be from 1 to 64"),
+    (STREAM, "s", 0, "s (micro-steps per chunk) must be >= 1"),
+    (STREAM, "s", 65, "s = 65: it must be from 1 to 64"),
+    (STREAM, None, {"N": 64, "c": 64}, "4098 frames of 64x64 is 65568 tokens; this model takes at most 4096"),
+    (STREAM, None, {"width": 512, "height": 512}, "8 frames of 512x512 is 8192 tokens; this model takes at most 4096"),
+    (STREAM, "guidance", NAN, "'guidance' = nan is not allowed: a finite number is needed"),
+    (STREAM, "guidance", INF, "Value inf bigger than max of 30.0"),
+    (STREAM, "guidance", -1.0, "smaller than min"),
+    (STREAM, "guidance", 31.0, "bigger than max"),
+    (STREAM, "guidance", "lots", "Failed to convert"),
+    (STREAM, "guidance_until", NAN, "'guidance_until' = nan is not allowed"),
+    (STREAM, "guidance_until", 2.0, "bigger than max"),
+    (STREAM, "guidance_until", -0.5, "smaller than min"),
+    (STREAM, "frames", 0, "Value 0 smaller than min of 1"),
+    (STREAM, "frames", 100001, "bigger than max"),
+    (STREAM, "frames", -5, "smaller than min"),
+    (STREAM, "fps", NAN, "'fps' = nan is not allowed"),
+    (STREAM, "fps", 0.0, "smaller than min"),
+    (STREAM, "fps", 1000.0, "bigger than max"),
+    (STREAM, "model", DELETE, "Required input is missing"),
+    (STREAM, "schedule", ["1", 0], "Return type mismatch"),
+    (LOADER, "model_name", "no-such-model.safetensors", "StreamDiT model 'no-such-model.safetensors' not found"),
+    (LOADER, "model_name", "../../../../etc/passwd", "not found"),
+    (LOADER, "model_name", None, "'model_name' = None is not allowed"),
+    (LOADER, "model_name", 5, "model_name must be a file name"),
+    (LOADER, "model_name", "x" * 5000, "not found"),
+    (LOADER, "device", "tpu", "'device' = 'tpu' is not allowed: it must be one of 'auto', 'cpu', 'cuda'"),
+    (LOADER, "device", None, "'device' = None is not allowed"),
+    (LOADER, "dtype", "float64", "'dtype' = 'float64' is not allowed"),
+    (LOADER, "dtype", 16, "'dtype' = 16 is not allowed"),
+    (SCHEDULE, "schedule", "", "the schedule is empty"),
+    (SCHEDULE, "schedule", "nonsense", "line 1: expected 'frame: prompt'"),
+    (SCHEDULE, "schedule", "0: a\n0: b", "line 2: frame 0 already has a prompt"),
+    (SCHEDULE, "schedule", "-3: a", "frame must be >= 0"),
+    (SCHEDULE, "schedule", "99999999999: a", "frame must be >= 0 and <= 1000000000"),
+    (SCHEDULE, "schedule", "999999999999999999999: a", "expected 'frame: prompt'"),
+    (SCHEDULE, "schedule", "0: " + "x" * 1001, "prompt longer than 1000"),
+    (SCHEDULE, "schedule", "\n".join(f"{i}: a red circle" for i in range(105_000)), "at most 100000 are allowed"),
+    (SCHEDULE, "schedule", "\n".join(f"{i}: a" for i in range(1001)), "at most 1000 entries"),
+    (SCHEDULE, "schedule", "0:\n", "the prompt after '0:' is empty"),
+    (SCHEDULE, "schedule", "# only a comment", "the schedule is empty"),
+    (SCHEDULE, "transition", -1, "smaller than min"),
+    (SCHEDULE, "transition", 10**9, "bigger than max"),
+    (FRAMES, "fps", NAN, "fps = nan: a finite number is needed"),
+    (FRAMES, "fps", -1.0, "fps = -1.0: it must be from 0.0 to 240.0"),
+    (FRAMES, "fps", 1e9, "it must be from 0.0 to 240.0"),
+    (FRAMES, "frames", DELETE, "Required input is missing"),
+]
+
+
+@pytest.fixture(scope="module")
+def started(server):
+    """The victim and its twin, streamed once."""
+    in_lockstep(server, native, FRAMES)
+
+
+@pytest.mark.parametrize("node, name, value, message", NATIVE_CASES,
+                         ids=[f"{n}-{name}-{str(v)[:20]}" for n, name, v, _ in NATIVE_CASES])
+def test_a_bad_native_input_is_named_and_the_stream_goes_on(server, started, node, name, value, message):
+    said = answer(server, lambda stream_id: set_input(native(stream_id), node, name, value))
+    assert message in said, said
+    in_lockstep(server, native, FRAMES)
+
+
+WAN_STREAM, WAN_SCHEDULE, WAN_FRAMES = "5", "6", "7"
+WAN_CASES = [
+    (WAN_STREAM, "scheduler", "bogus", "'scheduler' = 'bogus' is not allowed"),
+    (WAN_STREAM, "action", "again", "'action' = 'again' is not allowed"),
+    (WAN_STREAM, "guidance", NAN, "'guidance' = nan is not allowed"),
+    (WAN_STREAM, "boundary", 2.0, "bigger than max"),
+    (WAN_STREAM, "boundary", NAN, "'boundary' = nan is not allowed"),
+    (WAN_STREAM, "width", 40, "multiples of 16"),
+    (WAN_STREAM, "N", 0, "N (chunks) must be >= 1"),
+    (WAN_STREAM, "fps", NAN, "'fps' = nan is not allowed"),
+    (WAN_STREAM, "model", ["3", 0], "Return type mismatch"),
+    (WAN_STREAM, "schedule", ["6", 0], None),          # a good input among the bad: it must run
+    (WAN_SCHEDULE, "frame", -1, "smaller than min"),
+    (WAN_SCHEDULE, "label", "x" * 2000, "at most 1000 characters"),
+    (WAN_SCHEDULE, "transition", -2, "smaller than min"),
+]
+
+
+@pytest.mark.parametrize("node, name, value, message", WAN_CASES,
+                         ids=[f"{n}-{name}-{str(v)[:20]}" for n, name, v, _ in WAN_CASES])
+def test_a_bad_wan_input_is_named_and_the_stream_goes_on(server, node, name, value, message):
+    def make(stream_id):
+        prompt = set_input(wan(stream_id), node, name, value)
+        if node == WAN_SCHEDULE:
+            prompt[WAN_STREAM]["inputs"]["schedule"] = [WAN_SCHEDULE, 0]
+        return prompt
+
+    if message is None:
+        for stream_id in ("victim-wan", "twin-wan"):
+            assert server.run(make(stream_id))["status"]["status_str"] == "success"
+    else:
+        said = answer(server, make, "victim-wan", "twin-wan")
+        assert message in said, said
+    in_lockstep(server, lambda stream_id: wan(stream_id + "-wan"), WAN_FRAMES)
+
+
+ROUTE_CASES = [   # (path, body bytes, content type, status, message)
+    ("/streamdit/prompt", b'{"stream_id": "victim", "prompt": "a red circle"}', "text/plain", 415, "send JSON"),
+    ("/streamdit/prompt", b"stream_id=victim&prompt=x", "application/x-www-form-urlencoded", 415, "send JSON"),
+    ("/streamdit/prompt", b'{"stream_id": "victim", "prompt": "x"}', "", 415, "send JSON"),
+    ("/streamdit/prompt", b"{not json", "application/json", 400, "not valid JSON"),
+    ("/streamdit/prompt", b"[" * 100_00 + b"]" * 100_00, "application/json", 413, "larger than 16384 bytes"),
+    ("/streamdit/prompt", b"[" * 5000 + b"]" * 5000, "application/json", 400, "nested too deeply"),
+    ("/streamdit/prompt", b"[1, 2]", "application/json", 400, "must be a JSON object"),
+    ("/streamdit/prompt", b'"text"', "application/json", 400, "must be a JSON object"),
+    ("/streamdit/prompt", b"null", "application/json", 400, "must be a JSON object"),
+    ("/streamdit/prompt", b"{}", "application/json", 400, "'stream_id' (a string) is required"),
+    ("/streamdit/prompt", b'{"stream_id": "victim"}', "application/json", 400, "'prompt' (a string) is required"),
+    ("/streamdit/prompt", b'{"stream_id": 7, "prompt": "x"}', "application/json", 400, "'stream_id' (a string)"),
+    ("/streamdit/prompt", b'{"stream_id": "victim", "prompt": ["x"]}', "application/json", 400, "'prompt' (a string)"),
+    ("/streamdit/prompt", b'{"stream_id": "victim", "prompt": "   "}', "application/json", 400, "the prompt is empty"),
+    ("/streamdit/prompt", json.dumps({"stream_id": "victim", "prompt": "x" * 1001}).encode(), "application/json", 400,
+     "longer than 1000 characters"),
+    ("/streamdit/prompt", b'{"stream_id": "nobody", "prompt": "x"}', "application/json", 404, "no stream with id 'nobody'"),
+    ("/streamdit/prompt", b"{" + b" " * 20000 + b"}", "application/json", 413, "larger than 16384 bytes"),
+    ("/streamdit/prompt", b'{"stream_id": "victim", "prompt": NaN}', "application/json", 400, "'prompt' (a string)"),
+    ("/streamdit/stop", b'{"stream_id": "victim"}', "text/plain", 415, "send JSON"),
+    ("/streamdit/stop", b"{}", "application/json", 400, "'stream_id' (a string) is required"),
+    ("/streamdit/stop", b'{"stream_id": null}', "application/json", 400, "'stream_id' (a string) is required"),
+    ("/streamdit/stop", b'{"stream_id": "nobody"}', "application/json", 404, "no stream with id 'nobody'"),
+    ("/streamdit/stop", b'{"stream_id": "victim"}', "application/json", 409, "is not running"),
+    ("/streamdit/stop", b"{bad", "application/json", 400, "not valid JSON"),
+    ("/streamdit/check", b'{"stream_id": "victim", "prompt": "x"}', "text/plain", 415, "send JSON"),
+    ("/streamdit/check", b'{"stream_id": "victim"}', "application/json", 400, "'prompt' (a string) is required"),
+    ("/streamdit/check", b'{"stream_id": "nobody", "prompt": "x"}', "application/json", 404, "no stream with id"),
+    ("/streamdit/check", json.dumps({"stream_id": "victim", "prompt": "x" * 1001}).encode(), "application/json", 400,
+     "longer than 1000 characters"),
+]
+
+
+@pytest.mark.parametrize("path, body, content_type, status, message", ROUTE_CASES,
+                         ids=[f"{p[10:]}-{status}-{i}" for i, (p, _, _, status, _) in enumerate(ROUTE_CASES)])
+def test_a_bad_request_gets_a_clear_4xx_and_the_stream_goes_on(server, started, path, body, content_type, status,
+                                                               message):
+    got, reply = raw_post(server, path, body, content_type)
+    assert got == status and message in reply["error"], (got, reply)
+    assert server.get("/system_stats")
+    in_lockstep(server, native, FRAMES)
+
+
+def raw_post(server, path: str, body: bytes, content_type: str) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+    headers = {"Content-Type": content_type} if content_type else {}
+    request = urllib.request.Request(server.url + path, data=body, method="POST", headers=headers)
+    if not content_type:
+        request.remove_header("Content-type")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def websocket(server, origin: str | None = None, timeout: float = 10.0):
+    """A raw websocket to /streamdit/ws (stdlib only): returns (HTTP status, socket)."""
+    import base64
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET /streamdit/ws HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Upgrade: websocket",
+             "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+    if origin:
+        lines.append(f"Origin: {origin}")
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    return int(head.split()[1]), sock
+
+
+def send_text(sock, text: bytes) -> None:
+    """One masked text frame (client to server)."""
+    mask = os.urandom(4)
+    n = len(text)
+    header = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+                             if n < 65536 else bytes([0x80 | 127]) + n.to_bytes(8, "big"))
+    sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(text)))
+
+
+def receive(sock) -> tuple[int, bytes]:
+    """One frame from the server: (opcode, payload)."""
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+    first, second = exactly(2)
+    n = second & 0x7F
+    if n == 126:
+        n = int.from_bytes(exactly(2), "big")
+    elif n == 127:
+        n = int.from_bytes(exactly(8), "big")
+    return first & 0x0F, exactly(n)
+
+
+SOCKET_CASES = [   # (what the viewer sends, what must follow)
+    ("cross-site origin", "refused"),
+    (b"{not json", "ignored"),
+    (b"[1, 2]", "ignored"),
+    (b'{"watch": "victim"}', "ignored"),
+    (b'{"watch": [1, 2, null]}', "ignored"),
+    (b'{"quality": "best", "max_fps": -5}', "ignored"),
+    (b'{"quality": 1e308, "max_fps": NaN}', "ignored"),
+    (json.dumps({"watch": [f"s{i}" for i in range(1500)]}).encode(), "ignored"),
+    (b'{"watch": ["' + b"x" * 20_000 + b'"]}', "closed"),
+]
+
+
+@pytest.mark.parametrize("sent, then", SOCKET_CASES, ids=[str(s)[:24] for s, _ in SOCKET_CASES])
+def test_a_bad_viewer_message_is_refused_or_ignored_and_the_stream_goes_on(server, started, sent, then):
+    if then == "refused":
+        status, sock = websocket(server, origin="http://evil.example")
+        sock.close()
+        assert status == 403
+    else:
+        status, sock = websocket(server)
+        assert status == 101
+        opcode, listing = receive(sock)                       # the list of streams comes first
+        assert opcode == 1 and json.loads(listing)["type"] == "streams"
+        send_text(sock, sent)
+        if then == "closed":                                  # too large a message: the server closes
+            opcode, _ = receive(sock)
+            assert opcode == 8
+        else:                                                 # a bad request changes nothing ...
+            send_text(sock, b'{"watch": ["victim"]}')         # ... and a good one still works
+            opcode, status_message = receive(sock)
+            assert opcode == 1 and json.loads(status_message)["stream_id"] == "victim"
+        sock.close()
+    in_lockstep(server, native, FRAMES)
+
+
+def test_a_flood_of_prompts_coalesces_into_one(server):
+    server.run(native("flooded"))
+    for i in range(2000):
+        got, _ = raw_post(server, "/streamdit/prompt", json.dumps({"stream_id": "flooded", "prompt": f"a red circle {i}"})
+                          .encode(), "application/json")
+        assert got == 202
+    entry = server.run(native("flooded"))
+    assert entry["status"]["status_str"] == "success"
+    timeline = server.get("/streamdit/streams")["flooded"]["timeline"]
+    assert timeline[-1][1] == "a red circle 1999" and not any(p == "a red circle 1998" for _, p in timeline)
+
+
+def test_the_battery_has_at_least_100_bad_inputs():
+    bad = [case for case in NATIVE_CASES + WAN_CASES if case[3] is not None] + ROUTE_CASES + SOCKET_CASES
+    assert len(bad) >= 100, len(bad)
