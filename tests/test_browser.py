@@ -9,7 +9,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from comfy_server import ComfyServer
 from conftest import ROOT, load_workflow, poll
-from tiny_wan import wan_model_state, wan_vae_state, write
+from tiny_wan import wan_stream_prompt, write_tiny_wan
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -41,8 +41,7 @@ def open_page(browser, server, width=1280, height=720):
 def browser_and_server(tmp_path_factory, comfy):
     assert os.path.exists(CHROMIUM), "Chromium is missing: scripts/setup.sh installs it with apt"
     base = str(tmp_path_factory.mktemp("browser-base"))
-    write(os.path.join(base, "models", "diffusion_models", "tiny_wan_t2v.safetensors"), wan_model_state())
-    write(os.path.join(base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
+    write_tiny_wan(base)
     with ComfyServer(base, extra_nodes=(CONDITIONING_NODE,)) as server, sync_playwright() as p:
         server.request("POST", "/settings/Comfy.TutorialCompleted", True)   # no first-run template dialog
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -128,23 +127,10 @@ def test_the_panel_plays_every_native_frame_at_the_streams_pace(page):
     assert indices[0] == 0
 
 
-def wan_prompt(stream_id: str, frames: int, action: str = "restart") -> dict:
-    """The tiny random Wan through the stock loaders, 32x32, one pass per step, paced to 16 fps."""
-    return {
-        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "tiny_wan_t2v.safetensors", "weight_dtype": "default"}},
-        "2": {"class_type": "VAELoader", "inputs": {"vae_name": "tiny_wan_vae.safetensors"}},
-        "3": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 1, "tokens": 8}},
-        "4": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 2, "tokens": 8}},
-        "5": {"class_type": "StreamDiTWanStream", "inputs": {
-            "model": ["1", 0], "positive": ["3", 0], "negative": ["4", 0], "vae": ["2", 0], "stream_id": stream_id,
-            "action": action, "seed": 0, "width": 32, "height": 32, "K": 0, "N": 2, "c": 2, "s": 1,
-            "scheduler": "simple", "guidance": 1.0, "frames": frames, "fps": float(FPS), "realtime": True}},
-    }
-
-
 def test_the_panel_plays_every_wan_frame_at_the_streams_pace(page):
     watch(page, "wan-live")
-    status, answer = page.server.queue(wan_prompt("wan-live", 81))
+    status, answer = page.server.queue(wan_stream_prompt("wan-live", 81, action="restart", fps=float(FPS),
+                                                         realtime=True))
     assert status == 200, answer
     poll(lambda: shown(page)["shown"] > 40, what="half the frames")
     shot(page, "panel-wan-16fps", page.locator(PANEL))

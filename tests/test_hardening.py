@@ -17,7 +17,7 @@ from PIL import Image, ImageSequence
 
 from comfy_server import ComfyServer
 from conftest import ROOT, load_workflow
-from tiny_wan import wan_model_state, wan_vae_state, write
+from tiny_wan import wan_stream_prompt, write_tiny_wan
 
 CONDITIONING_NODE = os.path.join(ROOT, "tests", "fixtures", "streamdit_test_conditioning")
 LOADER, SCHEDULE, STREAM, FRAMES = "1", "2", "3", "4"
@@ -26,8 +26,7 @@ LOADER, SCHEDULE, STREAM, FRAMES = "1", "2", "3", "4"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, comfy):
     base = str(tmp_path_factory.mktemp("hardening"))
-    write(os.path.join(base, "models", "diffusion_models", "tiny_wan_t2v.safetensors"), wan_model_state())
-    write(os.path.join(base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
+    write_tiny_wan(base)
     with ComfyServer(base, extra_nodes=(CONDITIONING_NODE,)) as s:
         yield s
 
@@ -41,19 +40,11 @@ def native(stream_id: str, frames: int = 4) -> dict:
 
 
 def wan(stream_id: str, frames: int = 5) -> dict:
-    return {
-        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "tiny_wan_t2v.safetensors", "weight_dtype": "default"}},
-        "2": {"class_type": "VAELoader", "inputs": {"vae_name": "tiny_wan_vae.safetensors"}},
-        "3": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 1, "tokens": 8}},
-        "4": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 2, "tokens": 8}},
-        "5": {"class_type": "StreamDiTWanStream", "inputs": {
-            "model": ["1", 0], "positive": ["3", 0], "negative": ["4", 0], "vae": ["2", 0], "stream_id": stream_id,
-            "action": "continue", "seed": 0, "width": 32, "height": 32, "K": 0, "N": 2, "c": 2, "s": 1,
-            "scheduler": "simple", "guidance": 2.0, "frames": frames}},
-        "6": {"class_type": "StreamDiTConditioningSchedule", "inputs": {"conditioning": ["3", 0], "frame": 9,
-                                                                          "label": "later", "transition": 0}},
-        "7": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["5", 0], "fps": 0.0}},
-    }
+    """The tiny Wan stream (guided), a conditioning schedule node to link, and a frame output."""
+    return {**wan_stream_prompt(stream_id, frames, guidance=2.0),
+            "6": {"class_type": "StreamDiTConditioningSchedule", "inputs": {"conditioning": ["3", 0], "frame": 9,
+                                                                              "label": "later", "transition": 0}},
+            "7": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["5", 0], "fps": 0.0}}}
 
 
 def frames_of(server, entry, node: str) -> np.ndarray:

@@ -67,3 +67,25 @@ def tiny_wan22_vae(seed: int = 0):
     vae.upscale_ratio = (lambda a: max(0, a * 4 - 3), 16, 16)
     vae.downscale_ratio = (lambda a: max(0, math.floor((a + 3) / 4)), 16, 16)
     return vae
+
+
+def write_tiny_wan(base: str) -> None:
+    """The tiny Wan 2.1 model and VAE in a ComfyUI base directory, for ``wan_stream_prompt``."""
+    write(os.path.join(base, "models", "diffusion_models", "tiny_wan_t2v.safetensors"), wan_model_state())
+    write(os.path.join(base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
+
+
+def wan_stream_prompt(stream_id: str, frames: int, **stream) -> dict:
+    """An API prompt: the tiny Wan through the stock loaders into a StreamDiT Wan Stream (node "5"),
+    32x32, N=2 c=2 s=1, guidance 1, its conditionings from the tests' StreamDiTTestConditioning
+    node (tests/fixtures); ``stream`` overrides the stream node's inputs."""
+    return {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "tiny_wan_t2v.safetensors", "weight_dtype": "default"}},
+        "2": {"class_type": "VAELoader", "inputs": {"vae_name": "tiny_wan_vae.safetensors"}},
+        "3": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 1, "tokens": 8}},
+        "4": {"class_type": "StreamDiTTestConditioning", "inputs": {"seed": 2, "tokens": 8}},
+        "5": {"class_type": "StreamDiTWanStream", "inputs": {
+            "model": ["1", 0], "positive": ["3", 0], "negative": ["4", 0], "vae": ["2", 0], "stream_id": stream_id,
+            "action": "continue", "seed": 0, "width": 32, "height": 32, "K": 0, "N": 2, "c": 2, "s": 1,
+            "scheduler": "simple", "guidance": 1.0, "frames": frames, **stream}},
+    }
