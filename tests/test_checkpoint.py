@@ -75,3 +75,48 @@ def test_corrupt_or_foreign_files_are_refused(saved, tmp_path):
         load(foreign)
     with pytest.raises(CheckpointError, match="no such file"):
         load(tmp_path / "absent.safetensors")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("heads", 0, "heads must be a number from 1 to 64, got 0"),
+    ("patch", 0, "patch must be a number from 1 to 32, got 0"),
+    ("dim", 16384, "dim must be a number from 1 to 4096, got 16384"),
+    ("depth", 2.5, "depth must be a whole number, got 2.5"),
+    ("text_heads", 5, "text_dim=32 must be divisible by text_heads=5"),
+    ("frames", True, "frames must be a number"),
+])
+def test_a_config_out_of_bounds_is_refused_with_its_field_named(saved, tmp_path, field, value, message):
+    tensors, meta = _contents(saved)
+    config = json.loads(meta["streamdit.config"])
+    bad = tmp_path / "bad-config.safetensors"
+    _rewrite(bad, tensors, {**meta, "streamdit.config": json.dumps({**config, field: value})})
+    with pytest.raises(CheckpointError, match=message):
+        load(bad)
+
+
+HUGE_CONFIG_PROBE = r"""
+import json, resource, sys, torch
+sys.path.insert(0, sys.argv[1])
+from safetensors.torch import save_file
+from stream_core.native.checkpoint import CheckpointError, load
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+config = {"dim": 4096, "depth": 64, "heads": 64, "vocab": ["a"]}     # about 13 B parameters, 50 GB
+save_file({"patch_in.weight": torch.zeros(2)}, sys.argv[2], metadata={"streamdit.config": json.dumps(config)})
+try:
+    load(sys.argv[2])
+except CheckpointError as e:
+    print(str(e).split(": ", 1)[1])
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def test_a_tiny_file_cannot_make_the_loader_allocate_a_huge_model(tmp_path):
+    """Its header is checked against the shapes the config implies before anything is allocated."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    out = subprocess.run([sys.executable, "-c", HUGE_CONFIG_PROBE, ROOT, str(tmp_path / "huge.safetensors")],
+                         capture_output=True, text=True, check=True, timeout=120)
+    message, grown_mib = out.stdout.strip().splitlines()
+    assert message.startswith("weight '") and "is missing" in message
+    assert int(grown_mib) < 200, grown_mib
