@@ -1,19 +1,26 @@
 """Streaming speed of a stock Wan 2.1 T2V model through the pack's Wan path (832x480).
 
-Rows: StreamDiT partitions, in video frames per second with the streaming VAE decode
-included, and time to the first frame; the baseline, measured in the same run, is
-ComfyUI's stock KSampler (euler, same steps and guidance) on clips of the buffer's
-latent length, each decoded by the stock one-shot VAE decode.
+Every stream row runs the Wan Stream node's own session (its factory, its decoders, its
+model loading), inside ``torch.inference_mode()`` as ComfyUI's executor runs nodes. Rows:
+the shipped quality setting (20 steps, cfg 5) and the real-time setting (4 steps,
+guidance 1, one pass per shift), each with the full VAE decode, the tiny TAEHV decoder
+and the latent-RGB preview, and the real-time one with ComfyUI's torch.compile wrapper
+(as TorchCompileModel adds it); the baselines, measured in the same run, are ComfyUI's
+stock KSampler (euler) on clips with the stock one-shot decode.
+
+Columns: end-to-end video FPS, DiT-loop FPS (decode time left out), decode ms per frame,
+time to the first frame, peak GPU memory, and the model calls' achieved TFLOP/s (from the
+Wan architecture's FLOPs per pass).
 
 Needs a CUDA GPU and the Wan 2.1 T2V 1.3B diffusion model and VAE (found in ComfyUI's
-model folders under the template names, or given by path). The text encoder is not
-needed: the prompts are fixed random embeddings (a prompt is encoded once, not per
-frame). ``--random-weights`` builds the 1.3B model and the VAE at their real sizes with
-random weights instead (speed does not depend on the weights' values) for machines
-without the files. ``--tiny`` runs the same code on tiny random weights at 64x64 on the
-CPU, to check the script itself (its figures say nothing about Wan).
+model folders under the template names, or given by path), and for the tiny-decoder rows
+taew2_1.safetensors in models/vae_approx/. The text encoder is not needed: the prompts are
+fixed random embeddings. ``--random-weights`` builds the 1.3B model, the VAE and the tiny
+decoder at their real sizes with random weights instead (speed does not depend on the
+values). ``--tiny`` runs the same code on tiny random weights at 64x64 on the CPU, to check
+the script itself (its figures say nothing about Wan).
 
-Usage: python bench/wan_fps.py [--unet PATH] [--vae PATH] [--random-weights | --tiny] [--frames 81]
+Usage: python bench/wan_fps.py [--unet PATH] [--vae PATH] [--random-weights | --tiny] [--frames 81] [--no-compile]
 """
 from __future__ import annotations
 
@@ -22,17 +29,17 @@ import importlib
 import importlib.util
 import os
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "scripts"), os.path.join(ROOT, "tests")]
 
-PARTITIONS = {  # name: (K, N, c, s); latent frames, B = 10 latents (37 video frames)
-    "StreamDiT c=2 s=4, 20 steps": (0, 5, 2, 4),
-    "diagonal (FIFO) c=1 s=2, 20 steps": (0, 10, 1, 2),
-    "StreamDiT c=2 s=2, 10 steps": (0, 5, 2, 2),
-}
+QUALITY = dict(partition=(0, 5, 2, 4), guidance=5.0)    # the shipped quality workflow: 20 steps, cfg 5
+REALTIME = dict(partition=(0, 4, 2, 1), guidance=1.0)   # a step-distilled model's setting: 4 steps
+REFERENCES = dict(partition=(2, 3, 2, 1), guidance=1.0)  # the same with two reference latents
 TEXT_TOKENS, TEXT_DIM = 512, 4096
+TINY_FILE = "taew2_1.safetensors"
 
 
 def load_pack():
@@ -55,20 +62,43 @@ def find(folder: str, name: str, given: str | None) -> str | None:
     return given if given else folder_paths.get_full_path(folder, name)
 
 
-def load_models(args):
+def load_models(args, scratch: str):
+    """(MODEL, VAE, whether a tiny decoder is there): the files, or random weights (written
+    where the loaders find them)."""
     import comfy.sd
+    import folder_paths
     if args.tiny or args.random_weights:
-        from tiny_wan import WAN21_1_3B, WAN21_VAE_DIM, wan_model_state, wan_vae_state
+        from tiny_wan import WAN21_1_3B, WAN21_VAE_DIM, taehv_state, wan_model_state, wan_vae_state, write
         unet, vae = (wan_model_state(**WAN21_1_3B), wan_vae_state(dim=WAN21_VAE_DIM)) if args.random_weights else \
             (wan_model_state(), wan_vae_state())
-        return comfy.sd.load_diffusion_model_state_dict(unet), comfy.sd.VAE(sd=vae)
+        write(os.path.join(scratch, TINY_FILE), taehv_state())
+        folder_paths.add_model_folder_path("vae_approx", scratch, is_default=True)
+        return comfy.sd.load_diffusion_model_state_dict(unet), comfy.sd.VAE(sd=vae), True
     unet = find("diffusion_models", "wan2.1_t2v_1.3B_fp16.safetensors", args.unet)
     vae = find("vae", "wan_2.1_vae.safetensors", args.vae)
     if not unet or not vae or not os.path.exists(unet) or not os.path.exists(vae):
         sys.exit("Wan 2.1 T2V 1.3B weights not found (wan2.1_t2v_1.3B_fp16.safetensors, wan_2.1_vae.safetensors): "
                  "put them in ComfyUI's models folders or pass --unet/--vae. Nothing measured.")
     import comfy.utils
-    return comfy.sd.load_diffusion_model(unet), comfy.sd.VAE(sd=comfy.utils.load_torch_file(vae, safe_load=True))
+    model = comfy.sd.load_diffusion_model(unet)
+    return model, comfy.sd.VAE(sd=comfy.utils.load_torch_file(vae, safe_load=True)), \
+        folder_paths.get_full_path("vae_approx", TINY_FILE) is not None
+
+
+def wan_flops(net, latents: int, height: int, width: int, passes: int) -> float:
+    """FLOPs of one model call over ``latents`` latent frames of height x width latent pixels
+    (``passes`` conditionings batched): linear layers 2·tokens·in·out, attention 4·tokens²·dim
+    (QK and AV), cross-attention against the text tokens."""
+    block = net.blocks[0]
+    dim, ffn, layers = net.dim, block.ffn[0].out_features, len(net.blocks)
+    tokens = latents * (height // net.patch_size[1]) * (width // net.patch_size[2])
+    per_layer = (2 * tokens * dim * dim * 4            # self-attention q, k, v, o
+                 + 4 * tokens * tokens * dim           # self-attention scores and values
+                 + 2 * tokens * dim * dim * 2          # cross-attention q, o
+                 + 2 * TEXT_TOKENS * dim * dim * 2     # cross-attention k, v
+                 + 4 * tokens * TEXT_TOKENS * dim      # cross-attention scores and values
+                 + 2 * tokens * dim * ffn * 2)         # feed-forward
+    return passes * layers * per_layer
 
 
 def main() -> None:
@@ -76,9 +106,9 @@ def main() -> None:
     ap.add_argument("--unet")
     ap.add_argument("--vae")
     ap.add_argument("--frames", type=int, default=81, help="video frames timed after the first one")
-    ap.add_argument("--guidance", type=float, default=5.0)
+    ap.add_argument("--no-compile", action="store_true", help="leave out the torch.compile row")
     which = ap.add_mutually_exclusive_group()
-    which.add_argument("--random-weights", action="store_true", help="the real 1.3B and VAE shapes, random weights")
+    which.add_argument("--random-weights", action="store_true", help="the real 1.3B, VAE and TAEHV shapes, random weights")
     which.add_argument("--tiny", action="store_true", help="tiny random weights on the CPU at 64x64 (checks the script)")
     args = ap.parse_args()
 
@@ -86,62 +116,113 @@ def main() -> None:
     if not args.tiny and not torch.cuda.is_available():
         sys.exit("no CUDA GPU here: this benchmark measures Wan on a GPU (use --tiny to check the script). "
                  "Nothing measured.")
-    pack = load_pack()
+    with torch.inference_mode(), tempfile.TemporaryDirectory() as scratch:   # as ComfyUI runs nodes
+        rows, what = measure(args, scratch, load_pack())
+    print(what)
+    print("| setting | decoder | video FPS | FPS / stock clip | DiT-loop FPS | decode ms/frame | first frame s | "
+          "peak GiB | model TFLOP/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    base = rows[0][2]
+    for name, decoder, r in rows:
+        print(f"| {name} | {decoder} | {r['fps']:.2f} | {r['fps'] / base['fps']:.2f} | {r['dit_fps']:.2f} | "
+              f"{r['decode_ms']:.1f} | {r['first_s']:.2f} | {r['peak_gib']:.1f} | {r['tflops']:.3g} |")
+
+
+def measure(args, scratch: str, pack):
+    import comfy.model_management
     import comfy.sample
+    import torch
+    from comfy_api.torch_helpers import set_torch_compile_wrapper
     wan = pack("nodes.wan")
     Partition = pack("stream_core.engine.partition").Partition   # noqa: N806
     WanStreamFactory = pack("nodes.wan_session").WanStreamFactory   # noqa: N806
 
-    model, vae = load_models(args)
+    model, vae, has_tiny = load_models(args, scratch)
     width, height = (64, 64) if args.tiny else (832, 480)
     shape = (model.model.latent_format.latent_channels, height // 8, width // 8)
     g = torch.Generator().manual_seed(0)
     positive, negative = (torch.randn(1, TEXT_TOKENS, TEXT_DIM, generator=g) for _ in range(2))
     cond = lambda c: [[c, {}]]  # noqa: E731
     device = model.load_device
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
 
-    def stream_row(part):
+    def peak_gib() -> float:
+        return torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
+
+    def stream_row(setting: dict, decoder: str, patcher=None) -> dict:
         """The Wan Stream node's own session (its factory), models loaded as the node loads them."""
-        factory = WanStreamFactory(model, cond(positive), cond(negative), vae, 0, width, height, Partition(*part),
-                                   "simple", args.guidance)
+        patcher = patcher or model
+        factory = WanStreamFactory(patcher, cond(positive), cond(negative), vae, 0, width, height,
+                                   Partition(*setting["partition"]), "simple", setting["guidance"], decoder=decoder)
         frames = factory.create().frames
-        with wan.experts_loaded(factory.experts, factory.batch):
+        decoding = [0.0]
+        decode = frames.decode
+
+        def timed(latents):
+            sync()
+            start = time.perf_counter()
+            images = decode(latents)
+            sync()
+            decoding[0] += time.perf_counter() - start
+            return images
+
+        frames.decode = timed
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        with wan.experts_loaded(factory.experts, factory.batch, vae if decoder == "vae" else None):
             start = time.perf_counter()
             frames.take(1)
             sync()
             first = time.perf_counter() - start
+            decoding[0], passes_before = 0.0, frames.stream.evaluations
             start = time.perf_counter()
             frames.take(args.frames)
             sync()
-            steady = time.perf_counter() - start
-        p = factory.partition
-        return {"fps": args.frames / steady, "first_s": first, "steps": p.T, "B": p.B}
+            total = time.perf_counter() - start
+        passes = frames.stream.evaluations - passes_before
+        flops = passes * wan_flops(model.model.diffusion_model, factory.partition.B, *shape[1:],
+                                   factory.batch[0])
+        dit = total - decoding[0]
+        return {"fps": args.frames / total, "dit_fps": args.frames / dit, "decode_ms": 1000 * decoding[0] / args.frames,
+                "first_s": first, "peak_gib": peak_gib(), "tflops": flops / dit / 1e12}
 
-    def clip_row(latents, steps):
+    def clip_row(latents: int, steps: int, guidance: float) -> dict:
         noise = torch.randn(1, shape[0], latents, *shape[1:], generator=g)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        out = comfy.sample.sample(model, noise, steps, args.guidance, "euler", "simple", cond(positive),
-                                  cond(negative), torch.zeros_like(noise), disable_pbar=True)
+        out = comfy.sample.sample(model, noise, steps, guidance, "euler", "simple", cond(positive), cond(negative),
+                                  torch.zeros_like(noise), disable_pbar=True)
+        sync()
+        sampled = time.perf_counter() - start
         images = vae.decode(out)
         sync()
         seconds = time.perf_counter() - start
-        return {"fps": images.shape[1] / seconds, "first_s": seconds, "steps": steps, "B": latents}
+        n = images.shape[1]
+        flops = steps * wan_flops(model.model.diffusion_model, latents, *shape[1:], 1 if guidance == 1 else 2)
+        return {"fps": n / seconds, "dit_fps": n / sampled, "decode_ms": 1000 * (seconds - sampled) / n,
+                "first_s": seconds, "peak_gib": peak_gib(), "tflops": flops / sampled / 1e12}
 
-    stream_row((0, 1, 2, 1))   # warm-up: kernels, loading
-    rows = {"stock KSampler clip + one-shot decode, 20 steps": clip_row(10, 20)}
-    rows.update({name: stream_row(part) for name, part in PARTITIONS.items()})
-    base = next(iter(rows.values()))
-    gpu = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
-    what = "tiny random Wan (script check)" if args.tiny else \
-        "Wan 2.1 T2V 1.3B" + (" shapes, random weights" if args.random_weights else "")
-    print(f"{what} at {width}x{height}, "
-          f"guidance {args.guidance}, {gpu}, {args.frames} frames timed after the first")
-    print("| scheme | latents B | steps | video FPS | FPS / stock clip | first frame s | first / stock clip |")
-    print("|---|---|---|---|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name} | {r['B']} | {r['steps']} | {r['fps']:.2f} | {r['fps'] / base['fps']:.2f} | "
-              f"{r['first_s']:.2f} | {r['first_s'] / base['first_s']:.2f} |")
+    decoders = ["vae", *(["tiny: " + TINY_FILE] if has_tiny else []), "latent rgb"]
+    stream_row(REALTIME, decoders[-1])   # warm-up: kernels, loading
+    rows = [("stock KSampler clip of 10 latents + one-shot decode, 20 steps cfg 5", "vae", clip_row(10, 20, 5.0)),
+            ("stock KSampler clip of 21 latents + one-shot decode, 4 steps guidance 1", "vae", clip_row(21, 4, 1.0))]
+    rows += [("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", d, stream_row(QUALITY, d)) for d in decoders[:2]]
+    rows += [("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", d, stream_row(REALTIME, d)) for d in decoders]
+    rows += [("real time: StreamDiT K=2 c=2 s=1 N=3, 4 steps guidance 1", d, stream_row(REFERENCES, d))
+             for d in decoders[:2]]
+    if not args.no_compile and not args.tiny:
+        compiled = model.clone()
+        set_torch_compile_wrapper(model=compiled, backend="inductor")   # what TorchCompileModel does
+        stream_row(REALTIME, decoders[1], compiled)                       # compiles
+        rows.append(("real time, TorchCompileModel (inductor)", decoders[1], stream_row(REALTIME, decoders[1], compiled)))
+    gpu = torch.cuda.get_device_name() if cuda else "CPU"
+    what = ("tiny random Wan (script check)" if args.tiny else
+            "Wan 2.1 T2V 1.3B" + (" shapes, random weights" if args.random_weights else "")) + \
+        f" at {width}x{height}, {gpu}, torch {torch.__version__}, {args.frames} frames timed after the first; " \
+        f"model {comfy.model_management.unet_dtype()}, VAE {vae.vae_dtype}"
+    return rows, what
 
 
 if __name__ == "__main__":

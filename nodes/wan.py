@@ -9,13 +9,16 @@ latent four, so latent ``l`` starts at video frame ``max(0, 4 l - 3)``.
 """
 from __future__ import annotations
 
+import functools
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import comfy.ldm.wan.model
 import comfy.model_management
+import comfy.model_patcher
 import comfy.model_sampling
+import comfy.patcher_extension
 import comfy.samplers
 import torch
 
@@ -67,12 +70,31 @@ def model_tau_grid(patcher, scheduler: str, steps: int) -> torch.Tensor:
     return tau_of(sigmas.to(torch.float64).cpu())
 
 
+def too_big(needed: int, free: int, latents: int, size: tuple[int, int]) -> str | None:
+    """Why a model pass over ``latents`` latent frames of ``size`` (w, h) pixels, needing ``needed``
+    bytes with ``free`` bytes left beside the loaded models, cannot run; None when it can."""
+    if needed <= free:
+        return None
+    return (f"one model pass over a buffer of {latents} latent frames at {size[0]}x{size[1]} needs about "
+            f"{needed / 2**30:.1f} GiB, and {free / 2**30:.1f} GiB are free beside the models: make the buffer "
+            "(K + N*c) or the frames smaller, use guidance 1 (one pass instead of two), or start ComfyUI with --lowvram")
+
+
 @contextmanager
-def experts_loaded(experts: list, batch: list[int]):
-    """The models on their device for a run over latents of shape ``batch`` [passes, C, F, h, w],
-    with their patches applied (``pre_run``) and removed after (``cleanup``), as ComfyUI's
-    samplers do."""
-    comfy.model_management.load_models_gpu(experts, memory_required=max(e.model.memory_required(batch) for e in experts))
+def experts_loaded(experts: list, batch: list[int], vae=None):
+    """The models (and ``vae``, when it decodes) on their device together for a run over latents of
+    shape ``batch`` [passes, C, F, h, w], once per run, so a GPU too small for both holds each in
+    part rather than swapping them at every chunk; their patches applied (``pre_run``) and removed
+    after (``cleanup``), as ComfyUI's samplers do. Refuses with a message when one pass cannot fit."""
+    needed = max(e.model.memory_required(batch) for e in experts)
+    models = [*experts, *([vae.patcher] if vae is not None else [])]
+    decoding = 0 if vae is None else vae.memory_used_decode([1, batch[1], 1, *batch[3:]], vae.vae_dtype)   # a latent frame
+    comfy.model_management.load_models_gpu(models, memory_required=max(needed, decoding))
+    device = experts[0].load_device
+    if device.type == "cuda":
+        why = too_big(needed, comfy.model_management.get_free_memory(device), batch[2], (batch[4] * 8, batch[3] * 8))
+        if why is not None:
+            raise WanModelError(why)
     for expert in experts:
         expert.pre_run()
     try:
@@ -126,18 +148,48 @@ def _same_length(contexts: list[torch.Tensor]) -> list[torch.Tensor]:
     return [c.repeat(1, length // c.shape[1], 1) for c in contexts]
 
 
-def _model_output(patcher, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor,
-                  cond_or_uncond: list[int]) -> torch.Tensor:
-    """One call of ``patcher``'s diffusion model: x [n, F, C, H, W], sigma [F], context [n, L, D]
-    -> its flow output v [n, F, C, H, W] (float32)."""
+def _apply_model_per_frame(patcher, x: torch.Tensor, t: torch.Tensor, c_concat=None, c_crossattn=None, control=None,
+                           transformer_options: dict | None = None, **kwargs) -> torch.Tensor:
+    """What ComfyUI's ``BaseModel._apply_model`` does for a flow (CONST) Wan model, with one
+    sigma per latent frame: x [n, C, F, h, w], t [n, F] -> the denoised latents x - v * sigma
+    (float32). The stock one broadcasts one sigma per sample."""
     base = patcher.model
     dtype = base.manual_cast_dtype or base.get_dtype()
-    timestep = patcher.get_model_object("model_sampling").timestep(sigma).float()
-    options = dict(patcher.model_options.get("transformer_options", {}))
-    options.update(cond_or_uncond=cond_or_uncond, sigmas=sigma.max().expand(len(x)))
-    out = base.diffusion_model(x.movedim(1, 2).to(dtype), timestep.expand(len(x), -1),
-                               context=context.to(x.device, dtype), transformer_options=options)
-    return out.float().movedim(2, 1)
+    timestep = patcher.get_model_object("model_sampling").timestep(t).float()
+    out = base.diffusion_model(x.to(dtype), timestep, context=c_crossattn.to(x.device, dtype), control=control,
+                               transformer_options=transformer_options or {})
+    return x - out.float() * t[:, None, :, None, None]
+
+
+def _model_output(patcher, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor,
+                  cond_or_uncond: list[int]) -> torch.Tensor:
+    """One call of ``patcher``'s model: x [n, F, C, H, W], sigma [F], context [n, L, D] -> its flow
+    output v [n, F, C, H, W] (float32). The call goes through ComfyUI's wrapper chain as the stock
+    samplers' calls do: the model options' ``model_function_wrapper``, the patcher's APPLY_MODEL
+    wrappers (TorchCompileModel), DIFFUSION_MODEL wrappers and attention patches (in the
+    transformer options) all apply; only the innermost call keeps the per-frame sigma."""
+    options = comfy.model_patcher.create_model_options_clone(patcher.model_options)
+    transformer_options = options.setdefault("transformer_options", {})
+    for kind in ("wrappers", "callbacks"):
+        comfy.patcher_extension.merge_nested_dicts(transformer_options.setdefault(kind, {}), getattr(patcher, kind),
+                                                   copy_dict1=False)
+    transformer_options.update(cond_or_uncond=cond_or_uncond, sigmas=sigma.max().expand(len(x)))
+
+    def apply_model(input, timestep, c_concat=None, c_crossattn=None, control=None, transformer_options=None, **kwargs):
+        wrappers = comfy.patcher_extension.get_all_wrappers(comfy.patcher_extension.WrappersMP.APPLY_MODEL,
+                                                             transformer_options or {})
+        return comfy.patcher_extension.WrapperExecutor.new_class_executor(
+            functools.partial(_apply_model_per_frame, patcher), patcher.model, wrappers,
+        ).execute(input, timestep, c_concat, c_crossattn, control, transformer_options, **kwargs)
+
+    latents, t = x.movedim(1, 2), sigma.to(x.dtype).expand(len(x), -1)           # [n, C, F, h, w], [n, F]
+    c = {"c_crossattn": context, "transformer_options": transformer_options}
+    wrapper = options.get("model_function_wrapper")
+    denoised = (wrapper(apply_model, {"input": latents, "timestep": t, "c": c, "cond_or_uncond": cond_or_uncond})
+                if wrapper is not None else apply_model(latents, t, **c))
+    scale = t[:, None, :, None, None]
+    v = torch.where(scale > 0, (latents - denoised.float()) / scale.clamp(min=torch.finfo(scale.dtype).tiny), 0.0)
+    return v.movedim(2, 1)
 
 
 class WanVelocity:

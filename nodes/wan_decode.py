@@ -39,7 +39,9 @@ class WanStreamDecoder:
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:
         vae, model = self.vae, self.vae.first_stage_model
         z = latents.movedim(0, 1)[None]                                          # [1, C, n, h, w]
-        comfy.model_management.load_models_gpu([vae.patcher], memory_required=vae.memory_used_decode(z.shape, vae.vae_dtype))
+        if vae.patcher not in comfy.model_management.loaded_models():           # a run loads it with the model
+            comfy.model_management.load_models_gpu([vae.patcher],
+                                                   memory_required=vae.memory_used_decode(z.shape, vae.vae_dtype))
         x = model.conv2(z.to(vae.device, vae.vae_dtype))
         frames = []
         for i in range(x.shape[2]):

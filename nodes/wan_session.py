@@ -13,6 +13,7 @@ from ..stream_core.engine.stream import Stream
 from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, model_tau_grid,
                   vae_latents)
 from .wan_decode import WanStreamDecoder
+from .wan_previews import TINY_PREFIX, LatentRGBDecoder, load_tiny_decoder
 
 PATCH = 2   # Wan's spatial patch size on latents
 
@@ -25,6 +26,29 @@ def full_schedule(positive, schedule: ConditioningSchedule | None) -> Conditioni
     if any(frame == 0 for frame, _ in schedule.timeline.entries):
         return schedule
     return schedule.with_entry(0, "positive", embedding, schedule.timeline.transition)
+
+
+DECODERS = ("vae", "latent rgb")   # and TINY_PREFIX + a file in vae_approx
+
+
+def stream_decoder(choice: str, model: ModelPatcher, vae: VAE):
+    """(decode, decoder): the stream's decode function, model-space latents [n, C, h, w] ->
+    images [m, H, W, 3], by ``choice`` ("vae": the full VAE, exact; "latent rgb"; "tiny: <file>"),
+    and the decoder object (its state counts toward the session's memory)."""
+    if choice == "latent rgb":
+        decoder = LatentRGBDecoder(model.model.latent_format, vae.spacial_compression_decode())
+        return decoder, decoder
+    if choice == "vae":
+        decoder = WanStreamDecoder(vae)
+    elif choice.startswith(TINY_PREFIX):
+        decoder = load_tiny_decoder(choice[len(TINY_PREFIX):], model.load_device)
+        if decoder.latent_channels != model.model.latent_format.latent_channels:
+            raise WanModelError(f"the tiny decoder {choice[len(TINY_PREFIX):]} takes {decoder.latent_channels} latent "
+                                f"channels, the model makes {model.model.latent_format.latent_channels}: use taew2_1 "
+                                "for Wan 2.1 and 2.2 A14B, taew2_2 for Wan 2.2 5B")
+    else:
+        raise WanModelError(f"unknown decoder {choice!r}: choose vae, latent rgb or a tiny decoder")
+    return (lambda latents: decoder(vae_latents(model, latents))), decoder
 
 
 def latent_shape(model: ModelPatcher, vae: VAE, width: int, height: int) -> tuple[int, int, int]:
@@ -63,6 +87,7 @@ class WanStreamFactory:
     schedule: ConditioningSchedule | None = None
     model_low_noise: ModelPatcher | None = None
     boundary: float = 0.875
+    decoder: str = "vae"
     shape: tuple[int, int, int] = field(init=False)          # (C, h, w) of a latent frame
     wanted: ConditioningSchedule = field(init=False)         # the positive, then the schedule
 
@@ -79,7 +104,7 @@ class WanStreamFactory:
     @property
     def key(self) -> tuple:
         return (tuple(map(id, self.experts)), self.boundary, id(self.vae), self.seed, self.shape, self.partition,
-                self.scheduler)
+                self.scheduler, self.decoder)
 
     @property
     def batch(self) -> list[int]:
@@ -90,12 +115,11 @@ class WanStreamFactory:
     def create(self) -> Session:
         source = WanVelocity(self.model, self.wanted, cross_attn(self.negative), self.guidance, self.model_low_noise,
                              self.boundary)
-        decoder = WanStreamDecoder(self.vae)
+        decode, decoder = stream_decoder(self.decoder, self.model, self.vae)
         stream = Stream(source, self.partition, self.shape, seed=self.seed,
                         grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
-        session = Session(DecodedStream(stream, lambda latents: decoder(vae_latents(self.model, latents))), source,
-                          self.key, self.wanted)
-        session.attachments["decoder"] = decoder   # its feature cache counts toward the session's memory
+        session = Session(DecodedStream(stream, decode), source, self.key, self.wanted)
+        session.attachments["decoder"] = decoder   # its state counts toward the session's memory
         return session
 
     def reconfigure(self, session: Session) -> None:

@@ -12,7 +12,8 @@ from .inputs import StreamNode, frames_input, live_inputs, partition_inputs, rec
 from .run import RunOptions, run_stream
 from .types import CATEGORY, ConditioningScheduleType, FramesType
 from .wan import ConditioningSchedule, experts_loaded
-from .wan_session import WanStreamFactory
+from .wan_previews import TINY_PREFIX, tiny_decoder_files
+from .wan_session import DECODERS, WanStreamFactory
 from .validation import checked
 
 
@@ -46,6 +47,12 @@ class StreamDiTWanStream(StreamNode):
                 io.Float.Input("boundary", default=0.875, min=0.0, max=1.0, step=0.005, optional=True,
                                tooltip="With model_low_noise: frames below this sigma use the low-noise expert "
                                        "(0.875 for Wan 2.2 T2V)."),
+                io.Combo.Input("decoder", options=[*DECODERS, *(TINY_PREFIX + f for f in tiny_decoder_files())],
+                               default="vae", optional=True,
+                               tooltip="What turns latents into frames (live view, outputs, recording): vae, the full "
+                                       "Wan VAE (best, slowest); a tiny TAEHV decoder from models/vae_approx/ (taew2_1 "
+                                       "for Wan 2.1 and 2.2 A14B, taew2_2 for 2.2 5B; fast, softer); latent rgb "
+                                       "(instant, a rough colour preview)."),
                 *live_inputs(fps=16.0),
             ],
             outputs=[FramesType.Output(display_name="frames")],
@@ -58,10 +65,10 @@ class StreamDiTWanStream(StreamNode):
     def execute(cls, model: ModelPatcher, positive: list, negative: list, vae: VAE, stream_id: str, action: str,
                 seed: int, width: int, height: int, K: int, N: int, c: int, s: int, scheduler: str, guidance: float,
                 frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,
-                boundary: float = 0.875, fps: float = 16.0, realtime: bool = False,
+                boundary: float = 0.875, decoder: str = "vae", fps: float = 16.0, realtime: bool = False,
                 record: bool = False) -> io.NodeOutput:
         factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
-                                   guidance, schedule, model_low_noise, boundary)
-        with experts_loaded(factory.experts, factory.batch):
+                                   guidance, schedule, model_low_noise, boundary, decoder)
+        with experts_loaded(factory.experts, factory.batch, vae if factory.decoder == "vae" else None):
             out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
         return io.NodeOutput(out, ui=recording_ui(out))

@@ -77,7 +77,7 @@ def wan_workflow(unet: str, low_noise_unet: str | None = None) -> dict:
             "model": ["2", 0], "positive": ["4", 0], "negative": ["5", 0], "vae": ["6", 0], "stream_id": "wan",
             "action": "continue", "seed": 0, "width": 832, "height": 480, "K": 0, "N": 5, "c": 2, "s": 4,
             "scheduler": "simple", "guidance": 5.0, "frames": 161, "schedule": ["8", 0], "boundary": 0.875,
-            "fps": 16.0, "realtime": False, "record": False}},
+            "decoder": "vae", "fps": 16.0, "realtime": False, "record": False}},
         "10": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["9", 0], "fps": 0.0}},
         "11": {"class_type": "SaveVideo", "inputs": {"video": ["10", 1], "filename_prefix": "streamdit/wan",
                                                       "format": "mp4", "codec": "h264"}},
@@ -85,6 +85,26 @@ def wan_workflow(unet: str, low_noise_unet: str | None = None) -> dict:
     if low_noise_unet:
         workflow.update({"12": load(low_noise_unet), "13": shift("12")})
         workflow["9"]["inputs"].update(model_low_noise=["13", 0])
+    return workflow
+
+
+# a 4-step distillation of Wan 2.1 1.3B (Self-Forcing DMD, as a LoRA) and the tiny TAEHV decoder
+REALTIME_LORA = "Wan2_1_self_forcing_dmd_1_3B_lora_rank_32_fp16.safetensors"
+TINY_DECODER = "taew2_1.safetensors"
+
+
+def wan_realtime_workflow() -> dict:
+    """Wan 2.1 1.3B streamed live: 4 steps (N=4, s=1), guidance 1 (one pass per shift), c=2, decoded
+    by the tiny decoder, paced to 16 fps and recorded, continuing on every queue."""
+    workflow = wan_workflow("wan2.1_t2v_1.3B_fp16.safetensors")
+    for node in ("7", "8", "10", "11"):   # one prompt, no clip outputs: the stream node records
+        del workflow[node]
+    workflow["12"] = {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["1", 0], "lora_name": REALTIME_LORA,
+                                                                     "strength_model": 1.0}}
+    workflow["2"]["inputs"]["model"] = ["12", 0]
+    workflow["9"]["inputs"].update(stream_id="wan-live", K=0, N=4, c=2, s=1, guidance=1.0, frames=32,
+                                   decoder="tiny: " + TINY_DECODER, realtime=True, record=True)
+    del workflow["9"]["inputs"]["schedule"]
     return workflow
 
 
@@ -106,6 +126,8 @@ WORKFLOWS = {
     "streamdit_wan21_t2v_1_3b": (wan_workflow("wan2.1_t2v_1.3B_fp16.safetensors"), WAN_POSITIONS),
     "streamdit_wan22_t2v_a14b": (wan_workflow("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
                                               "wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors"), WAN_POSITIONS),
+    "streamdit_wan21_t2v_1_3b_realtime": (wan_realtime_workflow(), {**WAN_POSITIONS, "12": (40, 200), "2": (40, 330),
+                                                                    "3": (40, 450), "6": (40, 590)}),
 }
 
 

@@ -91,7 +91,7 @@ def comfy(comfy_base):
     import nodes
     folder_paths.set_temp_directory(os.path.join(comfy_base, "temp"))
     folder_paths.set_output_directory(os.path.join(comfy_base, "output"))
-    for folder in ("diffusion_models", "vae"):
+    for folder in ("diffusion_models", "vae", "vae_approx"):
         folder_paths.add_model_folder_path(folder, os.path.join(comfy_base, "models", folder), is_default=True)
     assert asyncio.run(nodes.load_custom_node(os.path.join(comfy_base, "custom_nodes", "streamdit-comfy")))
     return nodes

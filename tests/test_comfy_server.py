@@ -23,7 +23,8 @@ FRAME_OUTPUT, SAVE_VIDEO, STREAM, SCHEDULE, LOADER = "4", "5", "3", "2", "1"
 
 STOCK_WORKFLOWS = sorted(set(workflow_names()) - set(workflow_names(native_only=True)))
 STOCK_LOADERS = {"UNETLoader": ("unet_name", "diffusion_models", wan_model_state),
-                 "VAELoader": ("vae_name", "vae", wan_vae_state)}
+                 "VAELoader": ("vae_name", "vae", wan_vae_state),
+                 "LoraLoaderModelOnly": ("lora_name", "loras", lambda: {"unused.lora_down.weight": torch.zeros(1, 1)})}
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from tiny_wan import TEXT_DIM, tiny_wan22_vae, wan_model_state, wan_vae_state, write
+from tiny_wan import TEXT_DIM, taehv_state, tiny_wan22_vae, wan_model_state, wan_vae_state, write
 
 LATENT = (16, 4, 4)            # [C, h, w] of one latent frame: 32x32 video
 
@@ -242,3 +242,117 @@ def test_text_prompts_from_the_panel_are_refused_with_a_reason(pack, wan):
     assert not velocity.accepts_text and "follows the CONDITIONING inputs" in velocity.how_to_reprompt
     with pytest.raises(ScheduleError, match="follows the CONDITIONING inputs"):
         velocity.switch("a cat", at_frame=4)
+
+
+def test_model_calls_go_through_comfyuis_wrapper_chain(pack, wan):
+    """Wrappers registered on the patcher (as TorchCompileModel's APPLY_MODEL wrapper, cache
+    accelerators' DIFFUSION_MODEL wrappers) and a model_function_wrapper are called by the
+    stream's model calls; passing through, they leave the output as it was; the per-frame
+    timestep reaches them."""
+    import comfy.patcher_extension as pe
+    wan_ = pack("nodes.wan")
+    plain, _ = wan
+    model = plain.clone()
+    seen = {"apply": [], "diffusion": [], "function": []}
+
+    def apply_wrapper(executor, x, t, *args, **kwargs):
+        seen["apply"].append(tuple(t.shape))
+        return executor(x, t, *args, **kwargs)
+
+    def diffusion_wrapper(executor, *args, **kwargs):
+        seen["diffusion"].append(executor.class_obj.__class__.__name__)
+        return executor(*args, **kwargs)
+
+    def function_wrapper(apply_model, args):
+        seen["function"].append(args["cond_or_uncond"])
+        return apply_model(args["input"], args["timestep"], **args["c"])
+
+    model.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, "test", apply_wrapper)
+    model.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "test", diffusion_wrapper)
+    model.set_model_unet_function_wrapper(function_wrapper)
+    schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(conditioning(1, 8)))
+    x = torch.randn(1, 4, *LATENT, generator=torch.Generator().manual_seed(0))
+    tau, index = torch.tensor([0.9, 0.6, 0.3, 0.05]), torch.arange(4)
+    wrapped = wan_.WanVelocity(model, schedule, wan_.cross_attn(conditioning(2, 8)), 3.0)(x, tau, index)
+    unwrapped = wan_.WanVelocity(plain, schedule, wan_.cross_attn(conditioning(2, 8)), 3.0)(x, tau, index)
+    assert seen == {"apply": [(2, 4)], "diffusion": ["WanModel"], "function": [[0, 1]]}
+    torch.testing.assert_close(wrapped, unwrapped, rtol=0, atol=0)
+
+    def doubling(executor, x, t, *args, **kwargs):   # a wrapper that changes the model's output does change it
+        denoised = executor(x, t, *args, **kwargs)
+        return x - 2 * (x - denoised)
+
+    model.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, "double", doubling)
+    doubled = wan_.WanVelocity(model, schedule, wan_.cross_attn(conditioning(2, 8)), 3.0)(x, tau, index)
+    torch.testing.assert_close(doubled, 2 * unwrapped, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_decoder_file(comfy, comfy_base):
+    """A random-weight TAEHV for Wan 2.1 latents in models/vae_approx/ as taew_test.safetensors,
+    and the same network loaded by ComfyUI's own class."""
+    import comfy.taesd.taehv
+    state = taehv_state()
+    write(os.path.join(comfy_base, "models", "vae_approx", "taew_test.safetensors"), state)
+    taehv = comfy.taesd.taehv.TAEHV(latent_channels=16)
+    taehv.load_state_dict(state)
+    return taehv, "taew_test.safetensors"
+
+
+@pytest.mark.parametrize("chunks", [[7], [1, 1, 1, 1, 1, 1, 1], [1, 2, 4], [3, 4]], ids=str)
+def test_the_tiny_decoder_streams_what_taehv_decodes_at_once(pack, tiny_decoder_file, chunks):
+    previews = pack("nodes.wan_previews")
+    taehv, name = tiny_decoder_file
+    assert name in previews.tiny_decoder_files()
+    decoder = previews.load_tiny_decoder(name, torch.device("cpu"))
+    latents = torch.randn(1, 16, 7, 4, 4, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        one_shot = taehv.decode(latents)[0].movedim(0, -1).clamp(0, 1)          # [25, 32, 32, 3]
+    pieces, start = [], 0
+    for n in chunks:
+        pieces.append(decoder(latents[0, :, start:start + n].movedim(1, 0)))   # [n, 16, 4, 4] -> frames
+        start += n
+    assert [len(p) for p in pieces] == [4 * n - 3 * (i == 0) for i, n in enumerate(chunks)]
+    streamed = torch.cat(pieces)
+    assert streamed.shape == one_shot.shape == (25, 32, 32, 3) and one_shot.std() > 0.01
+    torch.testing.assert_close(streamed, one_shot, rtol=0, atol=1e-5)
+
+
+def test_the_wan_stream_node_decodes_with_the_tiny_decoder_or_latent_rgb(comfy, wan, tiny_decoder_file):
+    model, vae = wan
+    args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="decoders",
+                action="restart", seed=0, width=32, height=32, K=0, N=2, c=2, s=1, scheduler="simple", guidance=1.0,
+                frames=13)
+    node = comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"]
+    options = node.GET_NODE_INFO_V1()["input"]["optional"]["decoder"][1]["options"]
+    assert options[:2] == ["vae", "latent rgb"] and "tiny: taew_test.safetensors" in options
+    full = node.execute(**args).result[0].images
+    tiny = node.execute(**args, decoder="tiny: taew_test.safetensors").result[0].images
+    rough = node.execute(**args, decoder="latent rgb").result[0].images
+    assert full.shape == tiny.shape == rough.shape == (13, 32, 32, 3)
+    assert (tiny - full).abs().max() > 0.05 and (rough - full).abs().max() > 0.05   # three different decoders
+    assert torch.equal(rough[1], rough[4])                     # a latent's colour stands for its 4 frames
+    with pytest.raises(ValueError, match="not allowed"):
+        node.execute(**args, decoder="tiny: absent.safetensors")
+
+
+def test_a_run_loads_the_model_and_the_vae_once_together(comfy, wan, monkeypatch):
+    """No per-chunk swapping: the model and the VAE are loaded in one call at the run's start,
+    and the streaming decode does not ask for the VAE alone at every chunk."""
+    import comfy.model_management as mm
+    model, vae = wan
+    calls = []
+    load = mm.load_models_gpu
+    monkeypatch.setattr(mm, "load_models_gpu", lambda models, *a, **k: (calls.append(list(models)), load(models, *a, **k)))
+    args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="loads",
+                action="restart", seed=0, width=32, height=32, K=0, N=2, c=2, s=1, scheduler="simple", guidance=1.0,
+                frames=21)                                       # five chunks leave the buffer
+    comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"].execute(**args)
+    assert len(calls) == 1 and model in calls[0] and vae.patcher in calls[0]
+
+
+def test_a_pass_that_cannot_fit_is_refused_with_what_to_change(pack):
+    too_big = pack("nodes.wan").too_big
+    assert too_big(2**30, 2**31, 10, (832, 480)) is None
+    message = too_big(3 * 2**30, 2**30, 10, (832, 480))
+    assert "10 latent frames at 832x480 needs about 3.0 GiB, and 1.0 GiB are free" in message and "--lowvram" in message

@@ -89,3 +89,16 @@ def wan_stream_prompt(stream_id: str, frames: int, **stream) -> dict:
             "action": "continue", "seed": 0, "width": 32, "height": 32, "K": 0, "N": 2, "c": 2, "s": 1,
             "scheduler": "simple", "guidance": 1.0, "frames": frames, **stream}},
     }
+
+
+def taehv_state(seed: int = 0, latent_channels: int = 16) -> dict:
+    """State dict of a random-weight TAEHV (ComfyUI's own class) with the published key layout
+    (encoder.*, decoder.*): a stand-in for taew2_1 (16 channels) or taew2_2 (48)."""
+    import comfy.taesd.taehv
+    torch.manual_seed(seed)
+    taehv = comfy.taesd.taehv.TAEHV(latent_channels=latent_channels)
+    with torch.no_grad():
+        for p in taehv.parameters():                  # ComfyUI's layers start uninitialised
+            p.copy_(torch.randn_like(p) * (0.5 / p[0].numel() ** 0.5))
+        taehv.decoder[-1].bias.fill_(0.5)
+    return {k: v.contiguous() for k, v in taehv.state_dict().items()}
