@@ -204,7 +204,7 @@ def measure(args, scratch: str, pack):
         return {"fps": n / seconds, "dit_fps": n / sampled, "decode_ms": 1000 * (seconds - sampled) / n,
                 "first_s": seconds, "peak_gib": peak_gib(), "tflops": flops / sampled / 1e12}
 
-    decoders = ["vae", *(["tiny: " + TINY_FILE] if has_tiny else []), "latent rgb"]
+    decoders = ["vae", *([TINY_FILE] if has_tiny else []), "latent rgb"]
     stream_row(REALTIME, decoders[-1])   # warm-up: kernels, loading
     rows = [("stock KSampler clip of 10 latents + one-shot decode, 20 steps cfg 5", "vae", clip_row(10, 20, 5.0)),
             ("stock KSampler clip of 21 latents + one-shot decode, 4 steps guidance 1", "vae", clip_row(21, 4, 1.0))]

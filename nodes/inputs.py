@@ -33,14 +33,20 @@ def size_inputs(width: int, height: int, step: int) -> list:
 
 
 def partition_inputs(K: int, N: int, c: int, s: int, unit: str = "frames") -> list:
+    """The buffer's partition, named for people; the paper's letter (StreamDiT: K, N, c, s) in each
+    tooltip, and in the input's id (what API prompts use)."""
     return [
-        io.Int.Input("K", default=K, min=0, max=64, tooltip=f"Reference {unit}: clean {unit} kept in the buffer "
-                                                            "as context (0 is enough for most uses)."),
-        io.Int.Input("N", default=N, min=1, max=64, tooltip="Chunks in the buffer, each at its own noise level."),
-        io.Int.Input("c", default=c, min=1, max=64, tooltip=f"{unit.capitalize()} per chunk; c {unit} leave the "
-                                                            "buffer at a time."),
-        io.Int.Input("s", default=s, min=1, max=64, tooltip=f"Micro-steps per chunk position; every {unit[:-1]} "
-                                                            "gets s*N denoising steps."),
+        io.Int.Input("K", display_name=f"reference {unit}", default=K, min=0, max=64,
+                     tooltip=f"K: clean {unit} kept at the buffer's start as context for the rest (0 is enough for "
+                             "most uses; 2 steadies motion)."),
+        io.Int.Input("N", display_name="chunks in buffer", default=N, min=1, max=64,
+                     tooltip="N: chunks in the buffer, each at its own noise level; the buffer holds K + N*c "
+                             f"{unit}."),
+        io.Int.Input("c", display_name=f"{unit} per chunk", default=c, min=1, max=64,
+                     tooltip=f"c: {unit} per chunk; c {unit} leave the buffer at a time."),
+        io.Int.Input("s", display_name="steps per chunk", default=s, min=1, max=64,
+                     tooltip=f"s: denoising steps per chunk position; every {unit[:-1]} gets N*s steps in all "
+                             "(1 for a distilled model: one model pass per shift)."),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import threading
 
+import comfy.model_management
 import folder_paths
 import torch
 from comfy_api.latest import io
@@ -28,8 +29,9 @@ def register_folders() -> None:
 
 
 def pick_device(choice: str) -> torch.device:
+    """auto: ComfyUI's own device (it honours --cpu and finds CUDA, MPS, XPU, DirectML)."""
     if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return comfy.model_management.get_torch_device()
     if choice == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was chosen but no CUDA device is available; choose 'auto' or 'cpu'")
     return torch.device(choice)
@@ -51,7 +53,7 @@ class StreamDiTLoader(io.ComfyNode):
                 io.Combo.Input("model_name", options=folder_paths.get_filename_list(FOLDER),
                                tooltip="A .safetensors file from models/streamdit/ or the pack's own models/ folder."),
                 io.Combo.Input("device", options=["auto", "cpu", "cuda"], default="auto",
-                               tooltip="Where the model runs; auto picks CUDA when there is one."),
+                               tooltip="Where the model runs; auto: where ComfyUI runs its models (--cpu honoured)."),
                 io.Combo.Input("dtype", options=list(DTYPES), default="float32",
                                tooltip="Weight and compute precision; half precision is for GPUs."),
             ],

@@ -32,13 +32,15 @@ class StreamDiTStream(StreamNode):
                 io.Float.Input("guidance", default=1.0, min=0.0, max=30.0, step=0.1,
                                tooltip="Classifier-free guidance scale; 1 = no guidance (one model pass per step)."),
                 frames_input(48),
-                io.Float.Input("guidance_until", default=GUIDANCE_UNTIL, min=0.0, max=1.0, step=0.05, optional=True,
+                io.Float.Input("guidance_until", display_name="guidance until (tau, 1 = clean)", default=GUIDANCE_UNTIL,
+                               min=0.0, max=1.0, step=0.05, optional=True,
                                tooltip="Guidance stops for frames this clean (tau: 0 = noise, 1 = clean); 1 = guide "
                                        "every frame. Guiding the nearly clean chunk exaggerates the motion inside it, "
                                        "so objects jump back at every chunk boundary."),
                 *live_inputs(fps=16.0),
             ],
-            outputs=[FramesType.Output(display_name="frames")],
+            outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
+                     io.Image.Output(display_name="images", tooltip="This run's frames as an image batch.")],
             hidden=[io.Hidden.unique_id],
             is_output_node=True,
         )
@@ -52,4 +54,4 @@ class StreamDiTStream(StreamNode):
         factory = NativeStreamFactory(model.model, model.key, schedule, seed, width, height, Partition(K, N, c, s),
                                       guidance, guidance_until)
         out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
-        return io.NodeOutput(out, ui=recording_ui(out))
+        return io.NodeOutput(out, out.images, ui=recording_ui(out))

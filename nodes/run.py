@@ -148,18 +148,23 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
                   f"({MAX_HELD_BYTES >> 30} GiB); record the stream to keep every frame", node_id)
     recording = None if recorder is None else {"filename": recorder.filename, "subfolder": recorder.subfolder,
                                                "type": "output"}
+    tap = session.attachments.get("latents")
     return StreamFrames(held.images(), first + held.dropped, stream_id, options.fps,
-                        tuple(tuple(entry) for entry in session.report()["timeline"]), recording)
+                        tuple(tuple(entry) for entry in session.report()["timeline"]), recording,
+                        None if tap is None else tap.take())
 
 
 def run_stream(factory: SessionFactory, stream_id: str, action: str, frames: int, node_id: str | None,
                options: RunOptions = RunOptions()) -> StreamFrames:
     """What every stream node does: open or continue the session, apply this run's settings,
-    warn about words the model does not know, advance by ``frames``."""
+    warn about words the model does not know and settings it was not trained for, advance by
+    ``frames``."""
     session = open_session(stream_id, action, factory, node_id)
     with session.lock:
         factory.reconfigure(session)
         unknown = session.source.unknown_words()
         if unknown:
             tell_user(f"the model does not know the word(s): {', '.join(unknown)}; they are ignored", node_id)
+        for note in factory.notes:
+            tell_user(note, node_id)
         return advance(session, stream_id, frames, node_id, options)

@@ -26,7 +26,8 @@ class StreamFrames:
     """One run's frames of a stream: images [n, H, W, 3] float in [0, 1] on the CPU, the
     first one's index in the stream's video, the stream's frame rate, its timeline at the
     end of the run ((frame, prompt) entries, live switches included) and its recording
-    (ComfyUI's {"filename", "subfolder", "type"}, or None)."""
+    (ComfyUI's {"filename", "subfolder", "type"}, or None); for a latent stream that taps them,
+    the latent frames the run decoded, in the VAE's space [n, C, h, w] (or None)."""
 
     images: torch.Tensor
     first_index: int
@@ -34,6 +35,7 @@ class StreamFrames:
     fps: float = 16.0
     timeline: tuple[tuple[int, str], ...] = ()
     recording: dict | None = None
+    latents: torch.Tensor | None = None
 
 
 @io.comfytype(io_type="STREAMDIT_MODEL")

@@ -18,7 +18,6 @@ from safetensors import safe_open
 from .wan import VIDEO_FRAMES_PER_LATENT, WanModelError
 
 FOLDER = "vae_approx"             # where ComfyUI keeps its preview decoders (taew2_1, taew2_2, ...)
-TINY_PREFIX = "tiny: "            # decoder choices: "vae", "latent rgb", "tiny: <file in vae_approx>"
 
 
 def tiny_decoder_files() -> list[str]:

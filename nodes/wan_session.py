@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from comfy.model_patcher import ModelPatcher
 from comfy.sd import VAE
 
@@ -13,7 +14,7 @@ from ..stream_core.engine.stream import Stream
 from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, model_tau_grid,
                   vae_latents)
 from .wan_decode import WanStreamDecoder
-from .wan_previews import TINY_PREFIX, LatentRGBDecoder, load_tiny_decoder
+from .wan_previews import LatentRGBDecoder, load_tiny_decoder, tiny_decoder_files
 
 PATCH = 2   # Wan's spatial patch size on latents
 
@@ -28,27 +29,54 @@ def full_schedule(positive, schedule: ConditioningSchedule | None) -> Conditioni
     return schedule.with_entry(0, "positive", embedding, schedule.timeline.transition)
 
 
-DECODERS = ("vae", "latent rgb")   # and TINY_PREFIX + a file in vae_approx
+DECODERS = ("vae", "latent rgb")   # and the tiny decoders' files in vae_approx
 
 
-def stream_decoder(choice: str, model: ModelPatcher, vae: VAE):
+class LatentTap:
+    """The VAE-space latent frames a stream decoded since they were last taken, [n, C, h, w]
+    (for the Wan stream's LATENT output); at most ``limit`` are kept, the newest."""
+
+    def __init__(self, limit: int = 1024):
+        self.limit, self.pieces = limit, []
+
+    def add(self, latents: torch.Tensor) -> torch.Tensor:
+        self.pieces.append(latents.detach().cpu())
+        while sum(len(p) for p in self.pieces) > self.limit and len(self.pieces) > 1:
+            self.pieces.pop(0)
+        return latents
+
+    def take(self) -> torch.Tensor | None:
+        pieces, self.pieces = self.pieces, []
+        return torch.cat(pieces) if pieces else None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.nbytes for p in self.pieces)
+
+
+def stream_decoder(choice: str, model: ModelPatcher, vae: VAE, tap: LatentTap):
     """(decode, decoder): the stream's decode function, model-space latents [n, C, h, w] ->
-    images [m, H, W, 3], by ``choice`` ("vae": the full VAE, exact; "latent rgb"; "tiny: <file>"),
-    and the decoder object (its state counts toward the session's memory)."""
-    if choice == "latent rgb":
+    images [m, H, W, 3], by ``choice`` ("vae": the full VAE, exact; "latent rgb"; a tiny decoder's
+    file in vae_approx), and the decoder object (its state counts toward the session's memory).
+    Every latent decoded also goes, in the VAE's space, to ``tap``."""
+    if choice == "latent rgb":                  # the RGB factors read the model's own latent space
         decoder = LatentRGBDecoder(model.model.latent_format, vae.spacial_compression_decode())
-        return decoder, decoder
-    if choice == "vae":
+    elif choice == "vae":
         decoder = WanStreamDecoder(vae)
-    elif choice.startswith(TINY_PREFIX):
-        decoder = load_tiny_decoder(choice[len(TINY_PREFIX):], model.load_device)
+    elif choice in tiny_decoder_files():
+        decoder = load_tiny_decoder(choice, model.load_device)
         if decoder.latent_channels != model.model.latent_format.latent_channels:
-            raise WanModelError(f"the tiny decoder {choice[len(TINY_PREFIX):]} takes {decoder.latent_channels} latent "
-                                f"channels, the model makes {model.model.latent_format.latent_channels}: use taew2_1 "
-                                "for Wan 2.1 and 2.2 A14B, taew2_2 for Wan 2.2 5B")
+            raise WanModelError(f"the tiny decoder {choice} takes {decoder.latent_channels} latent channels, the model "
+                                f"makes {model.model.latent_format.latent_channels}: use taew2_1 for Wan 2.1 and 2.2 "
+                                "A14B, taew2_2 for Wan 2.2 5B")
     else:
-        raise WanModelError(f"unknown decoder {choice!r}: choose vae, latent rgb or a tiny decoder")
-    return (lambda latents: decoder(vae_latents(model, latents))), decoder
+        raise WanModelError(f"unknown decoder {choice!r}: choose vae, latent rgb or a tiny decoder from models/vae_approx")
+
+    def decode(latents: torch.Tensor) -> torch.Tensor:
+        in_vae_space = tap.add(vae_latents(model, latents))
+        return decoder(latents if choice == "latent rgb" else in_vae_space)
+
+    return decode, decoder
 
 
 def latent_shape(model: ModelPatcher, vae: VAE, width: int, height: int) -> tuple[int, int, int]:
@@ -88,6 +116,7 @@ class WanStreamFactory:
     model_low_noise: ModelPatcher | None = None
     boundary: float = 0.875
     decoder: str = "vae"
+    notes: tuple[str, ...] = ()
     shape: tuple[int, int, int] = field(init=False)          # (C, h, w) of a latent frame
     wanted: ConditioningSchedule = field(init=False)         # the positive, then the schedule
 
@@ -115,11 +144,12 @@ class WanStreamFactory:
     def create(self) -> Session:
         source = WanVelocity(self.model, self.wanted, cross_attn(self.negative), self.guidance, self.model_low_noise,
                              self.boundary)
-        decode, decoder = stream_decoder(self.decoder, self.model, self.vae)
+        tap = LatentTap()
+        decode, decoder = stream_decoder(self.decoder, self.model, self.vae, tap)
         stream = Stream(source, self.partition, self.shape, seed=self.seed,
                         grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
         session = Session(DecodedStream(stream, decode), source, self.key, self.wanted)
-        session.attachments["decoder"] = decoder   # its state counts toward the session's memory
+        session.attachments.update(decoder=decoder, latents=tap)   # their state counts toward the session's memory
         return session
 
     def reconfigure(self, session: Session) -> None:

@@ -3,6 +3,7 @@ stock CONDITIONING and VAE, decoded as it streams."""
 from __future__ import annotations
 
 import comfy.samplers
+import torch
 from comfy.model_patcher import ModelPatcher
 from comfy.sd import VAE
 from comfy_api.latest import io
@@ -12,7 +13,7 @@ from .inputs import StreamNode, frames_input, live_inputs, partition_inputs, rec
 from .run import RunOptions, run_stream
 from .types import CATEGORY, ConditioningScheduleType, FramesType
 from .wan import ConditioningSchedule, experts_loaded
-from .wan_previews import TINY_PREFIX, tiny_decoder_files
+from .wan_previews import tiny_decoder_files
 from .wan_session import DECODERS, WanStreamFactory
 from .validation import checked
 
@@ -44,10 +45,11 @@ class StreamDiTWanStream(StreamNode):
                                                tooltip="Later prompts, from StreamDiT Conditioning Schedule nodes."),
                 io.Model.Input("model_low_noise", optional=True,
                                tooltip="Wan 2.2 A14B: the low-noise expert ('model' is then the high-noise one)."),
-                io.Float.Input("boundary", default=0.875, min=0.0, max=1.0, step=0.005, optional=True,
+                io.Float.Input("boundary", display_name="expert boundary (sigma, 1 = noise)", default=0.875, min=0.0,
+                               max=1.0, step=0.005, optional=True,
                                tooltip="With model_low_noise: frames below this sigma use the low-noise expert "
                                        "(0.875 for Wan 2.2 T2V)."),
-                io.Combo.Input("decoder", options=[*DECODERS, *(TINY_PREFIX + f for f in tiny_decoder_files())],
+                io.Combo.Input("decoder", options=[*DECODERS, *tiny_decoder_files()],
                                default="vae", optional=True,
                                tooltip="What turns latents into frames (live view, outputs, recording): vae, the full "
                                        "Wan VAE (best, slowest); a tiny TAEHV decoder from models/vae_approx/ (taew2_1 "
@@ -55,7 +57,11 @@ class StreamDiTWanStream(StreamNode):
                                        "(instant, a rough colour preview)."),
                 *live_inputs(fps=16.0),
             ],
-            outputs=[FramesType.Output(display_name="frames")],
+            outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
+                     io.Image.Output(display_name="images", tooltip="This run's frames as an image batch."),
+                     io.Latent.Output(display_name="latent",
+                                      tooltip="The latent frames this run decoded, for stock nodes (VAE Decode, "
+                                              "upscalers).")],
             hidden=[io.Hidden.unique_id],
             is_output_node=True,
         )
@@ -71,4 +77,5 @@ class StreamDiTWanStream(StreamNode):
                                    guidance, schedule, model_low_noise, boundary, decoder)
         with experts_loaded(factory.experts, factory.batch, vae if factory.decoder == "vae" else None):
             out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
-        return io.NodeOutput(out, ui=recording_ui(out))
+        latents = out.latents if out.latents is not None else torch.empty(0, *factory.shape)   # none decoded this run
+        return io.NodeOutput(out, out.images, {"samples": latents.movedim(0, 1)[None]}, ui=recording_ui(out))

@@ -103,7 +103,7 @@ def wan_realtime_workflow() -> dict:
                                                                      "strength_model": 1.0}}
     workflow["2"]["inputs"]["model"] = ["12", 0]
     workflow["9"]["inputs"].update(stream_id="wan-live", K=0, N=4, c=2, s=1, guidance=1.0, frames=32,
-                                   decoder="tiny: " + TINY_DECODER, realtime=True, record=True)
+                                   decoder=TINY_DECODER, realtime=True, record=True)
     del workflow["9"]["inputs"]["schedule"]
     return workflow
 

@@ -12,7 +12,7 @@ def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
     assert out.returncode == 0, out.stderr[-3000:]
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
     settings = {(row.split(" | ")[0][2:], row.split(" | ")[1]) for row in rows}
-    assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "tiny: taew2_1.safetensors") in settings
+    assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "taew2_1.safetensors") in settings
     assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "latent rgb") in settings
     assert ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "vae") in settings and len(rows) == 9
     for row in rows:   # every figure is a positive number

@@ -21,7 +21,7 @@ def student(comfy):
     def run(stream_id, action="continue", frames=8, **options):
         args = dict(model=model, schedule=schedule, stream_id=stream_id, action=action, seed=0, width=64, height=64,
                     K=0, N=4, c=2, s=1, guidance=1.0, frames=frames)
-        return node.execute(**args, **options).result[0]
+        return node.execute(**{**args, **options}).result[0]
     return run
 
 
@@ -123,3 +123,9 @@ def test_a_stream_dropped_to_make_room_is_reported_and_restarts_with_a_message(s
     again = student("cap-0", frames=2)
     assert again.first_index == 0
     assert "stream 'cap-0' was dropped earlier to make room for other streams" in caplog.text
+
+
+def test_a_buffer_or_size_the_model_was_not_trained_on_streams_with_a_warning(student, caplog):
+    out = student("untrained", action="restart", frames=2, N=6)   # K + N*c = 12, trained on 8
+    assert out.images.shape == (2, 64, 64, 3)
+    assert "trained on a buffer of 8 frames; K + N*c = 12 may stream worse" in caplog.text

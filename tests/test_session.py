@@ -53,6 +53,7 @@ def stub_kind(pack, accepts_text: bool):
     class WordCountFactory:
         schedule: object
         seed: int = 0
+        notes: tuple = ()
 
         @property
         def key(self) -> tuple:

@@ -325,15 +325,19 @@ def test_the_wan_stream_node_decodes_with_the_tiny_decoder_or_latent_rgb(comfy, 
                 frames=13)
     node = comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"]
     options = node.GET_NODE_INFO_V1()["input"]["optional"]["decoder"][1]["options"]
-    assert options[:2] == ["vae", "latent rgb"] and "tiny: taew_test.safetensors" in options
-    full = node.execute(**args).result[0].images
-    tiny = node.execute(**args, decoder="tiny: taew_test.safetensors").result[0].images
+    assert options[:2] == ["vae", "latent rgb"] and "taew_test.safetensors" in options
+    full, full_images, latent = node.execute(**args).result
+    tiny = node.execute(**args, decoder="taew_test.safetensors").result[0].images
     rough = node.execute(**args, decoder="latent rgb").result[0].images
+    assert torch.equal(full.images, full_images)                        # the IMAGE output is the run's frames
+    decoded = vae.decode(latent["samples"])[0]                          # the LATENT output: the run's latents,
+    torch.testing.assert_close(decoded, full.images, rtol=0, atol=1e-5)  # in the VAE's space, for stock nodes
+    full = full.images
     assert full.shape == tiny.shape == rough.shape == (13, 32, 32, 3)
     assert (tiny - full).abs().max() > 0.05 and (rough - full).abs().max() > 0.05   # three different decoders
     assert torch.equal(rough[1], rough[4])                     # a latent's colour stands for its 4 frames
     with pytest.raises(ValueError, match="not allowed"):
-        node.execute(**args, decoder="tiny: absent.safetensors")
+        node.execute(**args, decoder="absent.safetensors")
 
 
 def test_a_run_loads_the_model_and_the_vae_once_together(comfy, wan, monkeypatch):

@@ -134,8 +134,11 @@ class Session:
 class SessionFactory(Protocol):
     """One model kind's way from a node run's inputs to a live session.
 
-    Constructing it validates the inputs (bad ones raise with a message naming them).
+    Constructing it validates the inputs (bad ones raise with a message naming them);
+    ``notes`` are warnings about inputs that work but may stream worse (shown on the node).
     """
+
+    notes: tuple[str, ...]
 
     @property
     def key(self) -> tuple:

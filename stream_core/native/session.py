@@ -41,6 +41,19 @@ def frame_shape(model: StreamDiT, width: int, height: int, frames: int = 1) -> t
     return cfg.channels, height // cfg.factor, width // cfg.factor
 
 
+def trained_notes(model: StreamDiT, width: int, height: int, partition: Partition) -> tuple[str, ...]:
+    """Warnings where a stream leaves what the model was trained on: its buffer (K + N*c frames)
+    and its frame size. They stream, but worse."""
+    cfg, notes = model.config, []
+    if partition.B != cfg.frames:
+        notes.append(f"this model was trained on a buffer of {cfg.frames} frames; K + N*c = {partition.B} may stream "
+                     f"worse (e.g. K=0 N={cfg.frames // 2} c=2, or K=2 N={(cfg.frames - 2) // 2} c=2)")
+    trained = (cfg.width * cfg.factor, cfg.height * cfg.factor)
+    if (width, height) != trained:
+        notes.append(f"this model was trained on {trained[0]}x{trained[1]} frames; {width}x{height} may stream worse")
+    return tuple(notes)
+
+
 @dataclass(frozen=True)
 class NativeStreamFactory:
     """A ``session.SessionFactory`` for the pack's own StreamDiT.
@@ -59,9 +72,11 @@ class NativeStreamFactory:
     guidance: float = 1.0
     guidance_until: float = GUIDANCE_UNTIL
     shape: tuple[int, int, int] = field(init=False)   # (C, h, w) of a latent frame
+    notes: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "shape", frame_shape(self.model, self.width, self.height, self.partition.B))
+        object.__setattr__(self, "notes", trained_notes(self.model, self.width, self.height, self.partition))
 
     @property
     def key(self) -> tuple:
