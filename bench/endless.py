@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=16, help="frames per run")
     ap.add_argument("--realtime", action="store_true", help="keep the workflow's 16 fps pacing")
     args = ap.parse_args()
-    with open(os.path.join(ROOT, "workflows", "api", "streamdit_endless_live.json")) as f:
+    with open(os.path.join(ROOT, "example_workflows", "api", "streamdit_endless_live.json")) as f:
         prompt = json.load(f)
     prompt["3"]["inputs"].update(frames=args.frames, realtime=args.realtime)
     checkpoints = sorted({1, *range(args.runs // 4, args.runs + 1, max(1, args.runs // 4))})

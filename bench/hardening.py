@@ -32,7 +32,7 @@ SIZES = [  # (width, height, K, N, c, s): each buffer is 4096 tokens of the ship
 
 
 def prompt(stream_id: str, frames: int, **stream) -> dict:
-    with open(os.path.join(ROOT, "workflows", "api", "streamdit_continue_stream.json")) as f:
+    with open(os.path.join(ROOT, "example_workflows", "api", "streamdit_continue_stream.json")) as f:
         workflow = json.load(f)
     del workflow["5"]
     workflow["3"]["inputs"].update(stream_id=stream_id, frames=frames, action="restart", **stream)

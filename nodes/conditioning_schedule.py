@@ -30,7 +30,9 @@ class StreamDiTConditioningSchedule(io.ComfyNode):
                 ConditioningScheduleType.Input("previous", optional=True,
                                                tooltip="Earlier entries of the schedule (another of these nodes)."),
             ],
-            outputs=[ConditioningScheduleType.Output(display_name="schedule")],
+            outputs=[ConditioningScheduleType.Output(
+                display_name="schedule",
+                tooltip="To the Wan stream's 'schedule', or to the next Conditioning Schedule's 'previous'.")],
         )
 
     @classmethod

@@ -57,7 +57,7 @@ class StreamDiTLoader(io.ComfyNode):
                 io.Combo.Input("dtype", options=list(DTYPES), default="float32",
                                tooltip="Weight and compute precision; half precision is for GPUs."),
             ],
-            outputs=[ModelType.Output(display_name="model")],
+            outputs=[ModelType.Output(display_name="model", tooltip="To StreamDiT Stream.")],
         )
 
     @classmethod

@@ -25,7 +25,8 @@ class StreamDiTPromptSchedule(io.ComfyNode):
                 io.Int.Input("transition", default=8, min=0, max=10000,
                              tooltip="Frames over which each new prompt blends in from the previous one (0 = cut)."),
             ],
-            outputs=[ScheduleType.Output(display_name="schedule")],
+            outputs=[ScheduleType.Output(display_name="schedule",
+                                         tooltip="To StreamDiT Stream's 'schedule'.")],
         )
 
     @classmethod

@@ -18,20 +18,14 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from browser import launch, open_comfy  # noqa: E402
 from comfy_server import ROOT, ComfyServer  # noqa: E402
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 
 
 def main(shots: int = 40, every: float = 0.25) -> None:
     with tempfile.TemporaryDirectory() as base, ComfyServer(base) as server, sync_playwright() as p:
-        server.request("POST", "/settings/Comfy.TutorialCompleted", True)
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 1200})
-        page.goto(server.url)
-        page.wait_for_function("window.app && window.app.graph && window.app.extensionManager && window.streamditLive",
-                               timeout=90_000)
+        browser = launch(p)
+        page = open_comfy(browser, server, 1000, 1200)
         workflow = server.get("/api/workflow_templates/streamdit-comfy/streamdit_endless_live.json")
         page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", workflow)
         page.evaluate("() => window.app.extensionManager.command.execute("

@@ -17,7 +17,7 @@ from comfy_server import ROOT, ComfyServer  # noqa: E402
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--workflow", default="streamdit_text_to_video", help="name of a workflow in workflows/api/")
+    ap.add_argument("--workflow", default="streamdit_text_to_video", help="name of a workflow in example_workflows/api/")
     ap.add_argument("--out", default=os.path.join(ROOT, "out"), help="where the video and ComfyUI's files go")
     ap.add_argument("--ui", action="store_true", help="serve ComfyUI for the browser until Ctrl-C")
     ap.add_argument("--port", type=int, default=8188, help="port for --ui")
@@ -31,7 +31,7 @@ def main() -> int:
         except KeyboardInterrupt:
             server.stop()
         return 0
-    with open(os.path.join(ROOT, "workflows", "api", args.workflow + ".json")) as f:
+    with open(os.path.join(ROOT, "example_workflows", "api", args.workflow + ".json")) as f:
         prompt = json.load(f)
     with ComfyServer(base) as server:
         print(f"ComfyUI is up at {server.url}; queueing {args.workflow}", flush=True)

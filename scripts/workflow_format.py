@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+FRONTEND_ONLY = {"Note", "MarkdownNote"}
 
 
 def _inputs(info: dict) -> list[tuple[str, list]]:
@@ -28,8 +29,9 @@ def _has_control(name: str, spec: list) -> bool:
     return bool(control) if control is not None else (spec[0] == "INT" and name in ("seed", "noise_seed"))
 
 
-def api_to_ui(api: dict, object_info: dict, positions: dict[str, tuple[int, int]]) -> dict:
-    """A UI workflow for an API prompt; ``positions`` places each node id on the canvas."""
+def api_to_ui(api: dict, object_info: dict) -> dict:
+    """A UI workflow for an API prompt, every node at the origin (scripts/workflow_layout.js
+    places them)."""
     nodes, links = [], []
     ids = {key: int(key) for key in api}
     out_links: dict[tuple[int, int], list[int]] = {}
@@ -46,7 +48,7 @@ def api_to_ui(api: dict, object_info: dict, positions: dict[str, tuple[int, int]
                 widgets.append(value)
                 if _has_control(name, spec):
                     widgets.append("fixed")
-        nodes.append({"id": ids[key], "type": node["class_type"], "pos": list(positions[key]), "size": [320, 200],
+        nodes.append({"id": ids[key], "type": node["class_type"], "pos": [0, 0], "size": [320, 200],
                       "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": [],
                       "properties": {"Node name for S&R": node["class_type"]}, "widgets_values": widgets,
                       **({"title": node["_meta"]["title"]} if "_meta" in node else {})})
@@ -65,10 +67,13 @@ def api_to_ui(api: dict, object_info: dict, positions: dict[str, tuple[int, int]
 
 
 def ui_to_api(ui: dict, object_info: dict) -> dict:
-    """The API prompt the frontend would queue for a UI workflow (links and widgets only)."""
+    """The API prompt the frontend would queue for a UI workflow (links and widgets only);
+    frontend-only nodes (notes) have no part in it."""
     links = {link[0]: link for link in ui["links"]}
     api = {}
     for node in ui["nodes"]:
+        if node["type"] in FRONTEND_ONLY:
+            continue
         info = object_info[node["type"]]
         linked = {i["name"]: i["link"] for i in node.get("inputs", []) if i.get("link") is not None}
         values = list(node.get("widgets_values", []))

@@ -38,7 +38,7 @@ def model() -> StreamDiT:
 SCRIPTS = os.path.join(ROOT, "scripts")
 if SCRIPTS not in sys.path:
     sys.path.insert(0, SCRIPTS)
-WORKFLOWS = os.path.join(ROOT, "workflows")
+WORKFLOWS = os.path.join(ROOT, "example_workflows")
 SHIPPED_MODEL = os.path.join(ROOT, "models", "streamdit-shapes-64px.safetensors")
 SHIPPED_STUDENT = os.path.join(ROOT, "models", "streamdit-shapes-64px-distilled.safetensors")
 

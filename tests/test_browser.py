@@ -7,13 +7,11 @@ import time
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from browser import launch, open_comfy
 from comfy_server import ComfyServer
 from conftest import ROOT, load_workflow, poll
 from tiny_wan import wan_stream_prompt, write_tiny_wan
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 ARTIFACTS = os.path.join(ROOT, "out", "test-artifacts")
 CONDITIONING_NODE = os.path.join(ROOT, "tests", "fixtures", "streamdit_test_conditioning")
 PANEL = "[data-testid=streamdit-panel]"
@@ -29,22 +27,12 @@ def shot(page, name: str, locator=None) -> None:
     (locator or page).screenshot(path=os.path.join(ARTIFACTS, name + ".png"))
 
 
-def open_page(browser, server, width=1280, height=720):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(server.url)
-    page.wait_for_function("window.app && window.app.graph && window.app.extensionManager && window.streamditLive",
-                           timeout=90_000)
-    return page
-
-
 @pytest.fixture(scope="module")
 def browser_and_server(tmp_path_factory, comfy):
-    assert os.path.exists(CHROMIUM), "Chromium is missing: scripts/setup.sh installs it with apt"
     base = str(tmp_path_factory.mktemp("browser-base"))
     write_tiny_wan(base)
     with ComfyServer(base, extra_nodes=(CONDITIONING_NODE,)) as server, sync_playwright() as p:
-        server.request("POST", "/settings/Comfy.TutorialCompleted", True)   # no first-run template dialog
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch(p)
         yield browser, server
         browser.close()
 
@@ -52,7 +40,7 @@ def browser_and_server(tmp_path_factory, comfy):
 @pytest.fixture(scope="module")
 def page(browser_and_server):
     browser, server = browser_and_server
-    page = open_page(browser, server)
+    page = open_comfy(browser, server)
     page.server = server
     page.evaluate("() => window.app.extensionManager.command.execute('Workspace.ToggleBottomPanelTab.streamdit-live')")
     expect(page.locator(tid("empty"))).to_be_visible()
@@ -225,7 +213,7 @@ def test_the_pop_out_and_the_standalone_viewer_show_the_stream(page, browser_and
     shot(standalone, "standalone-viewer")
 
     # a second browser watching nothing gets no frames; once it watches, it does
-    other = open_page(browser, server)
+    other = open_comfy(browser, server)
     count = "() => window.__frames ?? 0"
     other.evaluate("""() => { window.__frames = 0;
         window.streamditLive.client.addEventListener('frame', () => { window.__frames += 1; }); }""")
@@ -252,7 +240,7 @@ def test_nodes_2_0_shows_the_newest_frame_on_the_stream_node(browser_and_server)
     browser, server = browser_and_server
     server.request("POST", "/settings/Comfy.VueNodes.Enabled", True)
     try:
-        page = open_page(browser, server, 1400, 900)
+        page = open_comfy(browser, server, 1400, 900)
         page.server = server
         load(page, "streamdit_endless_live", stream_id="nodes2", frames=48)
         queue(page)

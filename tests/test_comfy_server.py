@@ -12,7 +12,8 @@ import torch
 from PIL import Image, ImageSequence
 
 from comfy_server import ComfyServer
-from conftest import SHIPPED_STUDENT, load_workflow, poll, workflow_names
+from make_locales import node_defs
+from conftest import ROOT, SHIPPED_STUDENT, load_workflow, poll, workflow_names
 from stream_core.lab.analysis import look
 from stream_core.engine.timeline import parse_schedule
 from tiny_wan import wan_model_state, wan_vae_state, write
@@ -130,6 +131,19 @@ def test_ui_workflows_are_the_api_workflows_and_served_as_templates(server):
         ui = server.get(f"/api/workflow_templates/{pack}/{name}.json")
         assert ui == load_workflow(name, api=False)
         assert ui_to_api(ui, object_info) == load_workflow(name)
+
+
+def test_node_text_is_served_for_translation_and_the_english_locale_matches_the_nodes(server):
+    """ComfyUI's frontend looks up node names, descriptions and tooltips under nodeDefs in /i18n;
+    the pack's English file says what the node schemas say, so a translation starts from the truth."""
+    with open(os.path.join(ROOT, "locales", "en", "nodeDefs.json")) as f:
+        english = json.load(f)
+    assert english == node_defs(server.get("/object_info")), "stale: run scripts/make_locales.py"
+    served = server.get("/i18n")["en"]["nodeDefs"]
+    for node, text in english.items():
+        assert served[node] == text
+        assert text["description"] and all(i.get("tooltip") for i in text["inputs"].values()), node
+    assert english["StreamDiTStream"]["inputs"]["N"]["name"] == "chunks in buffer"
 
 
 @pytest.mark.parametrize("name", STOCK_WORKFLOWS)

@@ -97,6 +97,15 @@ app.registerExtension({
     type: "custom",
     render: (container) => livePanel().mount(container),
   }],
+  // View > StreamDiT Live, or Alt + L: show / hide the panel
+  commands: [{
+    id: "StreamDiT.Live.Toggle",
+    label: "StreamDiT Live",
+    icon: "pi pi-video",
+    function: () => app.extensionManager.command.execute("Workspace.ToggleBottomPanelTab.streamdit-live"),
+  }],
+  menuCommands: [{ path: ["View"], commands: ["StreamDiT.Live.Toggle"] }],
+  keybindings: [{ combo: { key: "l", alt: true }, commandId: "StreamDiT.Live.Toggle" }],
   async setup() {
     livePanel();
   },

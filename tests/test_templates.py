@@ -1,0 +1,129 @@
+"""The shipped workflows as a user meets them, in headless Chromium against a real ComfyUI:
+the template browser lists each with its title, description and a thumbnail that loads; each
+opens from there with no node over another; the Wan ones name their missing files with
+download links. Screenshots go to out/test-artifacts/ (not committed)."""
+import json
+import os
+import time
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from browser import launch, open_comfy
+from comfy_server import PACK_NAME, ComfyServer
+from conftest import ROOT, load_workflow, workflow_names
+
+ARTIFACTS = os.path.join(ROOT, "out", "test-artifacts")
+with open(os.path.join(ROOT, "web", "templates.json")) as f:
+    METADATA = json.load(f)["templates"]
+WAN = [t["name"] for t in METADATA if "wan" in t["name"]]
+
+
+def shot(page, name: str) -> None:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, name + ".png"))
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory, comfy):
+    """A ComfyUI page with only the pack installed (no Wan files), which records every failed request."""
+    base = str(tmp_path_factory.mktemp("templates-base"))
+    with ComfyServer(base) as server, sync_playwright() as p:
+        browser = launch(p)
+        page = open_comfy(browser, server, 1440, 900)
+        page.failed = []
+        page.on("response", lambda r: page.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        yield page
+        browser.close()
+
+
+def open_templates(page) -> None:
+    """Workflow > Browse Templates, then the pack's own category."""
+    page.keyboard.press("Escape")
+    page.evaluate("() => window.app.extensionManager.command.execute('Comfy.BrowseTemplates')")
+    page.get_by_text(PACK_NAME, exact=True).first.click()
+    expect(page.locator("[data-testid^=template-workflow-]").first).to_be_visible()
+
+
+def cards(page) -> list[str]:
+    return page.eval_on_selector_all("[data-testid^=template-workflow-]",
+                                     "cards => cards.map(c => c.dataset.testid.slice('template-workflow-'.length))")
+
+
+def test_the_template_browser_shows_every_workflow_with_title_description_and_thumbnail(page):
+    assert sorted(t["name"] for t in METADATA) == workflow_names()
+    open_templates(page)
+    assert cards(page) == [t["name"] for t in METADATA], "not every workflow, or not in the pack's order"
+    for template in METADATA:
+        card = page.locator(f"[data-testid=template-workflow-{template['name']}]")
+        card.scroll_into_view_if_needed()
+        text = card.inner_text()
+        assert template["title"] in text and template["description"] in text, text
+        image = card.locator("img").first
+        image.wait_for()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle(),
+                               timeout=10_000)
+    card_titles = page.eval_on_selector_all("[data-testid^=template-workflow-] img", "imgs => imgs.map(i => i.alt)")
+    assert card_titles == [t["title"] for t in METADATA]
+    page.locator("[data-testid^=template-workflow-]").first.scroll_into_view_if_needed()
+    shot(page, "templates-browser")
+    assert not [f for f in page.failed if "/workflow_templates/" in f or "/extensions/" in f], page.failed
+
+
+def node_bounds(page) -> list[dict]:
+    """Every node's rectangle on the canvas, title bar included, and the groups'."""
+    return page.evaluate("""() => {
+        const graph = window.app.graph;
+        const nodes = graph.nodes.map(n => { const [x, y, w, h] = n.boundingRect;
+                                             return {id: n.id, type: n.type, x, y, w, h}; });
+        const groups = graph.groups.map(g => { const [x, y, w, h] = g._bounding; return {title: g.title, x, y, w, h}; });
+        return {nodes, groups, ds: {scale: window.app.canvas.ds.scale, offset: [...window.app.canvas.ds.offset]}};
+    }""")
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+
+
+def inside(a: dict, b: dict) -> bool:
+    return b["x"] <= a["x"] and a["x"] + a["w"] <= b["x"] + b["w"] and b["y"] <= a["y"] and a["y"] + a["h"] <= b["y"] + b["h"]
+
+
+@pytest.mark.parametrize("name", [t["name"] for t in METADATA])
+def test_each_workflow_opens_from_the_template_browser_with_no_node_over_another(page, name):
+    open_templates(page)
+    page.locator(f"[data-testid=template-workflow-{name}]").click()
+    page.wait_for_function("(n) => window.app.graph.nodes.length === n", arg=len(load_workflow(name, api=False)["nodes"]))
+    time.sleep(0.5)                      # the frontend sizes DOM widgets after load
+    page.keyboard.press("Escape")        # the missing-model dialog of the Wan workflows (tested below)
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    layout = node_bounds(page)
+    nodes, groups = layout["nodes"], layout["groups"]
+    assert any(n["type"] == "MarkdownNote" for n in nodes), "no note on what to try"
+    crossing = [(a["type"], b["type"]) for i, a in enumerate(nodes) for b in nodes[i + 1:] if overlap(a, b)]
+    assert not crossing, f"overlapping nodes: {crossing}"
+    loose = [n["type"] for n in nodes if n["type"] != "MarkdownNote" and not any(inside(n, g) for g in groups)]
+    assert not loose, f"nodes in no group: {loose}"
+    # the saved view starts right of the side bar and below the top bar
+    scale, (ox, oy) = layout["ds"]["scale"], layout["ds"]["offset"]
+    left, top = min((n["x"] + ox) * scale for n in nodes), min((n["y"] + oy) * scale for n in nodes)
+    assert left >= 60 and top >= 110, (left, top)
+    shot(page, f"workflow-{name}")
+
+
+@pytest.mark.parametrize("name", WAN)
+def test_a_wan_workflow_without_its_files_lists_them_with_download_links(page, name):
+    wanted = {m["name"]: m for n in load_workflow(name, api=False)["nodes"] for m in n["properties"].get("models", [])}
+    assert wanted and all(m["url"].startswith("https://huggingface.co/") and m["url"].endswith("/" + m["name"])
+                          for m in wanted.values())
+    open_templates(page)
+    page.locator(f"[data-testid=template-workflow-{name}]").click()
+    dialog = page.get_by_role("dialog").filter(has_text="Missing Models")
+    expect(dialog).to_be_visible()
+    for file, model in wanted.items():
+        row = dialog.locator("li, .p-listbox-option, [role=option]").filter(has_text=file)
+        expect(row.first).to_be_visible()
+        assert f"{model['directory']} / {file}" in row.first.inner_text()
+        expect(row.first.get_by_role("button", name="Download")).to_be_visible()
+    shot(page, f"missing-models-{name}")
+    page.keyboard.press("Escape")
