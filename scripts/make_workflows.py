@@ -42,7 +42,7 @@ def stream_workflow(action: str, stream_id: str, frames: int, prefix: str | None
                     model: str = MODEL, K: int = 2, s: int = 2, guidance: float = 3.0, fps: float = 8.0,
                     realtime: bool = False, record: bool = False) -> dict:
     """A stream of the shipped model's 8-frame buffer: K references, then chunks of c = 2.
-    K = 2 keeps the teacher's objects as steady as the diagonal scheme's (README). With a
+    K = 2 keeps the teacher's objects as steady as the diagonal scheme's (docs/model.md). With a
     ``prefix``, Frame Output and Save Video follow (at the stream's fps); without, the
     stream node is the workflow's only output (its recording)."""
     p = Partition.filling(8, K=K, c=2, s=s)

@@ -127,3 +127,20 @@ def test_a_wan_workflow_without_its_files_lists_them_with_download_links(page, n
         expect(row.first.get_by_role("button", name="Download")).to_be_visible()
     shot(page, f"missing-models-{name}")
     page.keyboard.press("Escape")
+
+
+def test_the_live_panel_opens_from_the_keyboard_as_the_notes_say(page):
+    """The notes send people to View > StreamDiT Live or Alt + L."""
+    page.keyboard.press("Escape")
+    page.locator("canvas#graph-canvas").click(position={"x": 700, "y": 600})
+    panel = page.locator("[data-testid=streamdit-panel]")
+    expect(panel).to_have_count(0)
+    page.keyboard.press("Alt+l")
+    expect(panel).to_be_visible()
+    page.keyboard.press("Alt+l")
+    expect(panel).to_be_hidden()
+    page.locator(".comfyui-logo, [data-testid=comfy-menu-button]").first.click()
+    page.get_by_text("View", exact=True).first.hover()
+    page.get_by_text("StreamDiT Live", exact=True).first.click()
+    expect(panel).to_be_visible()
+    page.keyboard.press("Alt+l")
