@@ -112,7 +112,7 @@ def test_each_workflow_opens_from_the_template_browser_with_no_node_over_another
 
 
 @pytest.mark.parametrize("name", WAN)
-def test_a_wan_workflow_without_its_files_lists_them_with_download_links(page, name):
+def test_a_wan_workflow_without_its_files_lists_them_with_download_links_on_load_and_on_queue(page, name):
     wanted = {m["name"]: m for n in load_workflow(name, api=False)["nodes"] for m in n["properties"].get("models", [])}
     assert wanted and all(m["url"].startswith("https://huggingface.co/") and m["url"].endswith("/" + m["name"])
                           for m in wanted.values())
@@ -127,6 +127,17 @@ def test_a_wan_workflow_without_its_files_lists_them_with_download_links(page, n
         expect(row.first.get_by_role("button", name="Download")).to_be_visible()
     shot(page, f"missing-models-{name}")
     page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    # queued anyway: ComfyUI refuses it, and the same dialog opens over its validation error
+    page.evaluate("() => window.app.queuePrompt(0)")
+    expect(dialog).to_be_visible()
+    for file in wanted:
+        expect(dialog.get_by_text(file).first).to_be_visible()
+    assert page.get_by_role("dialog").count() == 2, "the validation error is not behind it"
+    shot(page, f"missing-models-on-queue-{name}")
+    while page.get_by_role("dialog").count():
+        page.keyboard.press("Escape")
+        time.sleep(0.3)
 
 
 def test_the_live_panel_opens_from_the_keyboard_as_the_notes_say(page):
