@@ -254,9 +254,9 @@ METADATA = os.path.join(ROOT, "web", "templates.json")
 LAYOUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workflow_layout.js")
 
 
-def pack_version() -> str:
+def pyproject() -> dict:
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        return tomllib.load(f)["project"]["version"]
+        return tomllib.load(f)
 
 
 def with_properties(ui: dict, object_info: dict, comfy_version: str) -> dict:
@@ -265,7 +265,7 @@ def with_properties(ui: dict, object_info: dict, comfy_version: str) -> dict:
     for node in ui["nodes"]:
         ours = object_info[node["type"]]["python_module"].startswith("custom_nodes.")
         node["properties"].update(cnr_id=PACK_NAME if ours else "comfy-core",
-                                  ver=pack_version() if ours else comfy_version)
+                                  ver=pyproject()["project"]["version"] if ours else comfy_version)
         files = [v for v in node["widgets_values"] if isinstance(v, str) and v in DOWNLOADS]
         if files:
             node["properties"]["models"] = [{"name": f, "url": DOWNLOADS[f][1], "directory": DOWNLOADS[f][0]}
@@ -332,7 +332,7 @@ def main() -> None:
                              "models": list(template.models)})
             print("wrote", template.name)
         browser.close()
-    write_json(METADATA, {"title": "StreamDiT live streams", "templates": metadata})
+    write_json(METADATA, {"title": pyproject()["tool"]["comfy"]["DisplayName"], "templates": metadata})
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import tomllib
 import pytest
 from PIL import Image
 
+from comfy_server import PACK_NAME
 from conftest import ROOT, WORKFLOWS, load_workflow, workflow_names
 
 with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
@@ -23,6 +24,7 @@ def test_pyproject_meets_the_registry_specification():
     # name: < 100 characters, letters, digits, - _ . only, no two special characters in a row, starts with a letter
     assert re.fullmatch(r"[A-Za-z](?:[A-Za-z0-9]|[-_.](?=[A-Za-z0-9]))*", project["name"]) and len(project["name"]) < 100
     assert "comfyui" not in project["name"].lower()
+    assert project["name"] == PACK_NAME            # the registry id is the folder the tests install into
     assert re.fullmatch(r"\d+\.\d+\.\d+", project["version"])            # semantic version X.Y.Z
     assert os.path.isfile(os.path.join(ROOT, project["license"]["file"]))
     assert project["description"] and project["urls"]["Repository"].startswith("https://github.com/")
@@ -79,7 +81,7 @@ def test_every_node_names_its_pack_and_every_download_its_link(comfy, name):
     for node in ui["nodes"]:
         if node["type"] == "MarkdownNote":
             continue
-        expected = "streamdit-comfy" if node["type"].startswith("StreamDiT") else "comfy-core"
+        expected = PYPROJECT["project"]["name"] if node["type"].startswith("StreamDiT") else "comfy-core"
         assert node["properties"]["cnr_id"] == expected, node["type"]
         files = {v for v in node["widgets_values"] if isinstance(v, str) and v.endswith(".safetensors")}
         listed = {m["name"]: m for m in node["properties"].get("models", [])}
