@@ -1,8 +1,8 @@
 import torch
 
 from conftest import OPPOSITE
-from stream_core.lab.analysis import follows, look
-from stream_core.lab.world import HELD_OUT, World
+from stream_core.lab.analysis import follows, look, steps
+from stream_core.lab.world import HELD_OUT, SPEEDS, World, footprint
 
 
 def test_clips_are_deterministic_and_seeded():
@@ -16,7 +16,6 @@ def test_clips_are_deterministic_and_seeded():
 
 def test_captions_match_what_the_frames_show():
     world = World(seed=0, frames=8)
-    reversed_followed = 0
     for i in range(60):
         clip, captions = world.clip(i)
         seen = [look(frame) for frame in clip]
@@ -24,11 +23,18 @@ def test_captions_match_what_the_frames_show():
             words = caption.split()
             assert s.colour == words[1] and s.shape == words[2], (i, caption, s)
         direction = captions[0].split()[4]
-        # every clip follows its direction, bounces included; the opposite one only when
-        # the clip starts next to a border (it may have bounced just before)
-        assert follows(seen, direction, 64), (i, captions[0], seen)
-        reversed_followed += follows(seen, OPPOSITE[direction], 64)
-    assert reversed_followed <= 15
+        # the world wraps around: every clip follows its direction all the way, never the opposite
+        assert follows(seen, direction, 64) and not follows(seen, OPPOSITE[direction], 64), (i, captions[0], seen)
+
+
+def test_a_shape_leaving_one_side_comes_back_on_the_other_and_keeps_its_speed():
+    world = World(seed=0, frames=200)
+    clip, captions = next((c, caps) for c, caps in map(world.clip, range(50)) if "right" in caps[0] and "quickly" in caps[0])
+    seen = [look(frame) for frame in clip]
+    assert all(s.shape == captions[0].split()[2] for s in seen)          # whole shapes, over the border too
+    assert all(abs(dx - SPEEDS["quickly"]) < 0.6 and abs(dy) < 0.6 for dx, dy in steps(seen, 64)), steps(seen, 64)
+    crossing = footprint("square", 1.0, 30.0, 8.0, 64)                   # centred 1 px from the left border
+    assert crossing[30, :8].all() and crossing[30, -6:].all() and not crossing[30, 20:50].any()
 
 
 def test_held_out_pairs_never_appear_in_training_clips():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 
 import torch
 
@@ -29,7 +30,7 @@ from ..engine.stream import Stream
 from ..engine.timeline import PromptTimeline
 from ..native.checkpoint import load
 from ..native.conditioning import TextVelocity
-from .analysis import follows, look, seam, trajectory
+from .analysis import Seen, at_border, clear_steps, follows, look, pinned, seam, trajectory, travel
 from .world import Scene, object_radius, render
 
 SEEN = [Scene("red", "circle", "right"), Scene("blue", "square", "up"), Scene("yellow", "triangle", "left"),
@@ -43,6 +44,7 @@ SCHEMES = {"uniform c=8 s=8": Partition(0, 1, 8, 8), "diagonal c=1 s=1": Partiti
            "StreamDiT c=2 s=2": Partition(0, 4, 2, 2), "StreamDiT c=4 s=4": Partition(0, 2, 4, 4),
            "StreamDiT K=2 c=2 s=2": Partition(2, 3, 2, 2),
            "StreamDiT c=2 s=4 (what the student distils)": Partition(0, 4, 2, 4)}
+LATE_FROM = 1000   # long streams are scored from this frame on
 
 
 def stream_frames(model, partition: Partition, timeline: PromptTimeline, frames: int, seed: int,
@@ -55,10 +57,54 @@ def stream_frames(model, partition: Partition, timeline: PromptTimeline, frames:
 
 def world_frames(scene: Scene, frames: int, seed: int, size: int = 64) -> torch.Tensor:
     """The world's own clip of ``scene`` [frames, 3, size, size], from a seeded start."""
-    radius = object_radius(size)
     generator = torch.Generator().manual_seed(seed)
-    start = tuple(torch.empty(2).uniform_(radius, size - radius, generator=generator).tolist())
-    return render([scene] * frames, start, size, radius)
+    start = tuple(torch.empty(2).uniform_(0, size, generator=generator).tolist())
+    return render([scene] * frames, start, size, object_radius(size))
+
+
+def streamed_seen(model, partition: Partition, caption: str, frames: int, seed: int, piece: int = 100) -> list[Seen]:
+    """What each of ``frames`` frames of a one-prompt stream (unguided) shows, decoded and
+    looked at ``piece`` frames at a time, so a long stream needs little memory."""
+    cfg = model.config
+    velocity = TextVelocity(model, PromptTimeline(((0, caption),)), 1.0)
+    stream = Stream(velocity, partition, (cfg.channels, cfg.height, cfg.width), seed=seed)
+    seen = []
+    while len(seen) < frames:
+        seen += [look(f) for f in model.decode_frames(stream.take(min(piece, frames - len(seen)))[0])]
+    return seen
+
+
+def long_run(seen_of, scenes: list[Scene], seeds: int, size: int, world_travel: dict | None = None,
+             late: int = LATE_FROM) -> dict:
+    """Scores of frames ``late`` on of long streams, ``seen_of(scene, seed) -> [Seen]``:
+    travel along the prompted direction per 100 frames (``analysis.travel``) and, per scene,
+    as a share of ``world_travel[scene]`` (the world's own, same seeds); shares of frames at
+    a border and pinned there (``analysis.pinned``); shares showing the prompted colour and
+    shape; share of clear steps going the prompted way."""
+    travels, ratios, per_scene = [], {}, {}
+    border = stuck = colour = shape = frames = 0
+    direction = []
+    for scene in scenes:
+        scene_travel = []
+        for seed in range(seeds):
+            seen = seen_of(scene, seed)
+            late_seen = seen[late:]
+            scene_travel.append(travel(late_seen, scene.direction, size))
+            border += sum(at_border(s, size) for s in late_seen)
+            stuck += sum(pinned(seen, size)[late:])
+            colour += sum(s.colour == scene.colour for s in late_seen)
+            shape += sum(s.shape == scene.shape for s in late_seen)
+            direction += clear_steps(late_seen, scene.direction, size)
+            frames += len(late_seen)
+        per_scene[scene] = statistics.fmean(scene_travel)
+        travels += scene_travel
+        if world_travel:
+            ratios[scene] = per_scene[scene] / world_travel[scene]
+    lowest = min(ratios, key=ratios.get) if ratios else None
+    return {"travel": statistics.fmean(travels), "lowest": lowest and (ratios[lowest], lowest),
+            "per_scene": per_scene, "border": border / frames, "pinned": stuck / frames,
+            "colour": colour / frames, "shape": shape / frames,
+            "direction": statistics.fmean(direction) if direction else 0.0}
 
 
 def adherence(make_frames, scenes: list[Scene], seeds: int, partition: Partition | None = None) -> dict:
@@ -76,9 +122,9 @@ def adherence(make_frames, scenes: list[Scene], seeds: int, partition: Partition
             shape += sum(s.shape == scene.shape for s in seen)
             moved += follows(seen, scene.direction, out.shape[-1])
             flicker += float((out[1:] - out[:-1]).abs().mean())
-            paths.append(trajectory(seen))
+            paths.append(trajectory(seen, out.shape[-1]))
             if partition is not None:
-                seams.append(seam(seen, scene.direction, partition.c, partition.K))
+                seams.append(seam(seen, scene.direction, out.shape[-1], partition.c, partition.K))
             total += len(seen)
             clips += 1
     speed, jerk = (torch.tensor(v).nanmean().item() for v in zip(*paths))
@@ -115,6 +161,9 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--guidance", type=float, default=1.0, help="the teacher's guidance in its scheme rows")
+    ap.add_argument("--long-frames", type=int, default=2000,
+                    help=f"frames of each long stream, scored from frame {LATE_FROM} on (0: no long-stream table)")
+    ap.add_argument("--long-seeds", type=int, default=1)
     ap.add_argument("--guidance-until", type=float, default=GUIDANCE_UNTIL,
                     help="tau from which the teacher runs unguided, in every scheme (1 = guided everywhere)")
     args = ap.parse_args()
@@ -145,6 +194,37 @@ def main() -> None:
         print_rows(label, name, shown, lambda scene, seed: stream_frames(
             model, partition, PromptTimeline(((0, scene.caption()),)), args.frames, seed, guidance, args.guidance_until),
             f"{delay:.1f}", partition)
+    if args.long_frames > LATE_FROM:
+        print_long_table(args, models, size)
+
+
+def print_long_table(args, models: dict, size: int) -> None:
+    """Long streams: the world's own, then each student's at one pass per shift."""
+    print(f"\nLong streams of {args.long_frames} frames, scored from frame {LATE_FROM} on ({args.long_seeds} seed(s)):\n")
+    print("| model | scheme | prompts | travel (px / 100 frames) | least travel of the world's (prompt) | at a border "
+          "| pinned | colour | shape | direction |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    world = {}
+    for prompts, scenes in (("seen", SEEN), ("held-out", HELD)):
+        r = long_run(lambda scene, seed: [look(f) for f in world_frames(scene, args.long_frames, seed, size)],
+                     scenes, args.long_seeds, size)
+        world.update(r["per_scene"])
+        print_long_row("world clips", "-", prompts, r)
+    for path in args.students:
+        for name, partition in ONE_PASS.items():
+            for prompts, scenes in (("seen", SEEN), ("held-out", HELD)):
+                r = long_run(lambda scene, seed: streamed_seen(models[path], partition, scene.caption(),
+                                                               args.long_frames, seed), scenes, args.long_seeds, size, world)
+                print_long_row(f"student {os.path.basename(path)}", name, prompts, r)
+
+
+def print_long_row(label: str, scheme: str, prompts: str, r: dict) -> None:
+    lowest = "-"
+    if r["lowest"]:
+        share, scene = r["lowest"]
+        lowest = f"{share:.0%} ({scene.caption()})"
+    print(f"| {label} | {scheme} | {prompts} | {r['travel']:.1f} | {lowest} | {r['border']:.1%} | {r['pinned']:.1%} "
+          f"| {r['colour']:.0%} | {r['shape']:.0%} | {r['direction']:.0%} |", flush=True)
 
 
 if __name__ == "__main__":

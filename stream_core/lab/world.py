@@ -1,5 +1,7 @@
 """A synthetic video world with captions: coloured shapes moving over plain or striped
-backgrounds, bouncing at the borders, sometimes changing colour mid-clip.
+backgrounds, sometimes changing colour mid-clip. The world wraps around: a shape that
+leaves one side re-enters on the other, so "moving right" stays true forever and an
+endless stream always has somewhere to go.
 
 Deterministic: clip ``index`` of world ``seed`` is always the same. Frames are RGB in
 [-1, 1], [F, 3, H, W] float32; each frame has its own caption (a colour change changes
@@ -37,10 +39,17 @@ class Scene:
         return " ".join(words)
 
 
+def wrapped(offset, size: int):
+    """An offset between two positions on a wrap-around line of ``size`` pixels, as the
+    shortest way round: in [-size/2, size/2). Numbers or arrays."""
+    return (offset + size / 2) % size - size / 2
+
+
 def footprint(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
-    """Boolean [size, size] mask of the pixels a shape of radius r centred at (cx, cy) in pixels."""
+    """Boolean [size, size] mask of the pixels a shape of radius r centred at (cx, cy) in
+    pixels; the frame wraps around, so a shape over a border shows on both sides."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    dx, dy = x - cx, y - cy
+    dx, dy = wrapped(x - cx, size), wrapped(y - cy, size)
     if shape == "circle":
         return dx ** 2 + dy ** 2 <= r ** 2
     if shape == "square":
@@ -66,21 +75,14 @@ def background(stripes: bool, size: int) -> np.ndarray:
 
 def render(scene_per_frame: list[Scene], start: tuple[float, float], size: int, radius: float) -> torch.Tensor:
     """Frames [F, 3, size, size] in [-1, 1]; the shape moves by its scene's velocity each
-    frame and bounces off the borders."""
+    frame, wrapping around the borders."""
     (x, y), frames = start, []
-    vx = vy = None
     for scene in scene_per_frame:
-        if vx is None:
-            dx, dy = DIRECTIONS[scene.direction]
-            vx, vy = dx * SPEEDS[scene.speed], dy * SPEEDS[scene.speed]
         img = background(scene.stripes, size)
         img[footprint(scene.shape, x, y, radius, size)] = COLOURS[scene.colour]
         frames.append(img)
-        x, y = x + vx, y + vy
-        if not radius <= x <= size - radius:
-            vx, x = -vx, float(np.clip(x, radius, size - radius))
-        if not radius <= y <= size - radius:
-            vy, y = -vy, float(np.clip(y, radius, size - radius))
+        dx, dy = DIRECTIONS[scene.direction]
+        x, y = (x + dx * SPEEDS[scene.speed]) % size, (y + dy * SPEEDS[scene.speed]) % size
     return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2) * 2 - 1
 
 
@@ -112,7 +114,7 @@ class World:
                 if changed.colour != scene.colour and not (self.held_out and (changed.colour, changed.shape) in HELD_OUT):
                     break
             scenes = scenes[:at] + [changed] * (self.frames - at)
-        start = tuple(rng.uniform(self.radius, self.size - self.radius, size=2))
+        start = tuple(rng.uniform(0, self.size, size=2))
         return render(scenes, start, self.size, self.radius), [s.caption() for s in scenes]
 
     def batch(self, indices: list[int]) -> tuple[torch.Tensor, list[list[str]]]:
