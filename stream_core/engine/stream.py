@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from .frame_input import FrameInput, entering, entry_level, held
 from .integrator import Integrator, Velocity, euler
 from .partition import Partition
 from .time_grid import tau_grid
@@ -40,6 +41,10 @@ class Stream:
     exactly as before it, and the next step makes the same frames an unbroken
     stream would have. ``before_pass()``, when set, runs before every model
     evaluation, start-up included, and may raise to cancel.
+
+    ``frame_input`` (``frame_input.FrameInput``, settable between steps; None =
+    text-to-video) gives the frames that start in the buffer from then on an input to
+    follow: video-to-video, SDEdit into the buffer.
     """
 
     def __init__(self, velocity: Velocity, partition: Partition, frame_shape: tuple[int, int, int], *,
@@ -75,6 +80,8 @@ class Stream:
         self.evaluations = 0      # model evaluations so far (warm-up included)
         self.frames_out = 0       # frames handed out by step()
         self.before_pass: Callable[[], None] | None = None
+        self.frame_input: FrameInput | None = None
+        self._floor = torch.zeros(partition.B, dtype=torch.float64)   # the time each frame waits at
         self._ready = self._empty()
 
     # --- helpers -------------------------------------------------------------------
@@ -85,8 +92,24 @@ class Stream:
         z = torch.randn(self.batch, frames, *self.frame_shape, generator=self._generator)
         return z.to(self.device, self.dtype)
 
+    def _starting(self, index: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``index .. index+count-1`` as they start in the buffer and the times they
+        wait at (``frame_input.entering``)."""
+        noise = self._noise(count)
+        source = self.frame_input
+        latents = None if source is None else source.latents(index, count)
+        if latents is not None:
+            _check_finite(latents, "input latents")
+            latents = latents.to(self.device, self.dtype)
+        level = 0.0 if source is None else entry_level(self.grid, source.strength)
+        x, floor = entering(noise, latents, level)
+        return x, floor.to(self.device)
+
     def _integrate(self, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
-        """One integrator step of the buffer-shaped x [Bsz, B, ...] with per-frame tau, dtau [B]."""
+        """One integrator step of the buffer-shaped x [Bsz, B, ...] with per-frame tau, dtau [B];
+        frames waiting at their input's level (``_floor``) wait."""
+        if bool((self._floor > 0).any()):
+            tau, dtau = held(tau, dtau, self._floor)
         index = self.first_index + torch.arange(x.shape[1], device=self.device)
 
         def field(x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
@@ -135,10 +158,12 @@ class Stream:
         given = self._reference is not None
         if given:
             self.first_index = -p.K
-            x = torch.cat([self._reference, self._noise(p.N * p.c)], dim=1)
+            x, floor = self._starting(0, p.N * p.c)
+            x = torch.cat([self._reference, x], dim=1)
+            self._floor = torch.cat([torch.zeros(p.K, dtype=torch.float64, device=self.device), floor])
             last = p.level(0)
         else:
-            x = self._noise(p.B)
+            x, self._floor = self._starting(0, p.B)
             last = p.T if p.K else p.level(0)
         moving = torch.arange(p.B, device=self.device) >= (p.K if given else 0)
         captures = p.warmup_captures()
@@ -161,12 +186,13 @@ class Stream:
         """One micro-step. Returns the frames finished by it, [Bsz, n, C, H, W] with
         n = c after every s-th micro-step (plus the K generated references on the
         first call) and n = 0 otherwise. On an error nothing changes (see the class)."""
-        saved = (self.buffer, self.micro, self.first_index, self.frames_out, self._reference,
+        saved = (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
                  self._generator.get_state())
         try:
             return self._step()
         except BaseException:
-            (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, generator) = saved
+            (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
+             generator) = saved
             self._generator.set_state(generator)
             raise
 
@@ -182,8 +208,9 @@ class Stream:
         if self.micro == p.s:
             chunk = self.buffer[:, p.chunk_slice(0)]
             history = torch.cat([self.buffer[:, :p.K], chunk], dim=1)
-            self.buffer = torch.cat([history[:, history.shape[1] - p.K:],
-                                     self.buffer[:, p.K + p.c:], self._noise(p.c)], dim=1)
+            new, floor = self._starting(self.first_index + p.B, p.c)   # the frame after the newest
+            self.buffer = torch.cat([history[:, history.shape[1] - p.K:], self.buffer[:, p.K + p.c:], new], dim=1)
+            self._floor = torch.cat([torch.zeros_like(self._floor[:p.K]), self._floor[p.K + p.c:], floor])
             self.micro = 0
             self.first_index += p.c
             done = torch.cat([done, chunk], dim=1)

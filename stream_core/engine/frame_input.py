@@ -1,0 +1,80 @@
+"""Input frames for video-to-video: SDEdit into the moving buffer.
+
+A stream with a ``FrameInput`` takes each frame it starts from the input instead of from
+noise alone: the frame's input latent is noised to the level it enters at, ``tau =
+1 - strength`` snapped to the stream's time grid (1 = pure noise = text-to-video, 0 = the
+input unchanged), and it waits there, unchanged, until the buffer's schedule reaches that
+level; from then on it is denoised like any other frame under the prompt. Snapping to the
+grid keeps every step one the model (and a distilled student) was made for.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from .flow import noisy
+
+
+class FrameInput(Protocol):
+    """What a stream asks its input for."""
+
+    strength: float   # 1 = noise (text-to-video), 0 = the input unchanged
+
+    def latents(self, index: int, count: int) -> torch.Tensor | None:
+        """Input latents [Bsz, count, C, H, W] for stream frames ``index .. index+count-1``,
+        or None: those frames start from noise alone (text-to-video)."""
+
+
+def entry_level(grid: torch.Tensor, strength: float) -> float:
+    """The grid time [T+1] nearest ``1 - strength``: where an input frame enters."""
+    return float(grid[(grid - (1.0 - strength)).abs().argmin()])
+
+
+def entering(noise: torch.Tensor, latents: torch.Tensor | None, level: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames starting in the stream, [Bsz, n, C, H, W], and the time each waits at until
+    the buffer's schedule reaches it (float64 [n]): the noise itself at 0 without input,
+    else the input noised to ``level``."""
+    n = noise.shape[1]
+    if latents is None:
+        return noise, torch.zeros(n, dtype=torch.float64)
+    if latents.shape != noise.shape:
+        raise ValueError(f"input latents must have shape {tuple(noise.shape)}, got {tuple(latents.shape)}")
+    at = torch.full((n,), level, dtype=torch.float64)
+    return noisy(latents.to(noise), noise, at), at
+
+
+def held(tau: torch.Tensor, dtau: torch.Tensor, floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame times and steps [B] of a buffer whose frames wait at ``floor`` [B]: a frame
+    is evaluated at ``max(tau, floor)`` and moves only where ``tau + dtau`` passes its floor."""
+    floor = floor.to(tau)
+    start = torch.maximum(tau, floor)
+    return start, torch.maximum(tau + dtau, floor) - start
+
+
+class LatentClip:
+    """A ``FrameInput`` over a finite latent video [Bsz, F, C, H, W] played in order from
+    stream frame ``start`` on, one input frame per stream frame (a file, not a camera:
+    nothing is dropped). Frames past its end start from noise alone, and ``used`` counts
+    the input frames taken, so the next run can go on from there."""
+
+    def __init__(self, latents: torch.Tensor, strength: float, start: int = 0):
+        if latents.ndim != 5 or latents.shape[1] < 1:
+            raise ValueError(f"input latents must be [Bsz, F, C, H, W] with F >= 1, got {tuple(latents.shape)}")
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must lie in [0, 1], got {strength}")
+        self.clip, self.strength, self.start = latents, float(strength), start
+        self.used = 0
+
+    @property
+    def frames(self) -> int:
+        return self.clip.shape[1]
+
+    def latents(self, index: int, count: int) -> torch.Tensor | None:
+        first = index - self.start
+        if first < 0 or first >= self.frames:
+            return None
+        taken = self.clip[:, first:first + count]
+        self.used = max(self.used, first + taken.shape[1])
+        missing = count - taken.shape[1]   # the clip ends inside this chunk: its last frame holds
+        return torch.cat([taken, taken[:, -1:].expand(-1, missing, *taken.shape[2:])], dim=1) if missing else taken
