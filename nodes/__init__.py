@@ -10,10 +10,11 @@ from .loader import StreamDiTLoader, register_folders
 from .native_stream import StreamDiTStream
 from .prompt_schedule import StreamDiTPromptSchedule
 from .routes import register_routes
+from .video_input import StreamDiTVideoInput
 from .wan_stream import StreamDiTWanStream
 
 NODES = [StreamDiTLoader, StreamDiTPromptSchedule, StreamDiTStream, StreamDiTFrameOutput,
-         StreamDiTWanStream, StreamDiTConditioningSchedule]
+         StreamDiTWanStream, StreamDiTConditioningSchedule, StreamDiTVideoInput]
 
 
 class StreamDiTExtension(ComfyExtension):

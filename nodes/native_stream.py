@@ -9,7 +9,8 @@ from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.session import NativeStreamFactory
 from .inputs import StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs
 from .run import RunOptions, run_stream
-from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType
+from ..stream_core.engine.frame_input import VideoInput
+from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType, VideoInputType
 from .validation import checked
 
 
@@ -38,6 +39,9 @@ class StreamDiTStream(StreamNode):
                                        "every frame. Guiding the nearly clean chunk exaggerates the motion inside it, "
                                        "so objects jump back at every chunk boundary."),
                 *live_inputs(fps=16.0),
+                VideoInputType.Input("video_input", display_name="video input", optional=True,
+                                     tooltip="From StreamDiT Video Input: frames the stream re-draws under its prompt "
+                                             "(video-to-video). Disconnect it to go back to text-to-video."),
             ],
             outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
                      io.Image.Output(display_name="images", tooltip="This run's frames as an image batch.")],
@@ -50,8 +54,8 @@ class StreamDiTStream(StreamNode):
     def execute(cls, model: LoadedModel, schedule: PromptTimeline, stream_id: str, action: str, seed: int, width: int,
                 height: int, K: int, N: int, c: int, s: int, guidance: float, frames: int,
                 guidance_until: float = GUIDANCE_UNTIL, fps: float = 16.0, realtime: bool = False,
-                record: bool = False) -> io.NodeOutput:
+                record: bool = False, video_input: VideoInput | None = None) -> io.NodeOutput:
         factory = NativeStreamFactory(model.model, model.key, schedule, seed, width, height, Partition(K, N, c, s),
-                                      guidance, guidance_until)
+                                      guidance, guidance_until, video_input)
         out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
         return io.NodeOutput(out, out.images, ui=recording_ui(out))

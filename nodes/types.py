@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 from comfy_api.latest import io
 
+from ..stream_core.engine.frame_input import VideoInput
 from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.model import StreamDiT
 from .wan import ConditioningSchedule
@@ -56,3 +57,8 @@ class FramesType(io.ComfyTypeIO):
 @io.comfytype(io_type="STREAMDIT_CONDITIONING_SCHEDULE")
 class ConditioningScheduleType(io.ComfyTypeIO):
     Type = ConditioningSchedule
+
+
+@io.comfytype(io_type="STREAMDIT_VIDEO_INPUT")
+class VideoInputType(io.ComfyTypeIO):
+    Type = VideoInput

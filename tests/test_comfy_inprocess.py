@@ -2,7 +2,7 @@
 import torch
 
 NODE_IDS = ["StreamDiTLoader", "StreamDiTPromptSchedule", "StreamDiTStream", "StreamDiTFrameOutput",
-            "StreamDiTWanStream", "StreamDiTConditioningSchedule"]
+            "StreamDiTWanStream", "StreamDiTConditioningSchedule", "StreamDiTVideoInput"]
 
 
 def test_nodes_register_with_tooltips_in_one_category(comfy):

@@ -9,7 +9,8 @@ grid keeps every step one the model (and a distilled student) was made for.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Callable, Protocol
 
 import torch
 
@@ -58,12 +59,12 @@ class LatentClip:
     nothing is dropped). Frames past its end start from noise alone, and ``used`` counts
     the input frames taken, so the next run can go on from there."""
 
-    def __init__(self, latents: torch.Tensor, strength: float, start: int = 0):
+    def __init__(self, latents: torch.Tensor, strength: float, start: int = 0, key: tuple = ()):
         if latents.ndim != 5 or latents.shape[1] < 1:
             raise ValueError(f"input latents must be [Bsz, F, C, H, W] with F >= 1, got {tuple(latents.shape)}")
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must lie in [0, 1], got {strength}")
-        self.clip, self.strength, self.start = latents, float(strength), start
+        self.clip, self.strength, self.start, self.key = latents, float(strength), start, key
         self.used = 0
 
     @property
@@ -78,3 +79,39 @@ class LatentClip:
         self.used = max(self.used, first + taken.shape[1])
         missing = count - taken.shape[1]   # the clip ends inside this chunk: its last frame holds
         return torch.cat([taken, taken[:, -1:].expand(-1, missing, *taken.shape[2:])], dim=1) if missing else taken
+
+
+@dataclass(frozen=True, eq=False)
+class VideoInput:
+    """A video a stream node is given as its input: images [F, H, W, 3] in [0, 1] (ComfyUI's
+    IMAGE layout) and the strength they enter with."""
+
+    images: torch.Tensor
+    strength: float
+
+    def __post_init__(self):
+        if self.images.ndim != 4 or self.images.shape[-1] != 3 or self.images.shape[0] < 1:
+            raise ValueError(f"input video must be images [F, H, W, 3] with F >= 1, got {tuple(self.images.shape)}")
+        if not 0.0 <= self.strength <= 1.0:
+            raise ValueError(f"strength must lie in [0, 1], got {self.strength}")
+
+    @property
+    def key(self) -> tuple:
+        """What tells this video from another between runs: its shape and a fingerprint of its pixels."""
+        pixels = self.images.double()
+        return tuple(self.images.shape), float(pixels.sum()), float(pixels[::3, ::5].square().sum())
+
+
+def play(stream, video: VideoInput | None, encode: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """Make ``video`` the input of ``stream`` (``Stream.frame_input``); None makes it
+    text-to-video again. The same video as the run before goes on where it left off, with
+    this run's strength; a new one starts with the next frame that enters the buffer.
+    ``encode(images [F, H, W, 3]) -> latents [Bsz, F, C, h, w]``."""
+    current = stream.frame_input
+    if video is None:
+        stream.frame_input = None
+    elif isinstance(current, LatentClip) and current.key == video.key:
+        current.strength = video.strength
+    else:
+        start = stream.first_index + stream.partition.B if stream.started else 0
+        stream.frame_input = LatentClip(encode(video.images), video.strength, start, video.key)

@@ -4,7 +4,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import torch
+
 from ..engine.decoded_stream import DecodedStream
+from ..engine.frame_input import VideoInput, play
 from ..engine.guidance import GUIDANCE_UNTIL
 from ..engine.partition import Partition
 from ..engine.session import Session
@@ -71,6 +74,7 @@ class NativeStreamFactory:
     partition: Partition
     guidance: float = 1.0
     guidance_until: float = GUIDANCE_UNTIL
+    video: VideoInput | None = None   # video-to-video: the input frames and their strength
     shape: tuple[int, int, int] = field(init=False)   # (C, h, w) of a latent frame
     notes: tuple[str, ...] = field(init=False)
 
@@ -92,3 +96,17 @@ class NativeStreamFactory:
     def reconfigure(self, session: Session) -> None:
         session.follow(self.schedule)
         session.source.guidance, session.source.guidance_until = self.guidance, self.guidance_until
+        play(session.stream, self.video, self.encode)
+
+    @torch.inference_mode()
+    def encode(self, images: torch.Tensor, piece: int = 64) -> torch.Tensor:
+        """Input images [F, H, W, 3] in [0, 1] -> latents [1, F, C, h, w] of this stream's
+        frames, resized to width x height first when they differ."""
+        weights = next(self.model.parameters())
+        latents = []
+        for part in images.split(piece):
+            frames = part.permute(0, 3, 1, 2).to(weights.device, torch.float32)
+            if frames.shape[-2:] != (self.height, self.width):
+                frames = torch.nn.functional.interpolate(frames, (self.height, self.width), mode="area")
+            latents.append(self.model.encode_frames((frames * 2 - 1).to(weights.dtype)))
+        return torch.cat(latents)[None]
