@@ -18,3 +18,14 @@ def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
     for row in rows:   # every figure is a positive number
         fps, dit_fps, first = (float(row.split(" | ")[i]) for i in (2, 4, 6))
         assert fps > 0 and dit_fps > 0 and first > 0, row
+
+
+def test_the_video_to_video_benchmark_runs():
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "video_to_video.py"), "--frames", "12"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 14
+    assert all(float(row.split(" | ")[3]) > 0 for row in rows)
+    # strength 0 is the input: the object where the input's is (through the autoencoder)
+    assert all(float(row.split(" | ")[7]) < 1.0 for row in rows if row.split(" | ")[1] == "0")

@@ -11,6 +11,12 @@ its step across a chunk boundary less its step inside a chunk, negative when eac
 starts behind the last: ``analysis.seam``). Switch: frames after a prompt switch until
 the colour follows the new prompt.
 
+Long streams (a second table): each student at one pass per shift streams ``--long-frames``
+frames per prompt, scored from frame 1,000 on beside the world's own clips: how far the
+object travels the prompted way per 100 frames (``analysis.travel``; the least of any prompt
+as a share of the world's), frames at a border and pinned there (``analysis.pinned``),
+colour, shape and the share of clear steps going the prompted way.
+
 The teacher is guided only while ``tau < --guidance-until`` (``guidance.guidance_scales``).
 
     python -m stream_core.lab.evaluate TEACHER [STUDENT ...] --guidance 3

@@ -1,0 +1,86 @@
+"""Video-to-video with the embedded student: how the strength trades the input for the prompt.
+
+An input video of the synthetic world ("a red circle moving right", or "... quickly") is re-drawn
+by the distilled student (c = 2, s = 1, N = 4) under "a blue square moving right" at several
+strengths, as the Stream node does it (``NativeStreamFactory`` with a ``VideoInput``). Per
+strength: the strength it snaps to, output FPS (and as a ratio to text-to-video, the baseline row,
+strength 1), the share of frames in the prompt's colour and shape, and how far the output's object
+is from the input's (median and 90th percentile of the per-frame centroid distance, pixels).
+
+Usage: python bench/video_to_video.py [--frames 200] [--model FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from stream_core.engine.frame_input import VideoInput, entry_level  # noqa: E402
+from stream_core.engine.partition import Partition  # noqa: E402
+from stream_core.engine.timeline import PromptTimeline  # noqa: E402
+from stream_core.lab.analysis import look  # noqa: E402
+from stream_core.lab.evaluate import world_frames  # noqa: E402
+from stream_core.lab.world import Scene, wrapped  # noqa: E402
+from stream_core.native.checkpoint import load  # noqa: E402
+from stream_core.native.session import NativeStreamFactory  # noqa: E402
+
+STRENGTHS = (1.0, 0.9, 0.75, 0.6, 0.5, 0.3, 0.0)
+PROMPT = "a blue square moving right"
+
+
+def run(model, video: torch.Tensor, strength: float, frames: int) -> tuple[torch.Tensor, float, float]:
+    """(images [frames, H, W, 3], FPS, the strength it snapped to) of one re-drawn video."""
+    factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), 0, 64, 64, Partition(0, 4, 2, 1),
+                                  video=VideoInput(video, strength))
+    session = factory.create()
+    factory.reconfigure(session)
+    start = time.perf_counter()
+    images = session.frames.take(frames)
+    return images, frames / (time.perf_counter() - start), 1 - entry_level(session.stream.grid, strength)
+
+
+def scores(inputs, outputs) -> dict:
+    pairs = list(zip(inputs, outputs))
+    errors = sorted(math.hypot(wrapped(o.x - i.x, 64), wrapped(o.y - i.y, 64)) for i, o in pairs if o.colour)
+    return {"colour": sum(o.colour == "blue" for _, o in pairs) / len(pairs),
+            "shape": sum(o.shape == "square" for _, o in pairs) / len(pairs),
+            "median": statistics.median(errors) if errors else math.nan,
+            "p90": errors[int(0.9 * (len(errors) - 1))] if errors else math.nan}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "streamdit-shapes-64px-distilled.safetensors"))
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+    torch.manual_seed(0)
+    model = load(args.model)
+    run(model, torch.zeros(8, 64, 64, 3), 1.0, 8)   # warm-up: the first stream of a process is slower
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, cpu; "
+          f"model {os.path.basename(args.model)}; {args.frames} frames; prompt \"{PROMPT}\"")
+    print("| input | strength | snapped to | FPS | FPS / text-to-video | colour | shape | centroid error median (px) "
+          "| 90th percentile (px) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for scene in (Scene("red", "circle", "right"), Scene("red", "circle", "right", "quickly")):
+        video = ((world_frames(scene, args.frames, 0) + 1) / 2).permute(0, 2, 3, 1).contiguous()
+        inputs = [look(f) for f in world_frames(scene, args.frames, 0)]
+        base = None
+        for strength in STRENGTHS:
+            images, fps, snapped = run(model, video, strength, args.frames)
+            base = base or fps
+            r = scores(inputs, [look(f) for f in images.permute(0, 3, 1, 2) * 2 - 1])
+            print(f"| {scene.caption()} | {strength:g} | {snapped:.2f} | {fps:.0f} | {fps / base:.2f} | {r['colour']:.0%} "
+                  f"| {r['shape']:.0%} | {r['median']:.1f} | {r['p90']:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
