@@ -35,7 +35,7 @@ from safetensors.torch import save_file
 from ..engine.flow import noisy, target_velocity
 from ..engine.partition import Partition
 from ..engine.time_grid import shift_tau
-from ..native.checkpoint import save
+from ..native.checkpoint import load, read_config, save
 from ..native.model import StreamDiT, StreamDiTConfig
 from .train_autoencoder import load_autoencoder
 from .world import VOCAB, World
@@ -156,11 +156,12 @@ def average_gradients(model: torch.nn.Module, world: int) -> None:
 def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float = 0.999, seed: int = 0,
           uncond: float = 0.1, log_every: int = 50, config: StreamDiTConfig | None = None,
           save_every: int = 500, immiscible_noise: bool = False, time_shift: float = 1.0,
-          autoencoder: str | None = None) -> StreamDiT:
+          autoencoder: str | None = None, init: str | None = None) -> StreamDiT:
     """Train for ``steps`` steps in all, resuming from ``out + '.state'`` when it exists;
     the EMA weights go to ``out`` at the end (and with the state every ``save_every``).
     ``autoencoder``: a ``train_autoencoder`` file for a latent config; it is frozen and
-    saved inside the model.
+    saved inside the model. ``init``: a model file to start from instead of random weights
+    (fine-tuning; its config and the autoencoder it carries are kept).
 
     Under torchrun every process draws the whole batch's randomness from the same
     generator and trains on its share of the clips; gradients are averaged, so N
@@ -173,7 +174,9 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     share = slice(rank * batch // world_size, (rank + 1) * batch // world_size)
     torch.manual_seed(seed)
     model = StreamDiT(cfg)
-    if (autoencoder is None) != (cfg.latent == "pixel"):
+    if init is not None:
+        model.load_state_dict(load(init).state_dict())
+    elif (autoencoder is None) != (cfg.latent == "pixel"):
         raise ValueError("a latent config needs an autoencoder file, a pixel config none")
     if autoencoder is not None:
         ae = load_autoencoder(autoencoder)
@@ -243,6 +246,7 @@ def main() -> None:
     ap.add_argument("--time-shift", type=float, default=1.0,
                     help="move training times toward noise (shift > 1, as the sampling grid's shift)")
     ap.add_argument("--autoencoder", help="a train_autoencoder file: train in its latent space")
+    ap.add_argument("--init", help="a model file to fine-tune (its config and autoencoder are kept)")
     ap.add_argument("--dim", type=int, help="model width (default: the shipped model's)")
     ap.add_argument("--depth", type=int, help="transformer blocks")
     ap.add_argument("--heads", type=int, help="attention heads")
@@ -250,14 +254,16 @@ def main() -> None:
     ap.add_argument("--text-depth", type=int, help="text encoder layers (0: word embeddings and positions only)")
     args = ap.parse_args()
     sizes = {k: v for k in ("dim", "depth", "heads", "patch", "text_depth") if (v := getattr(args, k)) is not None}
-    if args.autoencoder is None:
+    if args.init is not None:
+        config = read_config(args.init)[0]
+    elif args.autoencoder is None:
         config = default_config()
     else:
         ae = load_autoencoder(args.autoencoder)
         config = default_config(int(ae.shift.shape[0]), ae.factor)
     config = dataclasses.replace(config, **sizes)
     train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,
-          immiscible_noise=args.immiscible, time_shift=args.time_shift, autoencoder=args.autoencoder)
+          immiscible_noise=args.immiscible, time_shift=args.time_shift, autoencoder=args.autoencoder, init=args.init)
 
 
 if __name__ == "__main__":

@@ -43,9 +43,7 @@ def train_autoencoder(steps: int, out: str, channels: int = 4, batch: int = 4, l
     """``batch`` clips of 8 frames per step; weights to ``out`` (safetensors)."""
     torch.manual_seed(seed)
     ae = FrameAutoencoder(channels, factor=factor)
-    # other clips than the DiT's, every colour with every shape: the autoencoder is a codec
-    # for frames and never sees a caption; the held-out pairs test what the DiT composes
-    world = World(seed=seed + 1000, held_out=False)
+    world = World(seed=seed + 1000)   # other clips than the DiT's; held-out pairs stay unseen
     opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
     start, running = time.time(), None
