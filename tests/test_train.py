@@ -109,3 +109,16 @@ def test_two_processes_train_what_one_process_trains(tmp_path):
     a, b = load(one).state_dict(), load(two).state_dict()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_fine_tuning_starts_from_the_given_model(tmp_path):
+    cfg = dataclasses.replace(default_config(), dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
+    from stream_core.native.checkpoint import load
+    from stream_core.lab.train import train
+    first, tuned, fresh = (str(tmp_path / f"{n}.safetensors") for n in ("first", "tuned", "fresh"))
+    train(3, 2, first, config=cfg, log_every=100)
+    train(1, 2, tuned, config=cfg, log_every=100, lr=0.0, init=first)     # no step size: the start comes out
+    train(1, 2, fresh, config=cfg, log_every=100, lr=0.0)
+    a, b, c = load(first).state_dict(), load(tuned).state_dict(), load(fresh).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
