@@ -29,7 +29,7 @@ def test_clips_of_another_colour_and_direction_score_low():
 
 
 def path(xs):
-    return [Seen("red", "circle", x, 10.0) if x is not None else Seen(None, None, math.nan, math.nan) for x in xs]
+    return [Seen("red", "circle", x, 32.0) if x is not None else Seen(None, None, math.nan, math.nan) for x in xs]
 
 
 def test_trajectory_tells_steady_from_jerky_motion_at_the_same_speed():
@@ -55,10 +55,11 @@ def test_travel_counts_motion_round_the_world_and_not_jitter():
 
 
 def test_pinned_is_a_shape_stuck_at_a_border_not_one_crossing_it():
-    stuck = pinned(path([20, 40, 60] + [62.0] * 20), 64)
+    stuck = pinned(path([20, 40, 54] + [55.0] * 20), 64)      # the edge of a shape of radius 8 at 55: 1 px away
     assert not any(stuck[:10]) and all(stuck[11:])
     assert not any(pinned(path([(1.5 * t) % 64 for t in range(200)]), 64))
-    assert at_border(path([2.0])[0], 64) and not at_border(path([32.0])[0], 64)
+    assert not any(pinned(path([32.0] * 20), 64))                 # still, but in the middle
+    assert at_border(path([2.0])[0], 64) and at_border(path([10.0])[0], 64) and not at_border(path([32.0])[0], 64)
 
 
 def test_long_world_clips_travel_at_their_speed_and_are_never_pinned():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from ..engine.partition import Partition
-from .world import COLOURS, DIRECTIONS, wrapped
+from .world import COLOURS, DIRECTIONS, object_radius, wrapped
 
 FILL = {"square": 1.0, "circle": math.pi / 4, "triangle": 0.5}
 
@@ -133,14 +133,17 @@ def travel(seen: list[Seen], direction: str, size: int, window: int = 100) -> fl
 
 
 def at_border(seen: Seen, size: int, margin: float = 4.0) -> bool:
-    """Whether a shape's centroid is within ``margin`` pixels of a border (False without a shape)."""
-    return seen.colour is not None and min(seen.x, seen.y, size - seen.x, size - seen.y) < margin
+    """Whether a shape's edge (its centroid +- the world's object radius) is within ``margin``
+    pixels of a border, or over it (False without a shape)."""
+    reach = object_radius(size) + margin
+    return seen.colour is not None and min(seen.x, seen.y, size - seen.x, size - seen.y) < reach
 
 
 def pinned(seen: list[Seen], size: int, margin: float = 4.0, still: int = 8) -> list[bool]:
     """Per frame: the shape sits at a border (``at_border``) and has moved less than one
     pixel, the shortest way round, over the last ``still`` frames: stuck there, as a shape
-    that stops at the border it ran into is. The first ``still`` frames are never pinned."""
+    that stops at the border it ran into is (a shape of the world crosses a border in a few
+    frames). The first ``still`` frames are never pinned."""
     def moved(a: Seen, b: Seen) -> float:
         return math.hypot(wrapped(b.x - a.x, size), wrapped(b.y - a.y, size))
 
