@@ -35,12 +35,16 @@ def test_a_few_steps_lower_the_reconstruction_loss_on_a_fixed_batch():
 
 
 def test_shape_mask_finds_the_shape_and_not_the_stripes():
-    frames, captions = World(seed=0).clip(5)
-    mask = shape_mask(frames)
-    for frame, m in zip(frames, mask):
+    frames = World(seed=0).batch(list(range(6)))[0].flatten(0, 1)
+    checked = 0
+    for frame, m in zip(frames, shape_mask(frames)):
         seen = look(frame)
         assert 20 < int(m.sum()) < 400
-        assert abs(float(torch.nonzero(m).float()[:, 1].mean()) + 0.5 - seen.x) < 1
+        columns = m.any(0).nonzero().flatten()
+        if columns.min() > 0 and columns.max() < 63:    # not over the border (look rolls such a shape whole)
+            assert abs(float(torch.nonzero(m).float()[:, 1].mean()) + 0.5 - seen.x) < 1
+            checked += 1
+    assert checked >= 8
 
 
 def test_a_latent_model_trains_in_the_autoencoders_space_and_streams_images(tmp_path):
