@@ -147,6 +147,20 @@ class Stage:
     role: str                 # a key of COLORS
     nodes: tuple[str, ...]
 
+def video_to_video_workflow() -> dict:
+    """The student re-draws a video under another prompt: a stream of "a red circle moving
+    right" (node 8) is the input (node 6, strength 0.6) of a stream of "a blue square" (node 3)."""
+    workflow = stream_workflow("restart", "v2v", 48, "streamdit/video_to_video", "0: a blue square moving right",
+                               model=STUDENT, K=0, s=1, guidance=1.0, fps=16.0)
+    source = {**workflow["3"]["inputs"], "schedule": ["7", 0], "stream_id": "v2v-input"}
+    workflow["3"]["inputs"]["video_input"] = ["6", 0]
+    workflow.update({
+        "6": {"class_type": "StreamDiTVideoInput", "inputs": {"strength": 0.6, "images": ["8", 1]}},
+        "7": {"class_type": "StreamDiTPromptSchedule", "inputs": {"schedule": "0: a red circle moving right",
+                                                                  "transition": 8}},
+        "8": {"class_type": "StreamDiTStream", "inputs": source}})
+    return workflow
+
 
 COLORS = {"model": "#3f789e", "prompts": "#8A8", "stream": "#a1309b", "video": "#b58b2a"}
 TALL = {"StreamDiTPromptSchedule": (380, 190), "CLIPTextEncode": (380, 150), "SaveVideo": (380, 330)}
@@ -220,6 +234,17 @@ TEMPLATES = (
         f"size or model, starts it again. {PANEL}",
         stream_workflow("continue", "live", 16, "streamdit/continue", "0: a green triangle moving left"),
         native_stages(), ("StreamDiT",), runs=3),
+    Template(
+        "streamdit_video_to_video", "Video to video",
+        "A video re-drawn under a new prompt: a red circle's path, drawn as a blue square.",
+        "**Video to video.** The first stream makes a video (a red circle moving right); *StreamDiT Video Input* "
+        "feeds it into the second stream, which re-draws it as *a blue square* on the same path.\n\n"
+        "Try *strength*: 0 gives the input back, 1 ignores it (text to video); 0.5 to 0.75 keeps the path and "
+        "takes the prompt's colour. Any IMAGE batch or a VIDEO (Load Video) can be the input.",
+        video_to_video_workflow(),
+        (Stage("Model", "model", ("1",)), Stage("The input video", "prompts", ("7", "8")),
+         Stage("Re-drawn under the prompt", "stream", ("2", "6", "3")), Stage("Video", "video", ("4", "5"))),
+        ("StreamDiT",), runs=1),
     Template(
         "streamdit_wan21_t2v_1_3b_realtime", "Wan 2.1 1.3B live, 4 steps",
         "Wan 2.1 1.3B live in 4 steps (Self Forcing LoRA, tiny decoder). Needs the Wan files.",
