@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..stream_core.engine.frame_input import VideoInput
 from ..stream_core.engine.guidance import GUIDANCE_UNTIL
 from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.session import NativeStreamFactory
 from .inputs import StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs
 from .run import RunOptions, run_stream
-from ..stream_core.engine.frame_input import VideoInput
 from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType, VideoInputType
 from .validation import checked
 
