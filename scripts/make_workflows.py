@@ -236,7 +236,7 @@ TEMPLATES = (
         native_stages(), ("StreamDiT",), runs=3),
     Template(
         "streamdit_video_to_video", "Video to video",
-        "A video re-drawn under a new prompt: a red circle's path, drawn as a blue square.",
+        "A video redrawn under a new prompt: a red circle's path, drawn as a blue square.",
         "**Video to video.** The first stream makes a video (a red circle moving right); *StreamDiT Video Input* "
         "feeds it into the second stream, which re-draws it as *a blue square* on the same path.\n\n"
         "Try *strength*: 0 gives the input back, 1 ignores it (text to video); 0.5 to 0.75 keeps the path and "
