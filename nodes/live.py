@@ -5,7 +5,8 @@ stream and to no one else:
 
     [u32 FRAME][u32 n][n bytes of JSON: stream_id, session, index, time, fps, made_fps, prompt, tau][JPEG]
 
-(``session`` changes when the stream id starts a new stream; ``time`` is the server's clock.)
+(``session`` changes when the stream id starts a new stream; ``time`` is the server's clock;
+``input_time``: the camera frame's ``stamp`` the frame was drawn from, when it was.)
 
 Text messages are JSON: ``{"type": "status", "stream_id", ...Session.report()}`` when a run
 starts or ends and when its timeline changes (to the stream's viewers, and to the browser
@@ -13,6 +14,15 @@ that queued the run, so its panel can follow the run), and ``{"type": "streams",
 when a viewer connects and whenever a run starts or ends. A viewer sends JSON text
 ``{"watch": [stream ids], "quality": 10..100, "max_fps": 1..240}``. A viewer that falls
 behind loses its oldest frames, never its newest, and never a status.
+
+The panel's camera sends its frames as binary messages, at most ``MAX_CAMERA_FPS`` a second:
+
+    [u32 CAMERA][u32 n][n bytes of JSON: stream_id, strength 0..1, stamp][JPEG of at most MAX_CAMERA_PIXELS]
+
+and turns off with the text ``{"camera_off": stream id}``; each becomes the stream's input
+(``Session.feed``) from its next step on. A camera frame refused (no such stream, a model
+without video input, a bad image) is answered ``{"type": "camera", "stream_id", "error"}``.
+Text messages are at most ``MAX_TEXT_BYTES``; a larger message closes the connection.
 The stream node's own preview (canvas and Nodes 2.0) goes through ComfyUI's progress
 bar instead, a few times a second (``LiveView.preview``).
 """
@@ -36,6 +46,11 @@ from ..stream_core.engine.session import Session
 from .registry import STREAMS
 
 FRAME = 1                 # binary message kind: one frame
+CAMERA = 2                # binary message kind: one camera frame from the browser
+MAX_TEXT_BYTES = 16 * 1024
+MAX_CAMERA_BYTES = 2 * 2**20
+MAX_CAMERA_PIXELS = 1920 * 1080
+MAX_CAMERA_FPS = 60.0
 FRAME_BACKLOG = 48        # frames a viewer may have waiting before its oldest are dropped
 FRAME_BURST = 16          # frames a viewer may take at once above its max_fps (a chunk leaves at once)
 MAX_WATCHED = 16          # streams one viewer may watch
@@ -80,6 +95,33 @@ def status(stream_id: str, session: Session) -> dict:
     return {"type": "status", "stream_id": stream_id, **session.report()}
 
 
+def camera_frame(data: bytes) -> tuple[dict, torch.Tensor]:
+    """A camera message -> (its JSON header, the image [H, W, 3] float in [0, 1]); ValueError
+    saying what is wrong otherwise. The image's size is checked before it is decoded."""
+    if len(data) < 8:
+        raise ValueError("a camera message is [u32 kind][u32 n][n bytes of JSON][JPEG]")
+    kind, n = struct.unpack(">II", data[:8])
+    if kind != CAMERA or n > MAX_TEXT_BYTES or 8 + n > len(data):
+        raise ValueError("a camera message is [u32 2][u32 n][n bytes of JSON][JPEG]")
+    try:
+        header = json.loads(data[8:8 + n])
+    except (ValueError, RecursionError):
+        raise ValueError("the camera message's header is not JSON") from None
+    if not isinstance(header, dict) or not isinstance(header.get("stream_id"), str):
+        raise ValueError("the camera message's header needs a stream_id (a string)")
+    stamp = header.get("stamp", 0.0)
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not np.isfinite(stamp):
+        raise ValueError("the camera message's stamp must be a number")
+    try:
+        image = Image.open(io.BytesIO(data[8 + n:]), formats=["JPEG"])
+        if image.width * image.height > MAX_CAMERA_PIXELS:
+            raise ValueError(f"camera frames may have at most {MAX_CAMERA_PIXELS} pixels, got {image.width}x{image.height}")
+        pixels = np.asarray(image.convert("RGB"))
+    except (OSError, Image.DecompressionBombError, SyntaxError):
+        raise ValueError("the camera frame is not a JPEG image") from None
+    return header, torch.from_numpy(pixels.copy()).float() / 255
+
+
 class Viewer:
     """One browser connection: what it watches, how it wants frames, what waits to be sent.
     ``offer_*`` run on the event loop; ``wants`` on the thread that makes frames."""
@@ -93,6 +135,33 @@ class Viewer:
         self._texts: deque[str] = deque(maxlen=256)
         self._wake = asyncio.Event()
         self._budget: dict[str, tuple[float, float]] = {}   # stream id -> (frames allowed now, when)
+        self._camera_at = 0.0                                # when the last camera frame was taken
+        self._camera_error: str | None = None
+
+    def camera(self, data: bytes) -> None:
+        """A camera frame from this browser into its stream (at most ``MAX_CAMERA_FPS`` a second;
+        faster ones are dropped); a refusal is answered once, not once per frame."""
+        now = time.monotonic()
+        if now - self._camera_at < 1.0 / MAX_CAMERA_FPS:
+            return
+        self._camera_at = now
+        stream_id, error = None, None
+        try:
+            header, image = camera_frame(data)
+            stream_id = header["stream_id"]
+            session = STREAMS.get(stream_id)
+            if session is None:
+                raise ValueError(f"no stream with id {stream_id!r}: queue it first")
+            was_on = session.camera is not None
+            session.feed(image, header.get("strength", 0.6), header.get("stamp", 0.0))
+            if not was_on:
+                STREAMS.changed(stream_id)
+        except ValueError as e:
+            error = str(e)
+        if error != self._camera_error:
+            self._camera_error = error
+            if error is not None:
+                self.offer_text({"type": "camera", "stream_id": stream_id, "error": error})
 
     def wants(self, stream_id: str, now: float) -> bool:
         """Whether the next frame of ``stream_id`` goes to this viewer: it watches the stream, and
@@ -123,6 +192,12 @@ class Viewer:
             return []
         if not isinstance(request, dict):
             return []
+        camera_off = request.get("camera_off")
+        session = STREAMS.get(camera_off) if isinstance(camera_off, str) else None
+        if session is not None:
+            session.request_camera_off()
+            STREAMS.changed(camera_off)   # a restart with the same inputs is no longer the cached one
+            self._camera_error = None
         for name, (low, high) in VIEWER_LIMITS.items():
             value = request.get(name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high:
@@ -162,7 +237,7 @@ class LiveHub:
         origin = request.headers.get("Origin")
         if origin is not None and urllib.parse.urlsplit(origin).netloc != request.host:
             return web.json_response({"error": "the live view is for pages of this server"}, status=403)
-        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=16 * 1024)
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_CAMERA_BYTES)
         await ws.prepare(request)
         viewer = Viewer(ws, request.query.get("clientId"))
         self._loop = asyncio.get_running_loop()
@@ -172,8 +247,14 @@ class LiveHub:
         viewer.offer_text(listing())
         try:
             async for message in ws:
+                if message.type == WSMsgType.BINARY:
+                    viewer.camera(message.data)
+                    continue
                 if message.type != WSMsgType.TEXT:
                     continue
+                if len(message.data) > MAX_TEXT_BYTES:
+                    await ws.close(code=1009, message=b"text messages are at most 16 KB")
+                    break
                 for stream_id in viewer.configure(message.data):
                     session = STREAMS.get(stream_id)
                     if session is not None:
@@ -197,9 +278,11 @@ class LiveHub:
                 self._call(viewer.offer_text, message)
             self._call(viewer.offer_text, streams)
 
-    def send_frames(self, stream_id: str, first_index: int, images: torch.Tensor, meta: dict) -> None:
+    def send_frames(self, stream_id: str, first_index: int, images: torch.Tensor, meta: dict,
+                    input_times: list) -> None:
         """Frames ``first_index``.. of ``stream_id`` (IMAGE [n, H, W, 3]) to the viewers watching it,
-        each JPEG encoded once per quality asked for."""
+        each JPEG encoded once per quality asked for; ``input_times[n]``: the stamp of the camera
+        frame frame n was drawn from, or None."""
         for n, image in enumerate(images):
             now = time.time()
             takers = [v for v in self.viewers() if v.wants(stream_id, now)]
@@ -207,7 +290,8 @@ class LiveHub:
             for viewer in takers:
                 if viewer.quality not in encoded:
                     encoded[viewer.quality] = frame_message(
-                        {"stream_id": stream_id, "index": first_index + n, "time": now, **meta},
+                        {"stream_id": stream_id, "index": first_index + n, "time": now, **meta,
+                         **({} if input_times[n] is None else {"input_time": input_times[n]})},
                         jpeg(image, viewer.quality))
                 self._call(viewer.offer_frame, encoded[viewer.quality])
 
@@ -241,9 +325,12 @@ class LiveView:
         report = self.session.report()
         if report["timeline"] != self._timeline:   # a live prompt switch: viewers get the new timeline
             self.status()
+        source = self.session.stream.frame_input
+        input_times = [source.left(first_index + n) if source is not None and source.live else None
+                       for n in range(len(images))]
         HUB.send_frames(self.stream_id, first_index, images, {
             "session": id(self.session), "fps": self.fps, "made_fps": round(made_fps, 2), "prompt": report["prompt"],
-            "tau": report["tau"]})
+            "tau": report["tau"], "camera": report["camera"]}, input_times)
 
     def preview(self, images: torch.Tensor) -> tuple | None:
         """The newest of ``images`` for ComfyUI's progress bar (shown on the node), at most

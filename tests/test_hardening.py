@@ -6,9 +6,11 @@ on unharmed: a good run of it gives the same frames as a run of its twin, which 
 a bad input.
 """
 import copy
+import io
 import json
 import os
 import socket
+import struct
 import time
 
 import numpy as np
@@ -289,13 +291,14 @@ def websocket(server, origin: str | None = None, timeout: float = 10.0):
     return int(head.split()[1]), sock
 
 
-def send_text(sock, text: bytes) -> None:
-    """One masked text frame (client to server)."""
+def send_text(sock, payload: bytes, opcode: int = 1) -> None:
+    """One masked text frame (client to server); ``opcode`` 2: a binary one."""
     mask = os.urandom(4)
-    n = len(text)
-    header = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
-                             if n < 65536 else bytes([0x80 | 127]) + n.to_bytes(8, "big"))
-    sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(text)))
+    n = len(payload)
+    header = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+                                       if n < 65536 else bytes([0x80 | 127]) + n.to_bytes(8, "big"))
+    masked = (np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)).tobytes()
+    sock.sendall(header + mask + masked)
 
 
 def receive(sock) -> tuple[int, bytes]:
@@ -353,6 +356,53 @@ def test_a_bad_viewer_message_is_refused_or_ignored_and_the_stream_goes_on(serve
     in_lockstep(server, native, FRAMES)
 
 
+def camera_message(header: dict, image: bytes, kind: int = 2) -> bytes:
+    meta = json.dumps(header).encode()
+    return struct.pack(">II", kind, len(meta)) + meta + image
+
+
+def encoded(size: tuple[int, int], format: str = "JPEG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, format=format)
+    return buffer.getvalue()
+
+
+GOOD_JPEG = encoded((64, 64))
+CAMERA_CASES = [   # (a camera message from the panel, what the answer says)
+    (b"\x00\x00", "a camera message is"),
+    (camera_message({"stream_id": "victim"}, GOOD_JPEG, kind=3), "a camera message is"),
+    (struct.pack(">II", 2, 10**6) + b"{}", "a camera message is"),
+    (struct.pack(">II", 2, 5) + b"{nope" + GOOD_JPEG, "not JSON"),
+    (camera_message({"strength": 0.5}, GOOD_JPEG), "stream_id"),
+    (camera_message({"stream_id": "nobody"}, GOOD_JPEG), "no stream with id 'nobody'"),
+    (camera_message({"stream_id": "victim"}, encoded((64, 64), "PNG")), "not a JPEG"),
+    (camera_message({"stream_id": "victim"}, GOOD_JPEG[:200]), "not a JPEG"),
+    (camera_message({"stream_id": "victim"}, b"\xff\xd8" + os.urandom(3000)), "not a JPEG"),
+    (camera_message({"stream_id": "victim"}, encoded((2000, 1100))), "at most 2073600 pixels"),
+    (camera_message({"stream_id": "victim", "strength": 2}, GOOD_JPEG), "strength must be a number in [0, 1]"),
+    (camera_message({"stream_id": "victim", "strength": "high"}, GOOD_JPEG), "strength must be a number"),
+    (camera_message({"stream_id": "victim", "stamp": "now"}, GOOD_JPEG), "stamp must be a number"),
+]
+
+
+@pytest.mark.parametrize("sent, message", CAMERA_CASES, ids=[str(s)[:24] for s, _ in CAMERA_CASES])
+def test_a_bad_camera_frame_is_answered_and_feeds_nothing(server, started, sent, message):
+    status, sock = websocket(server)
+    assert status == 101
+    receive(sock)                                             # the list of streams
+    send_text(sock, sent, opcode=2)
+    opcode, answer_ = receive(sock)
+    assert opcode == 1 and message in json.loads(answer_)["error"], answer_
+    send_text(sock, b'{"watch": ["victim"]}')                 # the connection still works
+    opcode, status_message = receive(sock)
+    assert opcode == 1 and json.loads(status_message)["camera"] is None   # and the victim has no camera
+    sock.close()
+
+
+def test_after_bad_camera_frames_the_stream_goes_on(server, started):
+    in_lockstep(server, native, FRAMES)
+
+
 def test_a_flood_of_prompts_coalesces_into_one(server):
     server.run(native("flooded"))
     for i in range(2000):
@@ -366,5 +416,5 @@ def test_a_flood_of_prompts_coalesces_into_one(server):
 
 
 def test_the_battery_has_at_least_100_bad_inputs():
-    bad = [case for case in NATIVE_CASES + WAN_CASES if case[3] is not None] + ROUTE_CASES + SOCKET_CASES
+    bad = [case for case in NATIVE_CASES + WAN_CASES if case[3] is not None] + ROUTE_CASES + SOCKET_CASES + CAMERA_CASES
     assert len(bad) >= 100, len(bad)

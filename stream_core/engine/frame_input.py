@@ -21,10 +21,18 @@ class FrameInput(Protocol):
     """What a stream asks its input for."""
 
     strength: float   # 1 = noise (text-to-video), 0 = the input unchanged
+    live: bool        # fed as it streams (a camera): while it is on, a node's video waits
 
     def latents(self, index: int, count: int) -> torch.Tensor | None:
         """Input latents [Bsz, count, C, H, W] for stream frames ``index .. index+count-1``,
         or None: those frames start from noise alone (text-to-video)."""
+
+
+def check_strength(strength) -> float:
+    """``strength`` as a float, or a ValueError saying what it must be."""
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be a number in [0, 1], got {strength!r}")
+    return float(strength)
 
 
 def entry_level(grid: torch.Tensor, strength: float) -> float:
@@ -59,12 +67,12 @@ class LatentClip:
     nothing is dropped). Frames past its end start from noise alone, and ``used`` counts
     the input frames taken, so the next run can go on from there."""
 
+    live = False
+
     def __init__(self, latents: torch.Tensor, strength: float, start: int = 0, key: tuple = ()):
         if latents.ndim != 5 or latents.shape[1] < 1:
             raise ValueError(f"input latents must be [Bsz, F, C, H, W] with F >= 1, got {tuple(latents.shape)}")
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must lie in [0, 1], got {strength}")
-        self.clip, self.strength, self.start, self.key = latents, float(strength), start, key
+        self.clip, self.strength, self.start, self.key = latents, check_strength(strength), start, key
         self.used = 0
 
     @property
@@ -92,8 +100,7 @@ class VideoInput:
     def __post_init__(self):
         if self.images.ndim != 4 or self.images.shape[-1] != 3 or self.images.shape[0] < 1:
             raise ValueError(f"input video must be images [F, H, W, 3] with F >= 1, got {tuple(self.images.shape)}")
-        if not 0.0 <= self.strength <= 1.0:
-            raise ValueError(f"strength must lie in [0, 1], got {self.strength}")
+        check_strength(self.strength)
 
     @property
     def key(self) -> tuple:
@@ -105,9 +112,12 @@ class VideoInput:
 def play(stream, video: VideoInput | None, encode: Callable[[torch.Tensor], torch.Tensor]) -> None:
     """Make ``video`` the input of ``stream`` (``Stream.frame_input``); None makes it
     text-to-video again. The same video as the run before goes on where it left off, with
-    this run's strength; a new one starts with the next frame that enters the buffer.
+    this run's strength; a new one starts with the next frame that enters the buffer. A live
+    input (the panel's camera) stays the input while it is on: the node's video waits.
     ``encode(images [F, H, W, 3]) -> latents [Bsz, F, C, h, w]``."""
     current = stream.frame_input
+    if current is not None and current.live:
+        return
     if video is None:
         stream.frame_input = None
     elif isinstance(current, LatentClip) and current.key == video.key:

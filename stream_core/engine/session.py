@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import torch
 
 from .decoded_stream import DecodedStream
+from .live_input import Encoder, LiveFrames
 from .stream import Stream
 from .timeline import PromptTimeline
 
@@ -67,12 +68,17 @@ class Session:
     newest prompt replaces one not yet applied, so no flood of requests can queue up work.
     ``attachments``: what the host keeps with the stream between runs (a recording, a
     pacing clock, a decoder's cache), counted in ``nbytes`` and closed with it.
+    ``encode``: the model's image encoder for video input (``live_input.Encoder``); None
+    when the model takes no video input. ``camera``: the live input the browser feeds
+    (``feed``), the stream's input from the next step on until ``request_camera_off``.
     """
 
     frames: DecodedStream
     source: ConditioningSource
     key: tuple
     schedule: Any
+    encode: Encoder | None = None
+    camera: LiveFrames | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     running: bool = False
     _requests: dict = field(default_factory=dict)          # "prompt": the newest, "stop": True
@@ -111,13 +117,32 @@ class Session:
         with self._requests_lock:
             self._requests["stop"] = True
 
+    def feed(self, image: torch.Tensor, strength: float, stamp: float = 0.0) -> None:
+        """A live input frame (``image`` [H, W, 3]) from the browser; the first one turns the
+        camera on (``live_input.LiveFrames`` has the queue policy)."""
+        if self.encode is None:
+            raise ValueError("this stream's model takes no video input")
+        with self._requests_lock:
+            if self.camera is None:
+                self.camera = self._requests["camera"] = LiveFrames(self.encode, strength, self.source.output_frame)
+            camera = self.camera
+        camera.push(image, strength, stamp)
+
+    def request_camera_off(self) -> None:
+        with self._requests_lock:
+            self.camera, self._requests["camera"] = None, None
+
     def apply_requests(self) -> None:
         """Between two steps: a new prompt takes over every frame still in the buffer
-        (no reset; near-clean frames barely change); a stop ends the run."""
+        (no reset; near-clean frames barely change); the camera becomes the input, or stops
+        being it (text-to-video again, no reset); a stop ends the run."""
         with self._requests_lock:
             requests, self._requests = self._requests, {}
         if "prompt" in requests:
             self.source.switch(requests["prompt"], at_frame=self.source.output_frame(self.stream.live_index))
+        current = self.stream.frame_input
+        if "camera" in requests and (requests["camera"] is not None or (current is not None and current.live)):
+            self.stream.frame_input = requests["camera"]
         if requests.get("stop"):
             raise StopRequested()
 
@@ -128,7 +153,9 @@ class Session:
                 "prompt": self.source.timeline.prompt_at(self.source.output_frame(s.newest_index)),
                 "accepts_text": self.source.accepts_text, "how_to_reprompt": self.source.how_to_reprompt,
                 "timeline": [list(entry) for entry in self.source.timeline.entries],
-                "tau": s.chunk_tau, "partition": {"K": p.K, "N": p.N, "c": p.c, "s": p.s}}
+                "tau": s.chunk_tau, "partition": {"K": p.K, "N": p.N, "c": p.c, "s": p.s},
+                "video_input": self.encode is not None,
+                "camera": None if self.camera is None else self.camera.report()}
 
 
 class SessionFactory(Protocol):

@@ -91,7 +91,7 @@ class NativeStreamFactory:
         weights = next(self.model.parameters())
         stream = Stream(source, self.partition, self.shape, seed=self.seed, device=weights.device, dtype=weights.dtype)
         return Session(DecodedStream(stream, lambda latents: to_images(self.model, latents)), source, self.key,
-                       self.schedule)
+                       self.schedule, encode=self.encode)
 
     def reconfigure(self, session: Session) -> None:
         session.follow(self.schedule)

@@ -2,6 +2,7 @@
 // streams it watches, JSON statuses and the list of streams; reconnects when dropped.
 
 const FRAME = 1;
+const CAMERA = 2;
 
 /** A binary frame message -> {stream_id, index, fps, session, meta, blob}. */
 export function parseFrame(buffer) {
@@ -53,6 +54,8 @@ export class LiveClient extends EventTarget {
       this.emit("streams", message.streams);
     } else if (message.type === "status") {
       this.emit("status", message);
+    } else if (message.type === "camera") {
+      this.emit("camera", message);
     }
   }
 
@@ -71,6 +74,24 @@ export class LiveClient extends EventTarget {
     if (this.socket?.readyState === WebSocket.OPEN) {
       this.socket.send(JSON.stringify({ watch: this.watching, ...this.options }));
     }
+  }
+
+  /** One camera frame (JPEG bytes) into a stream: header {strength, stamp}; false when not connected. */
+  sendCamera(streamId, header, jpeg) {
+    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    const meta = new TextEncoder().encode(JSON.stringify({ stream_id: streamId, ...header }));
+    const message = new Uint8Array(8 + meta.length + jpeg.byteLength);
+    const view = new DataView(message.buffer);
+    view.setUint32(0, CAMERA);
+    view.setUint32(4, meta.length);
+    message.set(meta, 8);
+    message.set(new Uint8Array(jpeg), 8 + meta.length);
+    this.socket.send(message.buffer);
+    return true;
+  }
+
+  cameraOff(streamId) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ camera_off: streamId }));
   }
 
   close() {

@@ -1,13 +1,17 @@
 // The StreamDiT Live panel: watch a stream at its own frame rate, scrub and replay its last
-// seconds, see its buffer, re-prompt it, stop it, pop it out, copy its prompts back.
+// seconds, see its buffer, re-prompt it, feed it the camera, stop it, pop it out, copy its
+// prompts back.
 // `host` connects it to ComfyUI: post(path, body) -> reply or null, check(body) -> reply or
 // null (quiet), toast(text, severity), viewerUrl(id), copyToSchedule(id, timeline) -> text,
 // settings() -> {latency, quality, max_fps}.
 
+import { Camera } from "./camera.js";
 import { addStyles, button, el } from "./dom.js";
 import { FramePlayer, replay } from "./player.js";
 
 const STATS_EVERY_MS = 250;
+const CAMERA_MAX_FPS = 30;
+const CAMERA_TITLE = "Send your camera to the stream as its input (video to video); stop it to go back to the prompt alone";
 
 export class Panel {
   constructor(client, host) {
@@ -23,6 +27,7 @@ export class Panel {
     client.addEventListener("frame", (e) => this.onFrame(e.detail));
     client.addEventListener("status", (e) => this.onStatus(e.detail));
     client.addEventListener("streams", (e) => this.onStreams(e.detail));
+    client.addEventListener("camera", (e) => e.detail.stream_id === this.id && this.setHint(e.detail.error, true));
     this.loop();
   }
 
@@ -66,8 +71,20 @@ export class Panel {
     this.timeline = el("ol", { class: "sd-timeline", "data-testid": "streamdit-timeline" });
     this.copyButton = button("Copy to schedule", "copy",
                              "Write these prompts, live switches included, into the stream's Prompt Schedule node");
+    this.cameraVideo = el("video", { class: "sd-camera", "data-testid": "streamdit-camera-video", muted: "",
+                                     playsinline: "" });
+    this.cameraVideo.muted = true;
+    this.camera = new Camera(this.client, this.cameraVideo);
+    this.cameraButton = button("Use camera", "camera", CAMERA_TITLE);
+    this.strength = el("input", { class: "sd-strength", type: "range", min: "0", max: "1", step: "0.05", value: "0.6",
+                                  "data-testid": "streamdit-strength",
+                                  title: "How far the stream may leave the camera image: 0 = the image as it is, 1 = the prompt alone" });
+    this.strengthText = el("span", { class: "sd-stats" });
+    this.cameraStats = el("div", { class: "sd-stats", "data-testid": "streamdit-camera-stats" });
     const side = el("div", { class: "sd-side" }, el("span", { class: "sd-label", text: "now following" }), this.prompt,
-                    this.bars, form, this.hint, el("span", { class: "sd-label", text: "prompts by frame" }),
+                    this.bars, form, this.hint, el("span", { class: "sd-label", text: "input" }),
+                    el("div", { class: "sd-row" }, this.cameraButton, this.strength, this.strengthText),
+                    this.cameraVideo, this.cameraStats, el("span", { class: "sd-label", text: "prompts by frame" }),
                     this.timeline, el("div", { class: "sd-row" }, this.copyButton));
     this.root = el("div", { class: "sd-panel", "data-testid": "streamdit-panel" }, bar,
                    el("div", { class: "sd-body" }, this.stage, side));
@@ -83,6 +100,8 @@ export class Panel {
     this.stopButton.addEventListener("click", () => this.stop());
     form.addEventListener("submit", (e) => { e.preventDefault(); this.switchPrompt(); });
     this.input.addEventListener("input", () => this.checkSoon());
+    this.cameraButton.addEventListener("click", () => this.toggleCamera());
+    this.strength.addEventListener("input", () => this.render());
     this.copyButton.addEventListener("click", () => this.host.toast(this.host.copyToSchedule(this.id, this.state.timeline), "info"));
     this.render();
   }
@@ -119,12 +138,13 @@ export class Panel {
   onFrame(frame) {
     if (frame.stream_id !== this.id) return;
     this.player.push(frame, performance.now());
-    const { prompt, tau, made_fps } = frame.meta;
-    this.state = { ...this.state, prompt, tau, made_fps };   // running comes from statuses alone
+    const { prompt, tau, made_fps, camera } = frame.meta;
+    this.state = { ...this.state, prompt, tau, made_fps, camera };   // running comes from statuses alone
   }
 
   show(id) {
     if (id === this.id) return;
+    this.camera.stop();
     this.id = id;
     this.state = null;
     this.player.reset();
@@ -216,6 +236,24 @@ export class Panel {
     this.input.classList.toggle("sd-warn", warn);
   }
 
+  async toggleCamera() {
+    if (this.camera.on) {
+      this.camera.stop();
+      this.setHint("camera off: the stream follows its prompt alone from its next step", false);
+    } else {
+      const fps = Math.min(CAMERA_MAX_FPS, this.player.fps || 16);
+      try {
+        await this.camera.start(this.id, { fps, width: this.canvas.width, height: this.canvas.height,
+                                           strength: () => Number(this.strength.value) });
+        this.setHint(`camera on: ${this.canvas.width}x${this.canvas.height} at ${fps} fps into the stream`, false);
+      } catch (error) {
+        this.camera.stop();
+        this.setHint(`no camera: ${error.message || error.name}`, true);
+      }
+    }
+    this.render();
+  }
+
   async stop() {
     if (await this.host.post("/streamdit/stop", { stream_id: this.id })) this.setHint("stopping…", false);
   }
@@ -238,6 +276,18 @@ export class Panel {
     this.input.disabled = this.switchButton.disabled = this.id === null || !text;
     this.input.placeholder = s && !text ? s.how_to_reprompt : "new prompt";
     this.copyButton.disabled = !text || !s?.timeline?.length;
+    const video = Boolean(s?.video_input);
+    this.cameraButton.disabled = this.id === null || (!video && !this.camera.on);
+    this.cameraButton.title = s && !video ? "This stream's model takes no video input" : CAMERA_TITLE;
+    this.cameraButton.textContent = this.camera.on ? "Stop camera" : "Use camera";
+    this.cameraButton.classList.toggle("sd-on", this.camera.on);
+    this.cameraVideo.style.display = this.camera.on ? "" : "none";
+    this.strengthText.textContent = `strength ${Number(this.strength.value).toFixed(2)}`;
+    const c = s?.camera;
+    this.cameraStats.textContent = this.camera.on && c
+      ? `sent ${this.camera.sent} · used ${c.used} · dropped ${c.dropped} · held ${c.held}` +
+        (c.latency === null ? "" : ` · in to out ${Math.round(c.latency * 1000)} ms`)
+      : "";
     this.prompt.textContent = s?.prompt ?? "";
     this.timeline.replaceChildren(...(s?.timeline ?? []).map(([frame, prompt]) => el("li", { text: `${frame}: ${prompt}` })));
     this.renderBars(s?.tau ?? []);

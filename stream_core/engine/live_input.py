@@ -1,0 +1,92 @@
+"""Live input for video-to-video: frames that arrive at their own rate (a camera), taken by
+the stream at its own.
+
+The queue policy (StreamDiffusion's input queue, for a buffer that takes a chunk of ``c``
+frames at a time): the frames arrive from another thread into a short queue; a chunk of
+``n`` frames starting in the stream takes the newest ``n`` that arrived since the last
+chunk, in the order they arrived, and the older ones are dropped (counted). When fewer
+than ``n`` arrived, the newest frame seen is held (repeated, counted) for the rest, so the
+stream never waits for its input; before the first frame arrives, frames start from noise
+alone (text-to-video). Each stream frame remembers the arrival time and the sender's stamp
+of the input it took, so its output frame can report the input-to-output latency.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from typing import Callable
+
+import torch
+
+from .frame_input import check_strength
+
+Encoder = Callable[[torch.Tensor], torch.Tensor]
+"""images [F, H, W, 3] float in [0, 1] -> latents [Bsz, F, C, h, w]."""
+
+QUEUE_FRAMES = 32      # frames waiting at most; past it the oldest are dropped
+STAMPS_KEPT = 4096     # stream frames whose input stamps are remembered until their output leaves
+
+
+class LiveFrames:
+    """A ``frame_input.FrameInput`` fed from another thread (``push``) and read by the stream
+    (``latents``). ``output_frame`` maps a stream frame to its output frame (the unit of
+    ``left``). ``strength`` may change with every pushed frame."""
+
+    live = True
+
+    def __init__(self, encode: Encoder, strength: float, output_frame: Callable[[int], int] = lambda index: index):
+        self.encode, self.output_frame = encode, output_frame
+        self.strength = check_strength(strength)
+        self._waiting: deque[tuple[torch.Tensor, float, float]] = deque()   # (image, arrival, stamp)
+        self._last: tuple[torch.Tensor, float, float] | None = None
+        self._stamps: OrderedDict[int, tuple[float, float]] = OrderedDict()   # output frame -> (arrival, stamp)
+        self._lock = threading.Lock()
+        self.received = self.used = self.dropped = self.held = 0
+        self.latency: float | None = None   # seconds from the newest output frame's input arriving to it leaving
+
+    def push(self, image: torch.Tensor, strength: float, stamp: float = 0.0) -> None:
+        """A frame arrived: ``image`` [H, W, 3], ``stamp`` the sender's time for it (echoed back)."""
+        strength = check_strength(strength)
+        with self._lock:
+            self.strength = strength
+            self._waiting.append((image, time.monotonic(), float(stamp)))
+            self.received += 1
+            if len(self._waiting) > QUEUE_FRAMES:
+                self._waiting.popleft()
+                self.dropped += 1
+
+    def latents(self, index: int, count: int) -> torch.Tensor | None:
+        """Latents of the frames stream frames ``index..index+count-1`` start from, by the
+        policy above; None before any frame arrived."""
+        with self._lock:
+            fresh = list(self._waiting)[-count:]
+            self.dropped += len(self._waiting) - len(fresh)
+            self._waiting.clear()
+            if not fresh and self._last is None:
+                return None
+            taken = fresh + [fresh[-1] if fresh else self._last] * (count - len(fresh))
+            self.used += len(fresh)
+            self.held += count - len(fresh)
+            self._last = taken[-1]
+            for k, (_, arrival, stamp) in enumerate(taken):
+                self._stamps[self.output_frame(index + k)] = (arrival, stamp)
+            while len(self._stamps) > STAMPS_KEPT:
+                self._stamps.popitem(last=False)
+        return self.encode(torch.stack([image for image, _, _ in taken]))
+
+    def left(self, output_index: int) -> float | None:
+        """Output frame ``output_index`` is leaving now: the stamp of the input it took (None when
+        it took none), and ``latency`` updated."""
+        with self._lock:
+            entry = self._stamps.pop(output_index, None)
+        if entry is None:
+            return None
+        self.latency = time.monotonic() - entry[0]
+        return entry[1]
+
+    def report(self) -> dict:
+        """What the panel shows of the input."""
+        return {"strength": self.strength, "received": self.received, "used": self.used, "dropped": self.dropped,
+                "held": self.held, "latency": None if self.latency is None else round(self.latency, 3)}
+

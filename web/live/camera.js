@@ -1,0 +1,69 @@
+// The panel's camera: frames from getUserMedia, drawn at the stream's size and sent to the
+// server at a set rate as binary camera messages (nodes/live.py), where the running stream
+// takes the newest as its input (video-to-video). Stopping it turns the stream back to
+// text-to-video from its next step, without a reset.
+
+export class Camera {
+  /** client: the LiveClient; video: the <video> element that shows the camera. */
+  constructor(client, video) {
+    this.client = client;
+    this.video = video;
+    this.stream = null;       // the MediaStream while on
+    this.streamId = null;
+    this.timer = null;
+    this.canvas = document.createElement("canvas");
+    this.sent = 0;
+    this.busy = false;
+  }
+
+  get on() {
+    return this.stream !== null;
+  }
+
+  /** Start sending to streamId: {fps, width, height, strength: () -> number, quality}. Throws
+   * (with the browser's reason) when no camera can be opened. */
+  async start(streamId, { fps, width, height, strength, quality = 0.85 }) {
+    this.stop();
+    this.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: width }, height: { ideal: height } },
+                                                              audio: false });
+    this.streamId = streamId;
+    this.video.srcObject = this.stream;
+    await this.video.play().catch(() => {});
+    this.canvas.width = width;
+    this.canvas.height = height;
+    this.timer = setInterval(() => this.capture(strength(), quality), 1000 / fps);
+  }
+
+  /** One frame: the camera image cropped to the stream's aspect ratio, scaled to its size. */
+  capture(strength, quality) {
+    const v = this.video;
+    if (this.busy || !v.videoWidth || this.streamId === null) return;
+    const { width, height } = this.canvas;
+    const scale = Math.min(v.videoWidth / width, v.videoHeight / height);
+    const w = width * scale;
+    const h = height * scale;
+    this.canvas.getContext("2d").drawImage(v, (v.videoWidth - w) / 2, (v.videoHeight - h) / 2, w, h, 0, 0, width, height);
+    const stamp = Date.now();
+    const streamId = this.streamId;
+    this.busy = true;
+    this.canvas.toBlob(async (blob) => {
+      this.busy = false;
+      if (blob && this.streamId === streamId && this.client.sendCamera(streamId, { strength, stamp }, await blob.arrayBuffer())) {
+        this.sent += 1;
+      }
+    }, "image/jpeg", quality);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = null;
+    if (this.stream) {
+      for (const track of this.stream.getTracks()) track.stop();
+      this.client.cameraOff(this.streamId);
+    }
+    this.stream = null;
+    this.streamId = null;
+    this.video.srcObject = null;
+    this.sent = 0;
+  }
+}
