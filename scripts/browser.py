@@ -10,11 +10,14 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 READY = "window.app && window.app.graph && window.app.extensionManager && window.streamditLive"
 
 
-def launch(playwright):
-    """A headless Chromium (Playwright's ``sync_playwright()`` object in, its Browser out)."""
+def launch(playwright, camera: str | None = None):
+    """A headless Chromium (Playwright's ``sync_playwright()`` object in, its Browser out).
+    ``camera``: a .y4m video its fake camera plays (in a loop), allowed without asking."""
     if not os.path.exists(CHROMIUM):
         raise RuntimeError(f"Chromium is missing at {CHROMIUM}: scripts/setup.sh installs it with apt")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    fake_camera = [] if camera is None else ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                                             f"--use-file-for-fake-video-capture={camera}"]
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + fake_camera)
 
 
 def open_comfy(browser, server, width: int = 1280, height: int = 720):

@@ -57,8 +57,10 @@ const CSS = `
 .sd-timeline { margin: 0; padding-left: 0; list-style: none; font-variant-numeric: tabular-nums; }
 .sd-timeline li { white-space: pre-wrap; word-break: break-word; }
 .sd-label { color: var(--descrip-text, #aaa); font-size: 12px; }
-.sd-camera { width: 100%; max-height: 160px; object-fit: contain; background: #0b0b0b; border-radius: 6px;
-  image-rendering: pixelated; }
+.sd-stage .sd-camera { display: none; position: absolute; left: 0; top: 0; width: 50%; height: 100%;
+  object-fit: contain; }
+.sd-stage.sd-with-camera .sd-camera { display: block; }
+.sd-stage.sd-with-camera canvas { left: 50%; width: 50%; }
 .sd-strength { flex: 1; min-width: 60px; }
 `;
 

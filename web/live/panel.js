@@ -57,7 +57,10 @@ export class Panel {
                     el("strong", { text: "No stream yet" }),
                     el("span", { text: "Queue a workflow with a StreamDiT Stream node (the templates under " +
                                        "streamdit-comfy have some); it plays here as it streams." }));
-    this.stage = el("div", { class: "sd-stage" }, this.canvas, this.empty);
+    this.cameraVideo = el("video", { class: "sd-camera", "data-testid": "streamdit-camera-video", playsinline: "",
+                                     title: "Your camera: what the stream takes as its input" });
+    this.cameraVideo.muted = true;
+    this.stage = el("div", { class: "sd-stage" }, this.cameraVideo, this.canvas, this.empty);
 
     this.prompt = el("div", { class: "sd-prompt", "data-testid": "streamdit-prompt" });
     this.bars = el("div", { class: "sd-bars", "data-testid": "streamdit-buffer",
@@ -71,9 +74,6 @@ export class Panel {
     this.timeline = el("ol", { class: "sd-timeline", "data-testid": "streamdit-timeline" });
     this.copyButton = button("Copy to schedule", "copy",
                              "Write these prompts, live switches included, into the stream's Prompt Schedule node");
-    this.cameraVideo = el("video", { class: "sd-camera", "data-testid": "streamdit-camera-video", muted: "",
-                                     playsinline: "" });
-    this.cameraVideo.muted = true;
     this.camera = new Camera(this.client, this.cameraVideo);
     this.cameraButton = button("Use camera", "camera", CAMERA_TITLE);
     this.strength = el("input", { class: "sd-strength", type: "range", min: "0", max: "1", step: "0.05", value: "0.6",
@@ -84,7 +84,7 @@ export class Panel {
     const side = el("div", { class: "sd-side" }, el("span", { class: "sd-label", text: "now following" }), this.prompt,
                     this.bars, form, this.hint, el("span", { class: "sd-label", text: "input" }),
                     el("div", { class: "sd-row" }, this.cameraButton, this.strength, this.strengthText),
-                    this.cameraVideo, this.cameraStats, el("span", { class: "sd-label", text: "prompts by frame" }),
+                    this.cameraStats, el("span", { class: "sd-label", text: "prompts by frame" }),
                     this.timeline, el("div", { class: "sd-row" }, this.copyButton));
     this.root = el("div", { class: "sd-panel", "data-testid": "streamdit-panel" }, bar,
                    el("div", { class: "sd-body" }, this.stage, side));
@@ -281,7 +281,7 @@ export class Panel {
     this.cameraButton.title = s && !video ? "This stream's model takes no video input" : CAMERA_TITLE;
     this.cameraButton.textContent = this.camera.on ? "Stop camera" : "Use camera";
     this.cameraButton.classList.toggle("sd-on", this.camera.on);
-    this.cameraVideo.style.display = this.camera.on ? "" : "none";
+    this.stage.classList.toggle("sd-with-camera", this.camera.on);   // the camera beside the output
     this.strengthText.textContent = `strength ${Number(this.strength.value).toFixed(2)}`;
     const c = s?.camera;
     this.cameraStats.textContent = this.camera.on && c
