@@ -7,7 +7,15 @@ strength: the strength it snaps to, output FPS (and as a ratio to text-to-video,
 strength 1), the share of frames in the prompt's colour and shape, and how far the output's object
 is from the input's (median and 90th percentile of the per-frame centroid distance, pixels).
 
-Usage: python bench/video_to_video.py [--frames 200] [--model FILE]
+A second table feeds the same stream from a camera: a thread pushes the world's frames at a
+camera's rate (wall clock) through ``Session.feed``, as the panel's camera does, while the stream
+runs as fast as it can at strength 0.6. Per camera rate: the output FPS (and as a ratio to
+text-to-video), the input-to-output latency (a camera frame arriving to the output frame drawn
+from it leaving; median and 90th percentile), the shares of camera frames dropped and of stream
+frames that held an older one, and the colour and centroid error against the camera frame each
+output frame was drawn from.
+
+Usage: python bench/video_to_video.py [--frames 200] [--camera-seconds 20] [--model FILE]
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 
 import torch
@@ -47,6 +56,50 @@ def run(model, video: torch.Tensor, strength: float, frames: int) -> tuple[torch
     return images, frames / (time.perf_counter() - start), 1 - entry_level(session.stream.grid, strength)
 
 
+def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: float, strength: float = 0.6) -> dict:
+    """The stream fed by a camera playing ``video`` [F, H, W, 3] at ``camera_fps`` for ``seconds``
+    (None: no camera, text-to-video: the baseline)."""
+    factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), 0, 64, 64, Partition(0, 4, 2, 1))
+    session = factory.create()
+    session.frames.take(8)                          # the start-up (text-to-video) is not measured
+    if camera_fps is None:
+        start = time.perf_counter()
+        made = len(session.frames.take(max(2, int(seconds * 16)) // 2 * 2))
+        return {"fps": made / (time.perf_counter() - start)}
+    session.feed(video[0], strength, stamp=0)
+    session.apply_requests()                        # the camera is the input from here on
+    camera, stop = session.camera, threading.Event()
+
+    def feeder() -> None:
+        start, n = time.perf_counter(), 1
+        while not stop.is_set():
+            time.sleep(max(0.0, start + n / camera_fps - time.perf_counter()))
+            session.feed(video[n % len(video)], strength, stamp=n)
+            n += 1
+
+    thread = threading.Thread(target=feeder, daemon=True)
+    thread.start()
+    drawn, latencies, made, start = [], [], 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        first = session.frames.frames_taken
+        images = session.frames.take(2)
+        made += len(images)
+        for n, image in enumerate(images):
+            stamp = camera.left(first + n)
+            if stamp is not None:
+                drawn.append((int(stamp), image))
+                latencies.append(camera.latency)
+    elapsed = time.perf_counter() - start
+    stop.set()
+    thread.join()
+    if not latencies:
+        raise SystemExit(f"in {seconds:g} s no output frame was drawn from the camera: give it more --camera-seconds")
+    latencies.sort()
+    return {"fps": made / elapsed, "latency": statistics.median(latencies), "p90": latencies[int(0.9 * (len(latencies) - 1))],
+            "dropped": camera.dropped / max(1, camera.received), "held": camera.held / max(1, camera.used + camera.held),
+            "drawn": drawn}
+
+
 def scores(inputs, outputs) -> dict:
     pairs = list(zip(inputs, outputs))
     errors = sorted(math.hypot(wrapped(o.x - i.x, 64), wrapped(o.y - i.y, 64)) for i, o in pairs if o.colour)
@@ -59,6 +112,7 @@ def scores(inputs, outputs) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--camera-seconds", type=float, default=20.0)
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "streamdit-shapes-64px-distilled.safetensors"))
     args = ap.parse_args()
     torch.set_grad_enabled(False)
@@ -80,6 +134,23 @@ def main() -> None:
             r = scores(inputs, [look(f) for f in images.permute(0, 3, 1, 2) * 2 - 1])
             print(f"| {scene.caption()} | {strength:g} | {snapped:.2f} | {fps:.0f} | {fps / base:.2f} | {r['colour']:.0%} "
                   f"| {r['shape']:.0%} | {r['median']:.1f} | {r['p90']:.1f} |", flush=True)
+    scene = Scene("red", "circle", "right")
+    video = ((world_frames(scene, 256, 0) + 1) / 2).permute(0, 2, 3, 1).contiguous()
+    seen_input = [look(f) for f in world_frames(scene, 256, 0)]
+    print(f"\ncamera input: \"{scene.caption()}\" played at the camera's rate for {args.camera_seconds:g} s, strength 0.6 "
+          "(snaps to 0.50), the stream as fast as it can")
+    print("| camera FPS | output FPS | output FPS / text-to-video | latency median (ms) | latency 90th percentile (ms) "
+          "| camera frames dropped | stream frames holding an older one | colour | centroid error median (px) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    text_to_video = camera_run(model, video, None, args.camera_seconds)["fps"]
+    print(f"| none (text-to-video, the baseline) | {text_to_video:.1f} | 1.00 | | | | | | |")
+    for camera_fps in (15.0, 30.0):
+        c = camera_run(model, video, camera_fps, args.camera_seconds)
+        r = scores([seen_input[n % len(video)] for n, _ in c["drawn"]],
+                   [look(image.permute(2, 0, 1) * 2 - 1) for _, image in c["drawn"]])
+        print(f"| {camera_fps:.0f} | {c['fps']:.1f} | {c['fps'] / text_to_video:.2f} | {c['latency'] * 1000:.0f} "
+              f"| {c['p90'] * 1000:.0f} | {c['dropped']:.0%} | {c['held']:.0%} | {r['colour']:.0%} | {r['median']:.1f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,15 @@ def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
 
 
 def test_the_video_to_video_benchmark_runs():
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "video_to_video.py"), "--frames", "12"],
-                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "video_to_video.py"), "--frames", "12",
+                          "--camera-seconds", "6"], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    strengths, cameras = out.stdout.split("camera input:")
+    rows = [line for line in strengths.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) == 14
     assert all(float(row.split(" | ")[3]) > 0 for row in rows)
     # strength 0 is the input: the object where the input's is (through the autoencoder)
     assert all(float(row.split(" | ")[7]) < 1.0 for row in rows if row.split(" | ")[1] == "0")
+    camera_rows = [line.split(" | ") for line in cameras.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [row[0] for row in camera_rows] == ["| none (text-to-video, the baseline)", "| 15", "| 30"]
+    assert all(float(row[1]) > 0 and float(row[3]) > 0 for row in camera_rows[1:])   # frames out, a latency
