@@ -246,6 +246,20 @@ TEMPLATES = (
          Stage("Re-drawn under the prompt", "stream", ("2", "6", "3")), Stage("Video", "video", ("4", "5"))),
         ("StreamDiT",), runs=1),
     Template(
+        "streamdit_webcam_to_video", "Webcam to video",
+        "Your camera, redrawn live under a prompt: press Use camera in the StreamDiT Live panel.",
+        "**Webcam to video, live.**\n\n"
+        f"1. {PANEL}\n"
+        "2. Press **Run (Instant)**: every run continues the stream *webcam*, paced to 16 fps.\n"
+        "3. In the panel press **Use camera** (the browser asks for it). Your camera goes into the stream at its size "
+        "and comes out redrawn under the prompt, beside the camera image. *strength*: 0 gives the camera back, 1 "
+        "ignores it; 0.5 to 0.75 keep where things are and take the prompt's colour. **Stop camera** and the stream "
+        "follows the prompt alone again, without a reset.\n\n"
+        "The pack's model knows coloured shapes on dark backgrounds: hold a coloured object against a dark wall.",
+        stream_workflow("continue", "webcam", 32, None, "0: a blue square moving right", model=STUDENT, K=0, s=1,
+                        guidance=1.0, fps=16.0, realtime=True),
+        native_stages(video=False), ("StreamDiT",), runs=1),
+    Template(
         "streamdit_wan21_t2v_1_3b_realtime", "Wan 2.1 1.3B live, 4 steps",
         "Wan 2.1 1.3B live in 4 steps (Self Forcing LoRA, tiny decoder). Needs the Wan files.",
         "**Wan 2.1 1.3B as a live stream.** The Self Forcing (DMD) LoRA makes it a 4 step model: one model pass per "
