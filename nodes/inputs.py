@@ -8,7 +8,7 @@ from nodes import MAX_RESOLUTION
 
 from ..stream_core.engine.partition import Partition, PartitionError
 from .registry import STREAMS
-from .types import StreamFrames
+from .types import StreamFrames, VideoInputType
 from .validation import problem
 
 
@@ -67,6 +67,12 @@ def live_inputs(fps: float) -> list:
                          tooltip="Write every frame to one video per stream in output/streamdit/ that grows as "
                                  "runs continue (with a .json index of its prompts), and show it on the node."),
     ]
+
+
+def video_input() -> VideoInputType.Input:
+    return VideoInputType.Input("video_input", display_name="video input", optional=True,
+                                tooltip="From StreamDiT Video Input: frames the stream re-draws under its prompt "
+                                        "(video-to-video). Disconnect it to go back to text-to-video.")
 
 
 def recording_ui(frames: StreamFrames) -> ui.PreviewVideo | None:

@@ -8,9 +8,10 @@ from ..stream_core.engine.guidance import GUIDANCE_UNTIL
 from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.session import NativeStreamFactory
-from .inputs import StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs
+from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
+                     video_input)
 from .run import RunOptions, run_stream
-from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType, VideoInputType
+from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType
 from .validation import checked
 
 
@@ -39,9 +40,7 @@ class StreamDiTStream(StreamNode):
                                        "every frame. Guiding the nearly clean chunk exaggerates the motion inside it, "
                                        "so objects jump back at every chunk boundary."),
                 *live_inputs(fps=16.0),
-                VideoInputType.Input("video_input", display_name="video input", optional=True,
-                                     tooltip="From StreamDiT Video Input: frames the stream re-draws under its prompt "
-                                             "(video-to-video). Disconnect it to go back to text-to-video."),
+                video_input(),
             ],
             outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
                      io.Image.Output(display_name="images", tooltip="This run's frames as an image batch.")],

@@ -16,8 +16,9 @@ class StreamDiTVideoInput(io.ComfyNode):
             display_name="StreamDiT Video Input",
             category=CATEGORY,
             description="Video-to-video: a stream re-draws these frames under its prompt, one input frame per output "
-                        "frame, from the next frame that enters its buffer. Queue again with the same video and the "
-                        "stream goes on with the next input frames; after the last one it is text-to-video again.",
+                        "frame (a Wan stream: 4 per latent, the Wan VAE encodes them), from the next frame that enters "
+                        "its buffer. Queue again with the same video and the stream goes on with the next input "
+                        "frames; after the last one it is text-to-video again.",
             inputs=[
                 io.Float.Input("strength", default=0.6, min=0.0, max=1.0, step=0.05,
                                tooltip="How much the prompt may change the input: 0 = the input unchanged, 1 = pure "
@@ -28,7 +29,7 @@ class StreamDiTVideoInput(io.ComfyNode):
                                                                "images are connected."),
             ],
             outputs=[VideoInputType.Output(display_name="video input",
-                                           tooltip="For the 'video input' of StreamDiT Stream.")],
+                                           tooltip="For the 'video input' of StreamDiT Stream or StreamDiT Wan Stream.")],
         )
 
     @classmethod

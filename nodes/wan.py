@@ -45,6 +45,11 @@ def vae_latents(patcher, latents: torch.Tensor) -> torch.Tensor:
     return patcher.model.process_latent_out(latents.movedim(0, 1)[None])[0].movedim(1, 0)
 
 
+def model_latents(patcher, latents: torch.Tensor) -> torch.Tensor:
+    """Latent frames [n, C, h, w] from the VAE's space into the model's (``process_latent_in``)."""
+    return patcher.model.process_latent_in(latents.movedim(0, 1)[None])[0].movedim(1, 0)
+
+
 def check_model(patcher) -> None:
     """Refuse models whose diffusion model takes one noise level per sample, or that
     need inputs a text-to-video stream does not have."""

@@ -15,19 +15,33 @@ import torch
 from .wan import WanModelError
 
 
+def wan_vae_module(vae):
+    """ComfyUI's ``comfy.ldm.wan.vae`` or ``vae2_2`` module of ``vae``'s model, or a
+    ``WanModelError`` saying which VAE to load."""
+    model = getattr(vae, "first_stage_model", None)
+    for module in (comfy.ldm.wan.vae, comfy.ldm.wan.vae2_2):
+        if isinstance(model, module.WanVAE):
+            return module
+    raise WanModelError(f"the VAE is a {type(model).__name__}, not a Wan 2.1 / 2.2 VAE: load the VAE that "
+                        "belongs to the model (wan_2.1_vae.safetensors, or wan2.2_vae for the 5B model)")
+
+
+def load_vae(vae, shape: tuple, encode: bool) -> None:
+    """The VAE's weights onto its device (a run loads them with the model; this is for the rest)."""
+    if vae.patcher not in comfy.model_management.loaded_models():
+        memory = (vae.memory_used_encode if encode else vae.memory_used_decode)(shape, vae.vae_dtype)
+        comfy.model_management.load_models_gpu([vae.patcher], memory_required=memory)
+
+
 class WanStreamDecoder:
     """``decoder(latents [n, C, h, w] in the VAE's space) -> images [m, H, W, 3]`` in [0, 1];
     m = 4 n, less 3 on the first call (Wan's first latent is one video frame)."""
 
     def __init__(self, vae):
-        model = getattr(vae, "first_stage_model", None)
-        if not isinstance(model, (comfy.ldm.wan.vae.WanVAE, comfy.ldm.wan.vae2_2.WanVAE)):
-            raise WanModelError(f"the VAE is a {type(model).__name__}, not a Wan 2.1 / 2.2 VAE: load the VAE that "
-                                "belongs to the model (wan_2.1_vae.safetensors, or wan2.2_vae for the 5B model)")
+        module = wan_vae_module(vae)
         self.vae = vae
-        self.wan22 = isinstance(model, comfy.ldm.wan.vae2_2.WanVAE)
-        count = comfy.ldm.wan.vae2_2.count_conv3d if self.wan22 else comfy.ldm.wan.vae.count_conv3d
-        self._cache: list = [None] * count(model.decoder)
+        self.wan22 = module is comfy.ldm.wan.vae2_2
+        self._cache: list = [None] * module.count_conv3d(vae.first_stage_model.decoder)
         self._first = True
 
     @property
@@ -39,9 +53,7 @@ class WanStreamDecoder:
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:
         vae, model = self.vae, self.vae.first_stage_model
         z = latents.movedim(0, 1)[None]                                          # [1, C, n, h, w]
-        if vae.patcher not in comfy.model_management.loaded_models():           # a run loads it with the model
-            comfy.model_management.load_models_gpu([vae.patcher],
-                                                   memory_required=vae.memory_used_decode(z.shape, vae.vae_dtype))
+        load_vae(vae, z.shape, encode=False)
         x = model.conv2(z.to(vae.device, vae.vae_dtype))
         frames = []
         for i in range(x.shape[2]):

@@ -8,15 +8,18 @@ from comfy.model_patcher import ModelPatcher
 from comfy.sd import VAE
 
 from ..stream_core.engine.decoded_stream import DecodedStream
+from ..stream_core.engine.frame_input import VideoInput, play
 from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.session import Session
 from ..stream_core.engine.stream import Stream
-from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, model_tau_grid,
-                  vae_latents)
+from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, model_latents,
+                  model_tau_grid, vae_latents)
 from .wan_decode import WanStreamDecoder
+from .wan_encode import FRAMES_PER_LATENT, WanStreamEncoder
 from .wan_previews import LatentRGBDecoder, load_tiny_decoder, tiny_decoder_files
 
-PATCH = 2   # Wan's spatial patch size on latents
+PATCH = 2             # Wan's spatial patch size on latents
+ENCODE_LATENTS = 8    # latents encoded at once when a video input is encoded (its memory)
 
 
 def full_schedule(positive, schedule: ConditioningSchedule | None) -> ConditioningSchedule:
@@ -116,6 +119,7 @@ class WanStreamFactory:
     model_low_noise: ModelPatcher | None = None
     boundary: float = 0.875
     decoder: str = "vae"
+    video: VideoInput | None = None   # video-to-video: the input frames and their strength
     notes: tuple[str, ...] = ()
     shape: tuple[int, int, int] = field(init=False)          # (C, h, w) of a latent frame
     wanted: ConditioningSchedule = field(init=False)         # the positive, then the schedule
@@ -156,3 +160,20 @@ class WanStreamFactory:
         session.follow(self.wanted)
         session.source.negative = cross_attn(self.negative)
         session.source.guidance = self.guidance
+        play(session.stream, self.video, self.encode)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Input video frames [F, H, W, 3] in [0, 1] -> latents [1, 1 + (F-1)//4, C, h, w] in the
+        model's space, one per stream frame (the first is one video frame, each later one 4;
+        frames past the last whole latent are left out), resized to width x height first when
+        they differ; encoded a few latents at a time through the VAE's causal encoder."""
+        frames = images[:1 + (len(images) - 1) // FRAMES_PER_LATENT * FRAMES_PER_LATENT].movedim(-1, 1)
+        if frames.shape[-2:] != (self.height, self.width):
+            frames = torch.nn.functional.interpolate(frames.float(), (self.height, self.width), mode="area")
+        frames = frames.movedim(1, -1)
+        encoder = WanStreamEncoder(self.vae)
+        cut = [0, 1 + FRAMES_PER_LATENT * (ENCODE_LATENTS - 1)]
+        while cut[-1] < len(frames):
+            cut.append(cut[-1] + FRAMES_PER_LATENT * ENCODE_LATENTS)
+        latents = torch.cat([encoder(frames[a:b]) for a, b in zip(cut, cut[1:])])
+        return model_latents(self.model, latents)[None]

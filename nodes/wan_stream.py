@@ -8,8 +8,10 @@ from comfy.model_patcher import ModelPatcher
 from comfy.sd import VAE
 from comfy_api.latest import io
 
+from ..stream_core.engine.frame_input import VideoInput
 from ..stream_core.engine.partition import Partition
-from .inputs import StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs
+from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
+                     video_input)
 from .run import RunOptions, run_stream
 from .types import CATEGORY, ConditioningScheduleType, FramesType
 from .wan import ConditioningSchedule, experts_loaded
@@ -56,6 +58,7 @@ class StreamDiTWanStream(StreamNode):
                                        "for Wan 2.1 and 2.2 A14B, taew2_2 for 2.2 5B; fast, softer); latent rgb "
                                        "(instant, a rough colour preview)."),
                 *live_inputs(fps=16.0),
+                video_input(),
             ],
             outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
                      io.Image.Output(display_name="images", tooltip="This run's frames as an image batch."),
@@ -72,10 +75,11 @@ class StreamDiTWanStream(StreamNode):
                 seed: int, width: int, height: int, K: int, N: int, c: int, s: int, scheduler: str, guidance: float,
                 frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,
                 boundary: float = 0.875, decoder: str = "vae", fps: float = 16.0, realtime: bool = False,
-                record: bool = False) -> io.NodeOutput:
+                record: bool = False, video_input: VideoInput | None = None) -> io.NodeOutput:
         factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
-                                   guidance, schedule, model_low_noise, boundary, decoder)
-        with experts_loaded(factory.experts, factory.batch, vae if factory.decoder == "vae" else None):
+                                   guidance, schedule, model_low_noise, boundary, decoder, video_input)
+        uses_vae = factory.decoder == "vae" or video_input is not None
+        with experts_loaded(factory.experts, factory.batch, vae if uses_vae else None):
             out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
         latents = out.latents if out.latents is not None else torch.empty(0, *factory.shape)   # none decoded this run
         return io.NodeOutput(out, out.images, {"samples": latents.movedim(0, 1)[None]}, ui=recording_ui(out))

@@ -181,8 +181,9 @@ def test_refused_models_get_a_clear_message(pack, comfy, comfy_base):
     i2v = comfy.sd.load_diffusion_model_state_dict(wan_model_state(model_type="i2v", in_dim=36))
     with pytest.raises(wan_.WanModelError, match="image-to-video"):
         wan_.check_model(i2v)
-    with pytest.raises(wan_.WanModelError, match="not a Wan 2.1 / 2.2 VAE"):
-        decoder_cls(comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)}))
+    for coder in (decoder_cls, pack("nodes.wan_encode").WanStreamEncoder):
+        with pytest.raises(wan_.WanModelError, match="not a Wan 2.1 / 2.2 VAE"):
+            coder(comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)}))
 
 
 def test_the_wan_stream_node_streams_continues_and_follows_a_schedule(comfy, wan):
@@ -360,3 +361,45 @@ def test_a_pass_that_cannot_fit_is_refused_with_what_to_change(pack):
     assert too_big(2**30, 2**31, 10, (832, 480)) is None
     message = too_big(3 * 2**30, 2**30, 10, (832, 480))
     assert "10 latent frames at 832x480 needs about 3.0 GiB, and 1.0 GiB are free" in message and "--lowvram" in message
+
+
+@pytest.mark.parametrize("kind", ["wan", "wan22"])
+@pytest.mark.parametrize("pieces", [[25], [1, 4, 4, 4, 4, 4, 4], [5, 8, 12], [13, 12]], ids=str)
+def test_streaming_encode_equals_the_one_shot_encode(pack, request, kind, pieces):
+    encoder_cls = pack("nodes.wan_encode").WanStreamEncoder
+    _, vae = request.getfixturevalue(kind)
+    video = torch.rand(25, 32, 32, 3, generator=torch.Generator().manual_seed(6))
+    one_shot = vae.encode(video)[0].movedim(1, 0)           # [7, C, h, w]: ComfyUI's own encode
+    encoder, start, out = encoder_cls(vae), 0, []
+    for n in pieces:
+        out.append(encoder(video[start:start + n]))
+        start += n
+    assert [len(p) for p in out] == [(n + 3 * (i == 0)) // 4 for i, n in enumerate(pieces)]
+    streamed = torch.cat(out)
+    assert streamed.shape == one_shot.shape and one_shot.std() > 0.01
+    torch.testing.assert_close(streamed, one_shot, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="multiple of 4 frames"):
+        encoder(video[:3])
+
+
+def test_the_wan_stream_node_redraws_a_video_input_and_refuses_a_mismatched_vae(comfy, wan, wan22):
+    m = comfy.NODE_CLASS_MAPPINGS
+    model, vae = wan
+    video = torch.rand(29, 32, 32, 3, generator=torch.Generator().manual_seed(8))
+    args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 6), vae=vae, stream_id="wan-v2v",
+                action="restart", seed=2, width=32, height=32, K=0, N=2, c=2, s=1, scheduler="simple",
+                guidance=1.0, frames=21)
+    node = m["StreamDiTWanStream"]
+    same = node.execute(**args, video_input=m["StreamDiTVideoInput"].execute(0.0, images=video).result[0]).result[0]
+    # strength 0: the stream's latents are the input's, so its frames are ComfyUI's encode then decode of the video
+    through = vae.decode(vae.encode(video))[0]
+    torch.testing.assert_close(same.images, through[:21], rtol=0, atol=1e-4)
+    more = node.execute(**{**args, "action": "continue", "frames": 8},
+                        video_input=m["StreamDiTVideoInput"].execute(0.0, images=video).result[0]).result[0]
+    torch.testing.assert_close(more.images, through[21:29], rtol=0, atol=1e-4)    # a continued run goes on
+    redrawn = node.execute(**args, video_input=m["StreamDiTVideoInput"].execute(0.6, images=video).result[0]).result[0]
+    plain = node.execute(**args).result[0]
+    # at 0.6 the input shows through: nearer the input than text-to-video is
+    assert (redrawn.images - through[:21]).abs().mean() < (plain.images - through[:21]).abs().mean()
+    with pytest.raises(ValueError, match="16 latent channels and the model 48"):
+        node.execute(**{**args, "model": wan22[0]}, video_input=m["StreamDiTVideoInput"].execute(0.5, images=video).result[0])
