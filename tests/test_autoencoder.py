@@ -83,3 +83,14 @@ def test_a_factor_4_autoencoder_round_trips_and_a_model_trains_on_it(tmp_path):
         frames = stream_frames(model, Partition(0, 4, 2, 1), PromptTimeline(((0, "a red circle moving up"),)),
                                frames=3, seed=0, guidance=1.0)
     assert frames.shape == (3, 3, 64, 64)
+
+
+def test_an_autoencoder_fine_tunes_from_its_own_file_or_from_the_model_carrying_it(tmp_path):
+    ae_path, model_path = str(tmp_path / "ae.safetensors"), str(tmp_path / "model.safetensors")
+    first = train_autoencoder(2, ae_path, channels=4, batch=1, log_every=100)
+    cfg = dataclasses.replace(default_config(latent_channels=4), dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
+    train(1, 2, model_path, config=cfg, log_every=100, autoencoder=ae_path)
+    for start in (ae_path, model_path):
+        tuned = train_autoencoder(1, str(tmp_path / "tuned.safetensors"), batch=1, lr=0.0, log_every=100, init=start)
+        for key, value in first.state_dict().items():      # no step size: the start comes out, channels kept
+            torch.testing.assert_close(tuned.state_dict()[key], value, rtol=0, atol=1e-6)

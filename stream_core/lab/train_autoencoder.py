@@ -39,10 +39,13 @@ def standardise(ae: FrameAutoencoder, frames: torch.Tensor) -> None:
 
 
 def train_autoencoder(steps: int, out: str, channels: int = 4, batch: int = 4, lr: float = 1e-3,
-                      seed: int = 0, log_every: int = 100, factor: int = 8) -> FrameAutoencoder:
-    """``batch`` clips of 8 frames per step; weights to ``out`` (safetensors)."""
+                      seed: int = 0, log_every: int = 100, factor: int = 8, init: str | None = None) -> FrameAutoencoder:
+    """``batch`` clips of 8 frames per step; weights to ``out`` (safetensors). ``init``: an
+    autoencoder file, or a model file (the autoencoder it carries), to start from instead of
+    random weights (fine-tuning; its channels and factor are kept)."""
     torch.manual_seed(seed)
-    ae = FrameAutoencoder(channels, factor=factor)
+    ae = FrameAutoencoder(channels, factor=factor) if init is None else starting_point(init)
+    channels, factor = ae.shift.shape[0], ae.factor
     world = World(seed=seed + 1000)   # other clips than the DiT's; held-out pairs stay unseen
     opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
@@ -74,6 +77,14 @@ def load_autoencoder(path: str) -> FrameAutoencoder:
     return ae.eval()
 
 
+def starting_point(path: str) -> FrameAutoencoder:
+    """The autoencoder in ``path``: a ``train_autoencoder`` file or a model file that carries one."""
+    from ..native.checkpoint import load
+    if any(k.startswith("encoder.") for k in load_file(path)):
+        return load_autoencoder(path).train().requires_grad_(True)
+    return load(path).autoencoder.train().requires_grad_(True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=1500)
@@ -81,9 +92,10 @@ def main() -> None:
     ap.add_argument("--factor", type=int, default=8, choices=FACTORS, help="image pixels per latent pixel")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--init", help="an autoencoder or model file to fine-tune (its channels and factor are kept)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    train_autoencoder(args.steps, args.out, args.channels, args.batch, args.lr, factor=args.factor)
+    train_autoencoder(args.steps, args.out, args.channels, args.batch, args.lr, factor=args.factor, init=args.init)
 
 
 if __name__ == "__main__":
