@@ -349,6 +349,18 @@ def test_the_camera_feeds_a_running_stream_and_stopping_it_returns_to_the_prompt
         after = page.evaluate("() => window.__out")[before:]
         assert all(frame[0] is None for frame in after[12:])      # past the buffer, no frame took a camera frame
         assert len({frame[2] for frame in after}) == 1 and after[0][1] > out[-1][1]   # the same stream, going on
+
+        viewer = browser.new_page(viewport={"width": 800, "height": 600})   # the standalone viewer's camera too
+        viewer.goto(f"{server.url}/streamdit/view?stream=camera&strength=0.6")
+        viewer.wait_for_function("window.streamditView && window.streamditView.player.stats.shown > 4", timeout=60_000)
+        viewer.click("[data-testid=streamdit-view-camera]")
+        expect(viewer.locator("[data-testid=streamdit-view-camera-video]")).to_be_visible()
+        fed_again = len(page.evaluate("() => window.__out"))
+        page.wait_for_function(f"window.__out.slice({fed_again}).filter(o => o[0] !== null).length >= 8",
+                               timeout=60_000)
+        shot(viewer, "standalone-viewer-camera")
+        viewer.click("[data-testid=streamdit-view-camera]")
+        viewer.close()
         page.click(tid("stop"))
         poll(lambda: idle(server), what="the run to stop")
     finally:
