@@ -33,21 +33,29 @@ def load_vae(vae, shape: tuple, encode: bool) -> None:
         comfy.model_management.load_models_gpu([vae.patcher], memory_required=memory)
 
 
-class WanStreamDecoder:
-    """``decoder(latents [n, C, h, w] in the VAE's space) -> images [m, H, W, 3]`` in [0, 1];
-    m = 4 n, less 3 on the first call (Wan's first latent is one video frame)."""
+class CausalCoder:
+    """A Wan VAE's encoder or decoder (``part``) run piece by piece: its per-convolution
+    feature cache, kept between calls, and whether the next call is the first."""
 
-    def __init__(self, vae):
+    def __init__(self, vae, part: str):
         module = wan_vae_module(vae)
         self.vae = vae
         self.wan22 = module is comfy.ldm.wan.vae2_2
-        self._cache: list = [None] * module.count_conv3d(vae.first_stage_model.decoder)
+        self._cache: list = [None] * module.count_conv3d(getattr(vae.first_stage_model, part))
         self._first = True
 
     @property
     def nbytes(self) -> int:
         """Memory the feature cache holds between calls."""
         return sum(t.nbytes for t in self._cache if torch.is_tensor(t))
+
+
+class WanStreamDecoder(CausalCoder):
+    """``decoder(latents [n, C, h, w] in the VAE's space) -> images [m, H, W, 3]`` in [0, 1];
+    m = 4 n, less 3 on the first call (Wan's first latent is one video frame)."""
+
+    def __init__(self, vae):
+        super().__init__(vae, "decoder")
 
     @torch.inference_mode()
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:

@@ -11,26 +11,17 @@ from __future__ import annotations
 import comfy.ldm.wan.vae2_2
 import torch
 
-from .wan_decode import load_vae, wan_vae_module
+from .wan_decode import CausalCoder, load_vae
 
 FRAMES_PER_LATENT = 4   # after the first latent, which is one frame
 
 
-class WanStreamEncoder:
+class WanStreamEncoder(CausalCoder):
     """``encoder(images [m, H, W, 3] in [0, 1]) -> latents [n, C, h, w]`` in the VAE's space;
     the first call takes m = 1 + 4k frames (n = 1 + k), later calls m = 4k (n = k)."""
 
     def __init__(self, vae):
-        module = wan_vae_module(vae)
-        self.vae = vae
-        self.wan22 = module is comfy.ldm.wan.vae2_2
-        self._cache: list = [None] * module.count_conv3d(vae.first_stage_model.encoder)
-        self._first = True
-
-    @property
-    def nbytes(self) -> int:
-        """Memory the feature cache holds between calls."""
-        return sum(t.nbytes for t in self._cache if torch.is_tensor(t))
+        super().__init__(vae, "encoder")
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
