@@ -11,9 +11,8 @@ from __future__ import annotations
 import comfy.ldm.wan.vae2_2
 import torch
 
+from .wan import VIDEO_FRAMES_PER_LATENT as FRAMES_PER_LATENT   # after the first latent, which is one frame
 from .wan_decode import CausalCoder, load_vae
-
-FRAMES_PER_LATENT = 4   # after the first latent, which is one frame
 
 
 class WanStreamEncoder(CausalCoder):

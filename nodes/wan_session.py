@@ -8,7 +8,7 @@ from comfy.model_patcher import ModelPatcher
 from comfy.sd import VAE
 
 from ..stream_core.engine.decoded_stream import DecodedStream
-from ..stream_core.engine.frame_input import VideoInput, play
+from ..stream_core.engine.frame_input import VideoInput, play, resized
 from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.session import Session
 from ..stream_core.engine.stream import Stream
@@ -152,7 +152,8 @@ class WanStreamFactory:
         decode, decoder = stream_decoder(self.decoder, self.model, self.vae, tap)
         stream = Stream(source, self.partition, self.shape, seed=self.seed,
                         grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
-        session = Session(DecodedStream(stream, decode), source, self.key, self.wanted)
+        session = Session(DecodedStream(stream, decode), source, self.key, self.wanted,
+                          camera_encoder=lambda: WanCameraEncoder(self))
         session.attachments.update(decoder=decoder, latents=tap)   # their state counts toward the session's memory
         return session
 
@@ -167,13 +168,32 @@ class WanStreamFactory:
         model's space, one per stream frame (the first is one video frame, each later one 4;
         frames past the last whole latent are left out), resized to width x height first when
         they differ; encoded a few latents at a time through the VAE's causal encoder."""
-        frames = images[:1 + (len(images) - 1) // FRAMES_PER_LATENT * FRAMES_PER_LATENT].movedim(-1, 1)
-        if frames.shape[-2:] != (self.height, self.width):
-            frames = torch.nn.functional.interpolate(frames.float(), (self.height, self.width), mode="area")
-        frames = frames.movedim(1, -1)
+        frames = resized(images[:1 + (len(images) - 1) // FRAMES_PER_LATENT * FRAMES_PER_LATENT],
+                         self.width, self.height)
         encoder = WanStreamEncoder(self.vae)
         cut = [0, 1 + FRAMES_PER_LATENT * (ENCODE_LATENTS - 1)]
         while cut[-1] < len(frames):
             cut.append(cut[-1] + FRAMES_PER_LATENT * ENCODE_LATENTS)
         latents = torch.cat([encoder(frames[a:b]) for a, b in zip(cut, cut[1:])])
         return model_latents(self.model, latents)[None]
+
+
+class WanCameraEncoder:
+    """A camera's frames into a Wan stream's latents (a ``live_input.Encoder``): the frames of
+    n stream frames (4 each; 1 + 4(n-1) when the stream starts with the camera) -> latents
+    [1, n, C, h, w] in the model's space, through one causal encoder for the whole camera.
+    A camera turned on mid-stream starts the encoder on its first frame twice and drops the
+    latent of the first copy, so every call takes whole latents."""
+
+    def __init__(self, factory: WanStreamFactory):
+        self.factory, self.encoder = factory, None
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        f = self.factory
+        frames = resized(images, f.width, f.height)
+        drop = 0
+        if self.encoder is None:
+            self.encoder = WanStreamEncoder(f.vae)
+            if len(frames) % FRAMES_PER_LATENT == 0:
+                frames, drop = torch.cat([frames[:1], frames]), 1
+        return model_latents(f.model, self.encoder(frames)[drop:])[None]

@@ -99,7 +99,7 @@ def session(encoder=encode) -> Session:
     source = Constant()
     stream = Stream(source, P, SHAPE)
     return Session(DecodedStream(stream, lambda latents: latents.permute(0, 2, 3, 1)), source, ("key",), None,
-                   encode=encoder)
+                   camera_encoder=None if encoder is None else lambda: encoder)
 
 
 def test_the_camera_turns_on_and_off_between_steps_without_a_reset():

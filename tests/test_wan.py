@@ -403,3 +403,26 @@ def test_the_wan_stream_node_redraws_a_video_input_and_refuses_a_mismatched_vae(
     assert (redrawn.images - through[:21]).abs().mean() < (plain.images - through[:21]).abs().mean()
     with pytest.raises(ValueError, match="16 latent channels and the model 48"):
         node.execute(**{**args, "model": wan22[0]}, video_input=m["StreamDiTVideoInput"].execute(0.5, images=video).result[0])
+
+
+def test_a_camera_feeds_a_wan_stream_four_frames_a_latent(comfy, pack, wan):
+    m = comfy.NODE_CLASS_MAPPINGS
+    model, vae = wan
+    args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 6), vae=vae, stream_id="wan-cam",
+                action="restart", seed=2, width=32, height=32, K=0, N=2, c=2, s=1, scheduler="simple",
+                guidance=1.0, frames=5)
+    node = m["StreamDiTWanStream"]
+    node.execute(**args)
+    session = pack("nodes.registry").STREAMS.get("wan-cam")
+    assert session.report()["video_input"]
+    still = torch.rand(32, 32, 3, generator=torch.Generator().manual_seed(9))
+    for stamp in range(8):                                   # a still camera, turned on mid-stream
+        session.feed(still, 0.0, stamp)
+    latents = node.execute(**{**args, "action": "continue", "frames": 32})[2]["samples"][0]   # [C, 8, h, w]
+    camera = session.camera.report()
+    assert (camera["received"], camera["used"]) == (8, 8) and camera["held"] > 0   # 4 per latent, then held
+    # strength 0: the 4 latents that took the camera (the newest 4 of 8) are the Wan VAE's encoding of the still
+    # video, its first latent (the one frame the encoder starts on) left out; one cache across the camera's calls
+    expected = vae.encode(still.expand(17, -1, -1, -1))[0, :, 1:5]
+    torch.testing.assert_close(latents[:, 4:], expected, rtol=0, atol=1e-4)
+    assert (latents[:, :4] - expected).abs().amax((0, 2, 3)).min() > 0.05   # those made before the camera did not

@@ -35,6 +35,14 @@ def check_strength(strength) -> float:
     return float(strength)
 
 
+def resized(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """Images [F, H, W, 3] at width x height (area-averaged when they differ)."""
+    if images.shape[1:3] == (height, width):
+        return images
+    frames = torch.nn.functional.interpolate(images.movedim(-1, 1).float(), (height, width), mode="area")
+    return frames.movedim(1, -1)
+
+
 def entry_level(grid: torch.Tensor, strength: float) -> float:
     """The grid time [T+1] nearest ``1 - strength``: where an input frame enters."""
     return float(grid[(grid - (1.0 - strength)).abs().argmin()])

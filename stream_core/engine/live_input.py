@@ -3,12 +3,13 @@ the stream at its own.
 
 The queue policy (StreamDiffusion's input queue, for a buffer that takes a chunk of ``c``
 frames at a time): the frames arrive from another thread into a short queue; a chunk of
-``n`` frames starting in the stream takes the newest ``n`` that arrived since the last
-chunk, in the order they arrived, and the older ones are dropped (counted). When fewer
-than ``n`` arrived, the newest frame seen is held (repeated, counted) for the rest, so the
-stream never waits for its input; before the first frame arrives, frames start from noise
-alone (text-to-video). Each stream frame remembers the arrival time and the sender's stamp
-of the input it took, so its output frame can report the input-to-output latency.
+stream frames starting in the stream needs ``n`` input frames (one per output frame it
+becomes: ``c`` for the native model, ``4c`` for Wan's latents), takes the newest ``n`` that
+arrived since the last chunk, in the order they arrived, and the older ones are dropped
+(counted). When fewer than ``n`` arrived, the newest frame seen is held (repeated, counted)
+for the rest, so the stream never waits for its input; before the first frame arrives,
+frames start from noise alone (text-to-video). Each output frame remembers the arrival time
+and the sender's stamp of the input it took, so it can report the input-to-output latency.
 """
 from __future__ import annotations
 
@@ -22,16 +23,18 @@ import torch
 from .frame_input import check_strength
 
 Encoder = Callable[[torch.Tensor], torch.Tensor]
-"""images [F, H, W, 3] float in [0, 1] -> latents [Bsz, F, C, h, w]."""
+"""images [F, H, W, 3] float in [0, 1], F = the output frames of n stream frames -> latents
+[Bsz, n, C, h, w]; called with the frames in stream order, each once (it may keep state)."""
 
-QUEUE_FRAMES = 32      # frames waiting at most; past it the oldest are dropped
+QUEUE_FRAMES = 64      # frames waiting at most; past it the oldest are dropped
 STAMPS_KEPT = 4096     # stream frames whose input stamps are remembered until their output leaves
 
 
 class LiveFrames:
     """A ``frame_input.FrameInput`` fed from another thread (``push``) and read by the stream
-    (``latents``). ``output_frame`` maps a stream frame to its output frame (the unit of
-    ``left``). ``strength`` may change with every pushed frame."""
+    (``latents``). ``output_frame`` maps a stream frame to its first output frame: stream
+    frame i takes ``output_frame(i + 1) - output_frame(i)`` input frames, and ``left`` counts
+    output frames. ``strength`` may change with every pushed frame."""
 
     live = True
 
@@ -59,18 +62,20 @@ class LiveFrames:
     def latents(self, index: int, count: int) -> torch.Tensor | None:
         """Latents of the frames stream frames ``index..index+count-1`` start from, by the
         policy above; None before any frame arrived."""
+        first = self.output_frame(index)
+        needed = self.output_frame(index + count) - first
         with self._lock:
-            fresh = list(self._waiting)[-count:]
+            fresh = list(self._waiting)[-needed:]
             self.dropped += len(self._waiting) - len(fresh)
             self._waiting.clear()
             if not fresh and self._last is None:
                 return None
-            taken = fresh + [fresh[-1] if fresh else self._last] * (count - len(fresh))
+            taken = fresh + [fresh[-1] if fresh else self._last] * (needed - len(fresh))
             self.used += len(fresh)
-            self.held += count - len(fresh)
+            self.held += needed - len(fresh)
             self._last = taken[-1]
             for k, (_, arrival, stamp) in enumerate(taken):
-                self._stamps[self.output_frame(index + k)] = (arrival, stamp)
+                self._stamps[first + k] = (arrival, stamp)
             while len(self._stamps) > STAMPS_KEPT:
                 self._stamps.popitem(last=False)
         return self.encode(torch.stack([image for image, _, _ in taken]))

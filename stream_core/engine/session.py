@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 
@@ -68,16 +68,17 @@ class Session:
     newest prompt replaces one not yet applied, so no flood of requests can queue up work.
     ``attachments``: what the host keeps with the stream between runs (a recording, a
     pacing clock, a decoder's cache), counted in ``nbytes`` and closed with it.
-    ``encode``: the model's image encoder for video input (``live_input.Encoder``); None
-    when the model takes no video input. ``camera``: the live input the browser feeds
-    (``feed``), the stream's input from the next step on until ``request_camera_off``.
+    ``camera_encoder``: makes the encoder a camera's frames go through (``live_input.Encoder``;
+    a fresh one per camera, as a causal video encoder keeps state); None when the model takes
+    no video input. ``camera``: the live input the browser feeds (``feed``), the stream's
+    input from the next step on until ``request_camera_off``.
     """
 
     frames: DecodedStream
     source: ConditioningSource
     key: tuple
     schedule: Any
-    encode: Encoder | None = None
+    camera_encoder: Callable[[], Encoder] | None = None
     camera: LiveFrames | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     running: bool = False
@@ -120,11 +121,12 @@ class Session:
     def feed(self, image: torch.Tensor, strength: float, stamp: float = 0.0) -> None:
         """A live input frame (``image`` [H, W, 3]) from the browser; the first one turns the
         camera on (``live_input.LiveFrames`` has the queue policy)."""
-        if self.encode is None:
+        if self.camera_encoder is None:
             raise ValueError("this stream's model takes no video input")
         with self._requests_lock:
             if self.camera is None:
-                self.camera = self._requests["camera"] = LiveFrames(self.encode, strength, self.source.output_frame)
+                self.camera = self._requests["camera"] = LiveFrames(self.camera_encoder(), strength,
+                                                                    self.source.output_frame)
             camera = self.camera
         camera.push(image, strength, stamp)
 
@@ -154,7 +156,7 @@ class Session:
                 "accepts_text": self.source.accepts_text, "how_to_reprompt": self.source.how_to_reprompt,
                 "timeline": [list(entry) for entry in self.source.timeline.entries],
                 "tau": s.chunk_tau, "partition": {"K": p.K, "N": p.N, "c": p.c, "s": p.s},
-                "video_input": self.encode is not None,
+                "video_input": self.camera_encoder is not None,
                 "camera": None if self.camera is None else self.camera.report()}
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..engine.decoded_stream import DecodedStream
-from ..engine.frame_input import VideoInput, play
+from ..engine.frame_input import VideoInput, play, resized
 from ..engine.guidance import GUIDANCE_UNTIL
 from ..engine.partition import Partition
 from ..engine.session import Session
@@ -91,7 +91,7 @@ class NativeStreamFactory:
         weights = next(self.model.parameters())
         stream = Stream(source, self.partition, self.shape, seed=self.seed, device=weights.device, dtype=weights.dtype)
         return Session(DecodedStream(stream, lambda latents: to_images(self.model, latents)), source, self.key,
-                       self.schedule, encode=self.encode)
+                       self.schedule, camera_encoder=lambda: self.encode)
 
     def reconfigure(self, session: Session) -> None:
         session.follow(self.schedule)
@@ -105,8 +105,6 @@ class NativeStreamFactory:
         weights = next(self.model.parameters())
         latents = []
         for part in images.split(piece):
-            frames = part.permute(0, 3, 1, 2).to(weights.device, torch.float32)
-            if frames.shape[-2:] != (self.height, self.width):
-                frames = torch.nn.functional.interpolate(frames, (self.height, self.width), mode="area")
+            frames = resized(part.to(weights.device, torch.float32), self.width, self.height).permute(0, 3, 1, 2)
             latents.append(self.model.encode_frames((frames * 2 - 1).to(weights.dtype)))
         return torch.cat(latents)[None]
