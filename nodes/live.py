@@ -96,7 +96,7 @@ def status(stream_id: str, session: Session) -> dict:
 
 
 def camera_frame(data: bytes) -> tuple[dict, torch.Tensor]:
-    """A camera message -> (its JSON header, the image [H, W, 3] float in [0, 1]); ValueError
+    """A camera message -> (its JSON header, the image [H, W, 3] uint8); ValueError
     saying what is wrong otherwise. The image's size is checked before it is decoded."""
     if len(data) < 8:
         raise ValueError("a camera message is [u32 kind][u32 n][n bytes of JSON][JPEG]")
@@ -119,7 +119,7 @@ def camera_frame(data: bytes) -> tuple[dict, torch.Tensor]:
         pixels = np.asarray(image.convert("RGB"))
     except (OSError, Image.DecompressionBombError, SyntaxError):
         raise ValueError("the camera frame is not a JPEG image") from None
-    return header, torch.from_numpy(pixels.copy()).float() / 255
+    return header, torch.from_numpy(pixels.copy())
 
 
 class Viewer:

@@ -245,7 +245,8 @@ def test_the_pop_out_and_the_standalone_viewer_show_the_stream(page, browser_and
 
 def test_the_whole_panel_is_usable_at_1280x720(page):
     shot(page, "panel-1280x720")
-    for name in ("select", "live", "play", "scrub", "fit", "fullscreen", "popout", "stop", "input", "switch"):
+    for name in ("select", "live", "play", "scrub", "fit", "fullscreen", "popout", "stop", "input", "switch", "camera",
+                 "strength"):
         box = page.locator(tid(name)).bounding_box()
         assert box and box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280, name
     frame = page.locator(tid("frame")).bounding_box()

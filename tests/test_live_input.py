@@ -133,3 +133,10 @@ def test_turning_the_camera_off_leaves_a_node_video_alone_and_a_model_without_en
     assert s.stream.frame_input is clip
     with pytest.raises(ValueError, match="no video input"):
         session(encoder=None).feed(image(0), 0.5)
+
+
+def test_camera_bytes_wait_as_bytes_and_reach_the_encoder_as_floats():
+    live = LiveFrames(encode, 0.5)
+    live.push(torch.full((2, 2, 3), 51, dtype=torch.uint8), 0.5)
+    assert live.nbytes == 12                                  # a byte a pixel channel while waiting
+    assert values(live.latents(0, 1)) == [0.2]

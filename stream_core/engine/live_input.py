@@ -48,8 +48,15 @@ class LiveFrames:
         self.received = self.used = self.dropped = self.held = 0
         self.latency: float | None = None   # seconds from the newest output frame's input arriving to it leaving
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the waiting frames hold."""
+        with self._lock:
+            return sum(image.nbytes for image, _, _ in self._waiting)
+
     def push(self, image: torch.Tensor, strength: float, stamp: float = 0.0) -> None:
-        """A frame arrived: ``image`` [H, W, 3], ``stamp`` the sender's time for it (echoed back)."""
+        """A frame arrived: ``image`` [H, W, 3] (uint8, or float in [0, 1]), ``stamp`` the sender's
+        time for it (echoed back)."""
         strength = check_strength(strength)
         with self._lock:
             self.strength = strength
@@ -78,7 +85,8 @@ class LiveFrames:
                 self._stamps[first + k] = (arrival, stamp)
             while len(self._stamps) > STAMPS_KEPT:
                 self._stamps.popitem(last=False)
-        return self.encode(torch.stack([image for image, _, _ in taken]))
+        images = torch.stack([image for image, _, _ in taken])
+        return self.encode(images.float() / 255 if images.dtype == torch.uint8 else images)
 
     def left(self, output_index: int) -> float | None:
         """Output frame ``output_index`` is leaving now: the stamp of the input it took (None when

@@ -91,9 +91,10 @@ class Session:
         return self.frames.stream
 
     def nbytes(self) -> int:
-        """Memory the stream holds between runs: its buffer, decoded frames waiting, and what
-        its attachments report (``nbytes``)."""
-        return self.frames.nbytes + sum(getattr(a, "nbytes", 0) for a in self.attachments.values())
+        """Memory the stream holds between runs: its buffer, decoded frames waiting, camera
+        frames waiting, and what its attachments report (``nbytes``)."""
+        camera = 0 if self.camera is None else self.camera.nbytes
+        return self.frames.nbytes + camera + sum(getattr(a, "nbytes", 0) for a in self.attachments.values())
 
     def close(self) -> None:
         """The stream is over (replaced or dropped): close what is attached to it."""
