@@ -61,7 +61,7 @@ const CSS = `
   object-fit: contain; }
 .sd-stage.sd-with-camera .sd-camera { display: block; }
 .sd-stage.sd-with-camera canvas { left: 50%; width: 50%; }
-.sd-strength { flex: 1; min-width: 60px; }
+.sd-strength { width: 80px; }
 `;
 
 export function addStyles(doc = document) {

@@ -48,9 +48,14 @@ export class Panel {
     this.fullButton = button("Fullscreen", "fullscreen", "Show the stream full screen (Esc leaves)");
     this.popButton = button("Pop out", "popout", "Open this stream in its own window (also for OBS or a second screen)");
     this.stopButton = button("Stop", "stop", "End the running run now; it keeps the frames it made");
+    this.cameraButton = button("Use camera", "camera", CAMERA_TITLE);
+    this.strength = el("input", { class: "sd-strength", type: "range", min: "0", max: "1", step: "0.05", value: "0.6",
+                                  "data-testid": "streamdit-strength",
+                                  title: "How far the stream may leave the camera image: 0 = the image as it is, 1 = the prompt alone" });
+    this.strengthText = el("span", { class: "sd-stats", title: "The camera's strength" });
     const bar = el("div", { class: "sd-bar" }, this.select, this.dot, this.title, this.stats, el("span", { class: "sd-grow" }),
                    this.liveButton, this.playButton, this.scrub, this.fitButton, this.fullButton, this.popButton,
-                   this.stopButton);
+                   this.stopButton, el("span", { class: "sd-row" }, this.cameraButton, this.strength, this.strengthText));
 
     this.canvas = el("canvas", { "data-testid": "streamdit-frame", width: "64", height: "64" });
     this.empty = el("div", { class: "sd-empty", "data-testid": "streamdit-empty" },
@@ -60,6 +65,7 @@ export class Panel {
     this.cameraVideo = el("video", { class: "sd-camera", "data-testid": "streamdit-camera-video", playsinline: "",
                                      title: "Your camera: what the stream takes as its input" });
     this.cameraVideo.muted = true;
+    this.camera = new Camera(this.client, this.cameraVideo);
     this.stage = el("div", { class: "sd-stage" }, this.cameraVideo, this.canvas, this.empty);
 
     this.prompt = el("div", { class: "sd-prompt", "data-testid": "streamdit-prompt" });
@@ -74,17 +80,9 @@ export class Panel {
     this.timeline = el("ol", { class: "sd-timeline", "data-testid": "streamdit-timeline" });
     this.copyButton = button("Copy to schedule", "copy",
                              "Write these prompts, live switches included, into the stream's Prompt Schedule node");
-    this.camera = new Camera(this.client, this.cameraVideo);
-    this.cameraButton = button("Use camera", "camera", CAMERA_TITLE);
-    this.strength = el("input", { class: "sd-strength", type: "range", min: "0", max: "1", step: "0.05", value: "0.6",
-                                  "data-testid": "streamdit-strength",
-                                  title: "How far the stream may leave the camera image: 0 = the image as it is, 1 = the prompt alone" });
-    this.strengthText = el("span", { class: "sd-stats" });
     this.cameraStats = el("div", { class: "sd-stats", "data-testid": "streamdit-camera-stats" });
     const side = el("div", { class: "sd-side" }, el("span", { class: "sd-label", text: "now following" }), this.prompt,
-                    this.bars, form, this.hint, el("span", { class: "sd-label", text: "input" }),
-                    el("div", { class: "sd-row" }, this.cameraButton, this.strength, this.strengthText),
-                    this.cameraStats, el("span", { class: "sd-label", text: "prompts by frame" }),
+                    this.bars, form, this.hint, this.cameraStats, el("span", { class: "sd-label", text: "prompts by frame" }),
                     this.timeline, el("div", { class: "sd-row" }, this.copyButton));
     this.root = el("div", { class: "sd-panel", "data-testid": "streamdit-panel" }, bar,
                    el("div", { class: "sd-body" }, this.stage, side));
@@ -278,11 +276,12 @@ export class Panel {
     this.copyButton.disabled = !text || !s?.timeline?.length;
     const video = Boolean(s?.video_input);
     this.cameraButton.disabled = this.id === null || (!video && !this.camera.on);
+    this.strength.disabled = this.id === null;
     this.cameraButton.title = s && !video ? "This stream's model takes no video input" : CAMERA_TITLE;
     this.cameraButton.textContent = this.camera.on ? "Stop camera" : "Use camera";
     this.cameraButton.classList.toggle("sd-on", this.camera.on);
     this.stage.classList.toggle("sd-with-camera", this.camera.on);   // the camera beside the output
-    this.strengthText.textContent = `strength ${Number(this.strength.value).toFixed(2)}`;
+    this.strengthText.textContent = Number(this.strength.value).toFixed(2);
     const c = s?.camera;
     this.cameraStats.textContent = this.camera.on && c
       ? `sent ${this.camera.sent} · used ${c.used} · dropped ${c.dropped} · held ${c.held}` +
