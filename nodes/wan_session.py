@@ -153,7 +153,7 @@ class WanStreamFactory:
         stream = Stream(source, self.partition, self.shape, seed=self.seed,
                         grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
         session = Session(DecodedStream(stream, decode), source, self.key, self.wanted,
-                          camera_encoder=lambda: WanCameraEncoder(self))
+                          camera_encoder=lambda: WanVideoEncoder(self))
         session.attachments.update(decoder=decoder, latents=tap)   # their state counts toward the session's memory
         return session
 
@@ -166,23 +166,21 @@ class WanStreamFactory:
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Input video frames [F, H, W, 3] in [0, 1] -> latents [1, 1 + (F-1)//4, C, h, w] in the
         model's space, one per stream frame (the first is one video frame, each later one 4;
-        frames past the last whole latent are left out), resized to width x height first when
-        they differ; encoded a few latents at a time through the VAE's causal encoder."""
-        frames = resized(images[:1 + (len(images) - 1) // FRAMES_PER_LATENT * FRAMES_PER_LATENT],
-                         self.width, self.height)
-        encoder = WanStreamEncoder(self.vae)
+        frames past the last whole latent are left out), encoded ``ENCODE_LATENTS`` at a time."""
+        frames = images[:1 + (len(images) - 1) // FRAMES_PER_LATENT * FRAMES_PER_LATENT]
+        encoder = WanVideoEncoder(self)
         cut = [0, 1 + FRAMES_PER_LATENT * (ENCODE_LATENTS - 1)]
         while cut[-1] < len(frames):
             cut.append(cut[-1] + FRAMES_PER_LATENT * ENCODE_LATENTS)
-        latents = torch.cat([encoder(frames[a:b]) for a, b in zip(cut, cut[1:])])
-        return model_latents(self.model, latents)[None]
+        return torch.cat([encoder(frames[a:b]) for a, b in zip(cut, cut[1:])], dim=1)
 
 
-class WanCameraEncoder:
-    """A camera's frames into a Wan stream's latents (a ``live_input.Encoder``): the frames of
-    n stream frames (4 each; 1 + 4(n-1) when the stream starts with the camera) -> latents
-    [1, n, C, h, w] in the model's space, through one causal encoder for the whole camera.
-    A camera turned on mid-stream starts the encoder on its first frame twice and drops the
+class WanVideoEncoder:
+    """Video frames into a Wan stream's latents, piece by piece (a ``live_input.Encoder``): the
+    frames of n stream frames (4 each; 1 + 4(n-1) for the first piece of a video that starts
+    with the stream) -> latents [1, n, C, h, w] in the model's space, resized to the stream's
+    size first, through one causal encoder for the whole video. A video that starts
+    mid-stream (a camera turned on) starts the encoder on its first frame twice and drops the
     latent of the first copy, so every call takes whole latents."""
 
     def __init__(self, factory: WanStreamFactory):
