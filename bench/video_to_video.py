@@ -13,7 +13,11 @@ runs as fast as it can at strength 0.6. Per camera rate: the output FPS (and as 
 text-to-video), the input-to-output latency (a camera frame arriving to the output frame drawn
 from it leaving; median and 90th percentile), the shares of camera frames dropped and of stream
 frames that held an older one, and the colour and centroid error against the camera frame each
-output frame was drawn from.
+output frame was drawn from; a third camera row turns on the similarity filter.
+
+A third table turns on the similarity filter (``skip_similar``) for a still input (the clip's
+first frame held) and moving ones, at several thresholds: the share of steps skipped, FPS (and as
+a ratio to the same input with the filter off), colour and centroid error.
 
 Usage: python bench/video_to_video.py [--frames 200] [--camera-seconds 20] [--model FILE]
 """
@@ -42,25 +46,33 @@ from stream_core.native.checkpoint import load  # noqa: E402
 from stream_core.native.session import NativeStreamFactory  # noqa: E402
 
 STRENGTHS = (1.0, 0.9, 0.75, 0.6, 0.5, 0.3, 0.0)
+SKIP_SIMILAR = 0.98   # StreamDiffusion's suggested threshold
 PROMPT = "a blue square moving right"
 
 
-def run(model, video: torch.Tensor, strength: float, frames: int) -> tuple[torch.Tensor, float, float]:
-    """(images [frames, H, W, 3], FPS, the strength it snapped to) of one re-drawn video."""
+def run(model, video: torch.Tensor, strength: float, frames: int,
+        skip_similar: float = 0.0) -> tuple[torch.Tensor, float, float, float]:
+    """(images [frames, H, W, 3], FPS, the strength it snapped to, the share of steps the
+    similarity filter skipped) of one re-drawn video."""
     factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), 0, 64, 64, Partition(0, 4, 2, 1),
-                                  video=VideoInput(video, strength))
+                                  video=VideoInput(video, strength), skip_similar=skip_similar)
     session = factory.create()
     factory.reconfigure(session)
     start = time.perf_counter()
     images = session.frames.take(frames)
-    return images, frames / (time.perf_counter() - start), 1 - entry_level(session.stream.grid, strength)
+    fps = frames / (time.perf_counter() - start)
+    f = session.stream.similarity_filter
+    return images, fps, 1 - entry_level(session.stream.grid, strength), f.skipped / max(1, f.checked)
 
 
-def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: float, strength: float = 0.6) -> dict:
+def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: float, strength: float = 0.6,
+               skip_similar: float = 0.0) -> dict:
     """The stream fed by a camera playing ``video`` [F, H, W, 3] at ``camera_fps`` for ``seconds``
     (None: no camera, text-to-video: the baseline)."""
-    factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), 0, 64, 64, Partition(0, 4, 2, 1))
+    factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), 0, 64, 64, Partition(0, 4, 2, 1),
+                                  skip_similar=skip_similar)
     session = factory.create()
+    factory.reconfigure(session)
     session.frames.take(8)                          # the start-up (text-to-video) is not measured
     if camera_fps is None:
         start = time.perf_counter()
@@ -95,9 +107,10 @@ def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: fl
     if not latencies:
         raise SystemExit(f"in {seconds:g} s no output frame was drawn from the camera: give it more --camera-seconds")
     latencies.sort()
+    f = session.stream.similarity_filter
     return {"fps": made / elapsed, "latency": statistics.median(latencies), "p90": latencies[int(0.9 * (len(latencies) - 1))],
             "dropped": camera.dropped / max(1, camera.received), "held": camera.held / max(1, camera.used + camera.held),
-            "drawn": drawn}
+            "skipped": f.skipped / max(1, f.checked), "drawn": drawn}
 
 
 def scores(inputs, outputs) -> dict:
@@ -129,7 +142,7 @@ def main() -> None:
         inputs = [look(f) for f in world_frames(scene, args.frames, 0)]
         base = None
         for strength in STRENGTHS:
-            images, fps, snapped = run(model, video, strength, args.frames)
+            images, fps, snapped, _ = run(model, video, strength, args.frames)
             base = base or fps
             r = scores(inputs, [look(f) for f in images.permute(0, 3, 1, 2) * 2 - 1])
             print(f"| {scene.caption()} | {strength:g} | {snapped:.2f} | {fps:.0f} | {fps / base:.2f} | {r['colour']:.0%} "
@@ -139,18 +152,36 @@ def main() -> None:
     seen_input = [look(f) for f in world_frames(scene, 256, 0)]
     print(f"\ncamera input: \"{scene.caption()}\" played at the camera's rate for {args.camera_seconds:g} s, strength 0.6 "
           "(snaps to 0.50), the stream as fast as it can")
-    print("| camera FPS | output FPS | output FPS / text-to-video | latency median (ms) | latency 90th percentile (ms) "
-          "| camera frames dropped | stream frames holding an older one | colour | centroid error median (px) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| camera FPS | skip similar | output FPS | output FPS / text-to-video | latency median (ms) "
+          "| latency 90th percentile (ms) | camera frames dropped | stream frames holding an older one | steps skipped "
+          "| colour | centroid error median (px) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     text_to_video = camera_run(model, video, None, args.camera_seconds)["fps"]
-    print(f"| none (text-to-video, the baseline) | {text_to_video:.1f} | 1.00 | | | | | | |")
-    for camera_fps in (15.0, 30.0):
-        c = camera_run(model, video, camera_fps, args.camera_seconds)
+    print(f"| none (text-to-video, the baseline) | | {text_to_video:.1f} | 1.00 | | | | | | | |")
+    for camera_fps, skip_similar in ((15.0, 0.0), (30.0, 0.0), (15.0, SKIP_SIMILAR)):
+        c = camera_run(model, video, camera_fps, args.camera_seconds, skip_similar=skip_similar)
         r = scores([seen_input[n % len(video)] for n, _ in c["drawn"]],
                    [look(image.permute(2, 0, 1) * 2 - 1) for _, image in c["drawn"]])
-        print(f"| {camera_fps:.0f} | {c['fps']:.1f} | {c['fps'] / text_to_video:.2f} | {c['latency'] * 1000:.0f} "
-              f"| {c['p90'] * 1000:.0f} | {c['dropped']:.0%} | {c['held']:.0%} | {r['colour']:.0%} | {r['median']:.1f} |",
-              flush=True)
+        print(f"| {camera_fps:.0f} | {skip_similar:g} | {c['fps']:.1f} | {c['fps'] / text_to_video:.2f} "
+              f"| {c['latency'] * 1000:.0f} | {c['p90'] * 1000:.0f} | {c['dropped']:.0%} | {c['held']:.0%} "
+              f"| {c['skipped']:.0%} | {r['colour']:.0%} | {r['median']:.1f} |", flush=True)
+
+    print(f"\nsimilarity filter: file input, strength 0.6, {args.frames} frames; a still input is the clip's first frame held")
+    print("| input | skip similar | steps skipped | FPS | FPS / filter off | colour | centroid error median (px) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, scene, still in (("a still red circle", Scene("red", "circle", "right"), True),
+                               ("a red circle moving right", Scene("red", "circle", "right"), False),
+                               ("a red circle moving right quickly", Scene("red", "circle", "right", "quickly"), False)):
+        clip = world_frames(scene, args.frames, 0)[:1 if still else None].expand(args.frames, -1, -1, -1)
+        video = ((clip + 1) / 2).permute(0, 2, 3, 1).contiguous()
+        inputs = [look(f) for f in clip]
+        base = None
+        for threshold in (0.0, 0.95, SKIP_SIMILAR, 0.99):
+            images, fps, _, skipped = run(model, video, 0.6, args.frames, skip_similar=threshold)
+            base = base or fps
+            r = scores(inputs, [look(f) for f in images.permute(0, 3, 1, 2) * 2 - 1])
+            print(f"| {name} | {threshold:g} | {skipped:.0%} | {fps:.0f} | {fps / base:.2f} | {r['colour']:.0%} "
+                  f"| {r['median']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -69,10 +69,19 @@ def live_inputs(fps: float) -> list:
     ]
 
 
-def video_input() -> VideoInputType.Input:
-    return VideoInputType.Input("video_input", display_name="video input", optional=True,
-                                tooltip="From StreamDiT Video Input: frames the stream re-draws under its prompt "
-                                        "(video-to-video). Disconnect it to go back to text-to-video.")
+def video_inputs() -> list:
+    """The stream's input video and the similarity filter over it (and over the panel's camera)."""
+    return [
+        VideoInputType.Input("video_input", display_name="video input", optional=True,
+                             tooltip="From StreamDiT Video Input: frames the stream re-draws under its prompt "
+                                     "(video-to-video). Disconnect it to go back to text-to-video."),
+        io.Float.Input("skip_similar", display_name="skip similar input", default=0.0, min=0.0, max=0.999,
+                       step=0.001, optional=True,
+                       tooltip="Similarity filter (StreamDiffusion's): when the input video or camera frame about to "
+                               "enter the buffer is at least this similar (cosine) to the one before, skip the step "
+                               "with a probability rising to 1 for an identical frame, repeating the last frames: a "
+                               "still input costs nothing. 0 = off; 0.98 suits a camera."),
+    ]
 
 
 def recording_ui(frames: StreamFrames) -> ui.PreviewVideo | None:

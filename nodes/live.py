@@ -330,7 +330,8 @@ class LiveView:
                        for n in range(len(images))]
         HUB.send_frames(self.stream_id, first_index, images, {
             "session": id(self.session), "fps": self.fps, "made_fps": round(made_fps, 2), "prompt": report["prompt"],
-            "tau": report["tau"], "camera": report["camera"]}, input_times)
+            "tau": report["tau"], "camera": report["camera"],
+            "similarity_filter": report["similarity_filter"]}, input_times)
 
     def preview(self, images: torch.Tensor) -> tuple | None:
         """The newest of ``images`` for ComfyUI's progress bar (shown on the node), at most

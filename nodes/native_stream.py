@@ -9,7 +9,7 @@ from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.session import NativeStreamFactory
 from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
-                     video_input)
+                     video_inputs)
 from .run import RunOptions, run_stream
 from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType
 from .validation import checked
@@ -40,7 +40,7 @@ class StreamDiTStream(StreamNode):
                                        "every frame. Guiding the nearly clean chunk exaggerates the motion inside it, "
                                        "so objects jump back at every chunk boundary."),
                 *live_inputs(fps=16.0),
-                video_input(),
+                *video_inputs(),
             ],
             outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
                      io.Image.Output(display_name="images", tooltip="This run's frames as an image batch.")],
@@ -53,8 +53,9 @@ class StreamDiTStream(StreamNode):
     def execute(cls, model: LoadedModel, schedule: PromptTimeline, stream_id: str, action: str, seed: int, width: int,
                 height: int, K: int, N: int, c: int, s: int, guidance: float, frames: int,
                 guidance_until: float = GUIDANCE_UNTIL, fps: float = 16.0, realtime: bool = False,
-                record: bool = False, video_input: VideoInput | None = None) -> io.NodeOutput:
+                record: bool = False, video_input: VideoInput | None = None,
+                skip_similar: float = 0.0) -> io.NodeOutput:
         factory = NativeStreamFactory(model.model, model.key, schedule, seed, width, height, Partition(K, N, c, s),
-                                      guidance, guidance_until, video_input)
+                                      guidance, guidance_until, video_input, skip_similar)
         out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
         return io.NodeOutput(out, out.images, ui=recording_ui(out))

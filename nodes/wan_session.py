@@ -11,6 +11,7 @@ from ..stream_core.engine.decoded_stream import DecodedStream
 from ..stream_core.engine.frame_input import VideoInput, play, resized
 from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.session import Session
+from ..stream_core.engine.similarity_filter import check_threshold
 from ..stream_core.engine.stream import Stream
 from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, model_latents,
                   model_tau_grid, vae_latents)
@@ -120,11 +121,13 @@ class WanStreamFactory:
     boundary: float = 0.875
     decoder: str = "vae"
     video: VideoInput | None = None   # video-to-video: the input frames and their strength
+    skip_similar: float = 0.0         # the similarity filter's threshold (0 = off)
     notes: tuple[str, ...] = ()
     shape: tuple[int, int, int] = field(init=False)          # (C, h, w) of a latent frame
     wanted: ConditioningSchedule = field(init=False)         # the positive, then the schedule
 
     def __post_init__(self):
+        check_threshold(self.skip_similar)
         for expert in self.experts:
             check_model(expert)
         object.__setattr__(self, "shape", latent_shape(self.model, self.vae, self.width, self.height))
@@ -162,6 +165,7 @@ class WanStreamFactory:
         session.source.negative = cross_attn(self.negative)
         session.source.guidance = self.guidance
         play(session.stream, self.video, self.encode)
+        session.stream.similarity_filter.threshold = self.skip_similar
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Input video frames [F, H, W, 3] in [0, 1] -> latents [1, 1 + (F-1)//4, C, h, w] in the

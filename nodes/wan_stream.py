@@ -11,7 +11,7 @@ from comfy_api.latest import io
 from ..stream_core.engine.frame_input import VideoInput
 from ..stream_core.engine.partition import Partition
 from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
-                     video_input)
+                     video_inputs)
 from .run import RunOptions, run_stream
 from .types import CATEGORY, ConditioningScheduleType, FramesType
 from .wan import ConditioningSchedule, experts_loaded
@@ -58,7 +58,7 @@ class StreamDiTWanStream(StreamNode):
                                        "for Wan 2.1 and 2.2 A14B, taew2_2 for 2.2 5B; fast, softer); latent rgb "
                                        "(instant, a rough colour preview)."),
                 *live_inputs(fps=16.0),
-                video_input(),
+                *video_inputs(),
             ],
             outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
                      io.Image.Output(display_name="images", tooltip="This run's frames as an image batch."),
@@ -75,9 +75,10 @@ class StreamDiTWanStream(StreamNode):
                 seed: int, width: int, height: int, K: int, N: int, c: int, s: int, scheduler: str, guidance: float,
                 frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,
                 boundary: float = 0.875, decoder: str = "vae", fps: float = 16.0, realtime: bool = False,
-                record: bool = False, video_input: VideoInput | None = None) -> io.NodeOutput:
+                record: bool = False, video_input: VideoInput | None = None,
+                skip_similar: float = 0.0) -> io.NodeOutput:
         factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
-                                   guidance, schedule, model_low_noise, boundary, decoder, video_input)
+                                   guidance, schedule, model_low_noise, boundary, decoder, video_input, skip_similar)
         uses_vae = factory.decoder == "vae" or video_input is not None
         with experts_loaded(factory.experts, factory.batch, vae if uses_vae else None):
             out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))

@@ -40,7 +40,7 @@ ENDLESS_SCHEDULE = "0: a red circle moving right"
 
 def stream_workflow(action: str, stream_id: str, frames: int, prefix: str | None, schedule: str,
                     model: str = MODEL, K: int = 2, s: int = 2, guidance: float = 3.0, fps: float = 8.0,
-                    realtime: bool = False, record: bool = False) -> dict:
+                    realtime: bool = False, record: bool = False, skip_similar: float = 0.0) -> dict:
     """A stream of the shipped model's 8-frame buffer: K references, then chunks of c = 2.
     K = 2 keeps the teacher's objects as steady as the diagonal scheme's (docs/model.md). With a
     ``prefix``, Frame Output and Save Video follow (at the stream's fps); without, the
@@ -52,7 +52,8 @@ def stream_workflow(action: str, stream_id: str, frames: int, prefix: str | None
         "3": {"class_type": "StreamDiTStream", "inputs": {
             "model": ["1", 0], "schedule": ["2", 0], "stream_id": stream_id, "action": action, "seed": 0,
             "width": 64, "height": 64, "K": p.K, "N": p.N, "c": p.c, "s": p.s, "guidance": guidance, "frames": frames,
-            "guidance_until": GUIDANCE_UNTIL, "fps": fps, "realtime": realtime, "record": record}},
+            "guidance_until": GUIDANCE_UNTIL, "fps": fps, "realtime": realtime, "record": record,
+            "skip_similar": skip_similar}},
     }
     if prefix is not None:
         workflow.update({
@@ -255,9 +256,11 @@ TEMPLATES = (
         "and comes out redrawn under the prompt, beside the camera image. *strength*: 0 gives the camera back, 1 "
         "ignores it; 0.5 to 0.75 keep where things are and take the prompt's colour. **Stop camera** and the stream "
         "follows the prompt alone again, without a reset.\n\n"
+        "*skip similar input* 0.98: while the camera barely changes the stream skips steps and repeats its last "
+        "frames (the panel counts them); 0 turns it off.\n\n"
         "The pack's model knows coloured shapes on dark backgrounds: hold a coloured object against a dark wall.",
         stream_workflow("continue", "webcam", 32, None, "0: a blue square moving right", model=STUDENT, K=0, s=1,
-                        guidance=1.0, fps=16.0, realtime=True),
+                        guidance=1.0, fps=16.0, realtime=True, skip_similar=0.98),
         native_stages(video=False), ("StreamDiT",), runs=1),
     Template(
         "streamdit_wan21_t2v_1_3b_realtime", "Wan 2.1 1.3B live, 4 steps",

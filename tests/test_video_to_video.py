@@ -24,11 +24,11 @@ def images_of(scene: Scene, frames: int, seed: int = 0) -> torch.Tensor:
     return ((world_frames(scene, frames, seed) + 1) / 2).permute(0, 2, 3, 1).contiguous()
 
 
-def streamed(m, model, prompt, video_input, stream_id, action="restart", frames=32):
+def streamed(m, model, prompt, video_input, stream_id, action="restart", frames=32, skip_similar=0.0):
     schedule = m["StreamDiTPromptSchedule"].execute(f"0: {prompt}", 0).result[0]
     return m["StreamDiTStream"].execute(model=model, schedule=schedule, stream_id=stream_id, action=action, seed=0,
                                         width=64, height=64, K=0, N=4, c=2, s=1, guidance=1.0, frames=frames,
-                                        video_input=video_input).result[1]
+                                        video_input=video_input, skip_similar=skip_similar).result[1]
 
 
 def seen(images: torch.Tensor):
@@ -69,3 +69,23 @@ def test_a_video_input_takes_a_stock_video_and_refuses_nothing_connected(nodes):
     assert torch.equal(got.images, images) and got.strength == 0.5
     with pytest.raises(ValueError, match="connect 'images' or 'video'"):
         m["StreamDiTVideoInput"].execute(0.5)
+
+
+def test_the_similarity_filter_skips_a_still_video_and_leaves_a_moving_one_alone(nodes, pack):
+    STREAMS = pack("nodes.registry").STREAMS
+    m, model = nodes
+    moving = images_of(Scene("red", "circle", "right"), 40)
+    still = moving[:1].expand(40, -1, -1, -1).contiguous()
+    video_input = m["StreamDiTVideoInput"].execute(0.6, images=still).result[0]
+    out = streamed(m, model, "a blue square moving right", video_input, "v2v-still", frames=40, skip_similar=0.98)
+    report = STREAMS.get("v2v-still").report()["similarity_filter"]
+    assert report["threshold"] == 0.98 and report["skipped"] >= 10, report
+    repeats = sum(torch.equal(out[i], out[i - 2]) for i in range(2, 40))
+    assert repeats >= 2 * report["skipped"], (repeats, report)   # a skip repeats the last two frames
+    assert sum(s.colour == "blue" for s in seen(out)) >= 0.8 * len(out)
+    video_input = m["StreamDiTVideoInput"].execute(0.6, images=moving).result[0]
+    on = streamed(m, model, "a blue square moving right", video_input, "v2v-moving", frames=24, skip_similar=0.98)
+    assert STREAMS.get("v2v-moving").report()["similarity_filter"]["skipped"] == 0
+    assert torch.equal(on, streamed(m, model, "a blue square moving right", video_input, "v2v-moving", frames=24))
+    with pytest.raises(ValueError, match="skip_similar"):
+        streamed(m, model, "a blue square", video_input, "v2v-moving", frames=2, skip_similar=1.0)

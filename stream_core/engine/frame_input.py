@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 import torch
 
 from .flow import noisy
+from .similarity_filter import similarity
 
 
 class FrameInput(Protocol):
@@ -26,6 +27,11 @@ class FrameInput(Protocol):
     def latents(self, index: int, count: int) -> torch.Tensor | None:
         """Input latents [Bsz, count, C, H, W] for stream frames ``index .. index+count-1``,
         or None: those frames start from noise alone (text-to-video)."""
+
+    def similarity(self, index: int, count: int) -> float | None:
+        """How alike the newest input frame for stream frames ``index .. index+count-1`` is to the
+        input before it (``similarity_filter.similarity``), without taking it; None when there
+        is nothing to compare."""
 
 
 def check_strength(strength) -> float:
@@ -95,6 +101,12 @@ class LatentClip:
         self.used = max(self.used, first + taken.shape[1])
         missing = count - taken.shape[1]   # the clip ends inside this chunk: its last frame holds
         return torch.cat([taken, taken[:, -1:].expand(-1, missing, *taken.shape[2:])], dim=1) if missing else taken
+
+    def similarity(self, index: int, count: int) -> float | None:
+        first = index - self.start
+        if first < 1 or first >= self.frames:
+            return None
+        return similarity(self.clip[:, min(first + count, self.frames) - 1], self.clip[:, first - 1])
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 
 from .frame_input import check_strength
+from .similarity_filter import similarity
 
 Encoder = Callable[[torch.Tensor], torch.Tensor]
 """images [F, H, W, 3] float in [0, 1], F = the output frames of n stream frames -> latents
@@ -28,6 +29,11 @@ Encoder = Callable[[torch.Tensor], torch.Tensor]
 
 QUEUE_FRAMES = 64      # frames waiting at most; past it the oldest are dropped
 STAMPS_KEPT = 4096     # stream frames whose input stamps are remembered until their output leaves
+
+
+def unit(images: torch.Tensor) -> torch.Tensor:
+    """Images (uint8, or float in [0, 1]) as float in [0, 1]."""
+    return images.float() / 255 if images.dtype == torch.uint8 else images
 
 
 class LiveFrames:
@@ -85,8 +91,18 @@ class LiveFrames:
                 self._stamps[first + k] = (arrival, stamp)
             while len(self._stamps) > STAMPS_KEPT:
                 self._stamps.popitem(last=False)
-        images = torch.stack([image for image, _, _ in taken])
-        return self.encode(images.float() / 255 if images.dtype == torch.uint8 else images)
+        return self.encode(unit(torch.stack([image for image, _, _ in taken])))
+
+    def similarity(self, index: int, count: int) -> float | None:
+        """The newest frame waiting against the newest frame taken (1 when none is waiting: the
+        held frame would repeat); None before any frame was taken."""
+        with self._lock:
+            if self._last is None:
+                return None
+            if not self._waiting:
+                return 1.0
+            newest, last = self._waiting[-1][0], self._last[0]
+        return similarity(unit(newest) * 2 - 1, unit(last) * 2 - 1)
 
     def left(self, output_index: int) -> float | None:
         """Output frame ``output_index`` is leaving now: the stamp of the input it took (None when

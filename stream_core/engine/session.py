@@ -158,7 +158,8 @@ class Session:
                 "timeline": [list(entry) for entry in self.source.timeline.entries],
                 "tau": s.chunk_tau, "partition": {"K": p.K, "N": p.N, "c": p.c, "s": p.s},
                 "video_input": self.camera_encoder is not None,
-                "camera": None if self.camera is None else self.camera.report()}
+                "camera": None if self.camera is None else self.camera.report(),
+                "similarity_filter": s.similarity_filter.report()}
 
 
 class SessionFactory(Protocol):

@@ -12,6 +12,7 @@ import torch
 from .frame_input import FrameInput, entering, entry_level, held
 from .integrator import Integrator, Velocity, euler
 from .partition import Partition
+from .similarity_filter import SimilarityFilter
 from .time_grid import tau_grid
 
 
@@ -44,7 +45,9 @@ class Stream:
 
     ``frame_input`` (``frame_input.FrameInput``, settable between steps; None =
     text-to-video) gives the frames that start in the buffer from then on an input to
-    follow: video-to-video, SDEdit into the buffer.
+    follow: video-to-video, SDEdit into the buffer. ``similarity_filter`` (its threshold
+    settable between steps; 0 = off) skips shift cycles whose input barely changed: such a
+    step repeats the last finished chunk (``similarity_filter.py``).
     """
 
     def __init__(self, velocity: Velocity, partition: Partition, frame_shape: tuple[int, int, int], *,
@@ -81,6 +84,8 @@ class Stream:
         self.frames_out = 0       # frames handed out by step()
         self.before_pass: Callable[[], None] | None = None
         self.frame_input: FrameInput | None = None
+        self.similarity_filter = SimilarityFilter()
+        self._last_chunk: torch.Tensor | None = None   # the newest finished chunk [Bsz, c, ...]: what a skip repeats
         self._floor = torch.zeros(partition.B, dtype=torch.float64)   # the time each frame waits at
         self._ready = self._empty()
 
@@ -185,16 +190,40 @@ class Stream:
     def step(self) -> torch.Tensor:
         """One micro-step. Returns the frames finished by it, [Bsz, n, C, H, W] with
         n = c after every s-th micro-step (plus the K generated references on the
-        first call) and n = 0 otherwise. On an error nothing changes (see the class)."""
-        saved = (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
-                 self._generator.get_state())
-        try:
-            return self._step()
-        except BaseException:
-            (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
-             generator) = saved
-            self._generator.set_state(generator)
-            raise
+        first call) and n = 0 otherwise. On an error nothing changes (see the class).
+        A shift cycle the similarity filter skips is one step that runs no model and
+        returns the last finished chunk again."""
+        similar = self._input_similarity()
+        skip = self.similarity_filter.decide(similar, self.seed, self.first_index + self.partition.B)
+        if skip:
+            done = self._repeat()
+        else:
+            saved = (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
+                     self._last_chunk, self._generator.get_state())
+            try:
+                done = self._step()
+            except BaseException:
+                (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
+                 self._last_chunk, generator) = saved
+                self._generator.set_state(generator)
+                raise
+        self.similarity_filter.record(looked=similar is not None, skipped=skip)
+        return done
+
+    def _input_similarity(self) -> float | None:
+        """At the start of a shift cycle of a running stream with an input and the filter on: how
+        alike the input of the chunk that would enter at its end is to the input before it."""
+        if (self.similarity_filter.threshold <= 0.0 or self.frame_input is None or self._last_chunk is None
+                or self.micro != 0):
+            return None
+        return self.frame_input.similarity(self.first_index + self.partition.B, self.partition.c)
+
+    def _repeat(self) -> torch.Tensor:
+        """A skipped cycle: the last finished chunk again as the next c frames; the buffer's
+        frames move one chunk later in the output, unchanged."""
+        self.first_index += self.partition.c
+        self.frames_out += self.partition.c
+        return self._last_chunk.clone()
 
     def _step(self) -> torch.Tensor:
         done = self._start() if self.buffer is None else self._empty()
@@ -213,6 +242,7 @@ class Stream:
             self._floor = torch.cat([torch.zeros_like(self._floor[:p.K]), self._floor[p.K + p.c:], floor])
             self.micro = 0
             self.first_index += p.c
+            self._last_chunk = chunk
             done = torch.cat([done, chunk], dim=1)
         self.frames_out += done.shape[1]
         return done
@@ -237,8 +267,10 @@ class Stream:
 
     @property
     def nbytes(self) -> int:
-        """Memory held between steps: the buffer and frames finished but not yet taken."""
-        return (0 if self.buffer is None else self.buffer.nbytes) + self._ready.nbytes
+        """Memory held between steps: the buffer, frames finished but not yet taken, and the
+        last finished chunk."""
+        last = 0 if self._last_chunk is None else self._last_chunk.nbytes
+        return (0 if self.buffer is None else self.buffer.nbytes) + self._ready.nbytes + last
 
     @property
     def ready(self) -> int:

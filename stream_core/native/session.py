@@ -11,6 +11,7 @@ from ..engine.frame_input import VideoInput, play, resized
 from ..engine.guidance import GUIDANCE_UNTIL
 from ..engine.partition import Partition
 from ..engine.session import Session
+from ..engine.similarity_filter import check_threshold
 from ..engine.stream import Stream
 from ..engine.timeline import PromptTimeline
 from .conditioning import TextVelocity
@@ -75,10 +76,12 @@ class NativeStreamFactory:
     guidance: float = 1.0
     guidance_until: float = GUIDANCE_UNTIL
     video: VideoInput | None = None   # video-to-video: the input frames and their strength
+    skip_similar: float = 0.0         # the similarity filter's threshold (0 = off)
     shape: tuple[int, int, int] = field(init=False)   # (C, h, w) of a latent frame
     notes: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
+        check_threshold(self.skip_similar)
         object.__setattr__(self, "shape", frame_shape(self.model, self.width, self.height, self.partition.B))
         object.__setattr__(self, "notes", trained_notes(self.model, self.width, self.height, self.partition))
 
@@ -97,6 +100,7 @@ class NativeStreamFactory:
         session.follow(self.schedule)
         session.source.guidance, session.source.guidance_until = self.guidance, self.guidance_until
         play(session.stream, self.video, self.encode)
+        session.stream.similarity_filter.threshold = self.skip_similar
 
     @torch.inference_mode()
     def encode(self, images: torch.Tensor, piece: int = 64) -> torch.Tensor:

@@ -136,8 +136,8 @@ export class Panel {
   onFrame(frame) {
     if (frame.stream_id !== this.id) return;
     this.player.push(frame, performance.now());
-    const { prompt, tau, made_fps, camera } = frame.meta;
-    this.state = { ...this.state, prompt, tau, made_fps, camera };   // running comes from statuses alone
+    const { prompt, tau, made_fps, camera, similarity_filter } = frame.meta;
+    this.state = { ...this.state, prompt, tau, made_fps, camera, similarity_filter };   // running comes from statuses alone
   }
 
   show(id) {
@@ -282,10 +282,11 @@ export class Panel {
     this.cameraButton.classList.toggle("sd-on", this.camera.on);
     this.stage.classList.toggle("sd-with-camera", this.camera.on);   // the camera beside the output
     this.strengthText.textContent = Number(this.strength.value).toFixed(2);
-    const c = s?.camera;
+    const c = s?.camera, f = s?.similarity_filter;
     this.cameraStats.textContent = this.camera.on && c
       ? `sent ${this.camera.sent} · used ${c.used} · dropped ${c.dropped} · held ${c.held}` +
-        (c.latency === null ? "" : ` · in to out ${Math.round(c.latency * 1000)} ms`)
+        (c.latency === null ? "" : ` · in to out ${Math.round(c.latency * 1000)} ms`) +
+        (f && f.threshold > 0 ? ` · similar, skipped ${f.skipped} of ${f.checked} steps` : "")
       : "";
     this.prompt.textContent = s?.prompt ?? "";
     this.timeline.replaceChildren(...(s?.timeline ?? []).map(([frame, prompt]) => el("li", { text: `${frame}: ${prompt}` })));
