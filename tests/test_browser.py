@@ -366,3 +366,27 @@ def test_the_camera_feeds_a_running_stream_and_stopping_it_returns_to_the_prompt
         poll(lambda: idle(server), what="the run to stop")
     finally:
         browser.close()
+
+
+def test_a_still_camera_skips_steps_and_the_panel_counts_them(playwright_and_server, tmp_path):
+    from stream_core.lab.evaluate import world_frames
+    from stream_core.lab.world import Scene
+    p, server = playwright_and_server
+    still = ((world_frames(Scene("red", "circle", "right"), 1, 0) + 1) * 127.5).round().clamp(0, 255).expand(8, -1, -1, -1)
+    write_y4m(str(tmp_path / "still.y4m"), still.byte().permute(0, 2, 3, 1).numpy(), FPS)
+    browser = launch(p, camera=str(tmp_path / "still.y4m"))
+    try:
+        page = open_comfy(browser, server)
+        page.server = server
+        page.evaluate("() => window.app.extensionManager.command.execute('Workspace.ToggleBottomPanelTab.streamdit-live')")
+        start_live(page, "streamdit_webcam_to_video", "still-camera", record=False, skip_similar=0.98)
+        page.click(tid("camera"))
+        page.wait_for_function("() => window.streamditLive.panel.state.similarity_filter?.skipped >= 4", timeout=60_000)
+        expect(page.locator(tid("camera-stats"))).to_contain_text("similar, skipped")
+        shot(page, "panel-camera-still", page.locator(PANEL))
+        page.click(tid("stop"))
+        poll(lambda: idle(server), what="the run to stop")
+        f = server.get("/streamdit/streams")["still-camera"]["similarity_filter"]
+        assert f["threshold"] == 0.98 and 4 <= f["skipped"] <= f["checked"], f
+    finally:
+        browser.close()

@@ -41,9 +41,15 @@ def run(stream: Stream, steps: int) -> list[tuple[list[float], bool]]:
 
 
 def test_the_rule():
-    assert similarity(torch.ones(5), torch.ones(5) * 3) == pytest.approx(1.0)
-    assert similarity(torch.ones(5), -torch.ones(5)) == pytest.approx(-1.0)
-    assert similarity(torch.zeros(5), torch.zeros(5)) == 1.0
+    x = torch.arange(5.0)
+    assert similarity(x, 2 * x + 1) == pytest.approx(1.0)         # brightness and contrast aside
+    assert similarity(x, -x) == pytest.approx(-1.0)
+    assert similarity(torch.zeros(5), torch.zeros(5)) == 1.0      # identical, flat
+    assert similarity(torch.zeros(5), torch.ones(5)) == 0.0       # flat and different: no likeness
+    background = -torch.ones(64, 64)
+    a, b = background.clone(), background.clone()
+    a[10:20, 10:20], b[10:20, 12:22] = 1, 1                        # a square two pixels on, on a dark ground
+    assert similarity(a, b) < 0.9 < torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), 0)
     assert skip_probability(0.97, 0.98) == 0.0
     assert skip_probability(0.99, 0.98) == pytest.approx(0.5)
     assert skip_probability(1.0, 0.98) == 1.0
@@ -117,11 +123,33 @@ def test_the_same_seed_skips_the_same_steps_and_an_undone_step_draws_the_same_ag
 def test_a_camera_that_sends_nothing_new_is_still_and_a_new_frame_is_not():
     live = LiveFrames(lambda images: images.permute(0, 3, 1, 2)[None], 0.5)
     assert live.similarity(0, 2) is None                          # nothing taken yet
-    live.push(torch.full((2, 2, 3), 200, dtype=torch.uint8), 0.5)
+    picture = torch.arange(12, dtype=torch.uint8).reshape(2, 2, 3) * 20
+    live.push(picture, 0.5)
     live.latents(0, 2)
     assert live.similarity(2, 2) == 1.0                           # nothing waiting: the held frame repeats
-    live.push(torch.full((2, 2, 3), 201, dtype=torch.uint8), 0.5)
+    live.push(picture + 1, 0.5)
     assert live.similarity(2, 2) > 0.99
-    live.push(torch.full((2, 2, 3), 20, dtype=torch.uint8), 0.5)
-    assert live.similarity(2, 2) < 0                              # bright to dark, as the model sees pixels
+    live.push(picture.flip(0), 0.5)
+    assert live.similarity(2, 2) < 0                              # the picture upside down
     assert live.received == 3 and live.used == 1                  # looking takes nothing
+
+
+def test_a_skip_moves_the_camera_stamps_with_the_frames_so_each_output_frame_names_its_own_input():
+    stream = index_valued()
+    live = stream.frame_input = LiveFrames(lambda images: images.permute(0, 3, 1, 2)[None], 0.0)   # the input itself
+    stream.similarity_filter.threshold = 0.5
+    pushed = 0
+    stamped = repeats = 0
+    for _ in range(40):
+        for _ in range(2):                                         # a camera as fast as the stream, barely moving
+            live.push(torch.linspace(0, 0.5, 12).reshape(2, 2, 3) + 1e-3 * pushed, 0.0, stamp=pushed)
+            pushed += 1
+        first = stream.frames_out
+        for n, value in enumerate(stream.step()[0].flatten(1).mean(1).tolist()):
+            stamp = live.left(first + n)
+            if stamp is None:
+                repeats += 1
+            else:                                                  # the frame shows the input its stamp names
+                stamped += 1
+                assert value == pytest.approx(0.25 + 1e-3 * stamp, abs=1e-6), (first + n, stamp, value)
+    assert stream.similarity_filter.skipped >= 10 and stamped >= 10 and repeats >= 2 * stream.similarity_filter.skipped

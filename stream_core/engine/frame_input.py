@@ -33,6 +33,10 @@ class FrameInput(Protocol):
         input before it (``similarity_filter.similarity``), without taking it; None when there
         is nothing to compare."""
 
+    def later(self, index: int, count: int) -> None:
+        """The stream skipped a step: its frames from ``index`` on come out ``count`` stream
+        frames later than they entered (what the input remembers of them moves with them)."""
+
 
 def check_strength(strength) -> float:
     """``strength`` as a float, or a ValueError saying what it must be."""
@@ -101,6 +105,9 @@ class LatentClip:
         self.used = max(self.used, first + taken.shape[1])
         missing = count - taken.shape[1]   # the clip ends inside this chunk: its last frame holds
         return torch.cat([taken, taken[:, -1:].expand(-1, missing, *taken.shape[2:])], dim=1) if missing else taken
+
+    def later(self, index: int, count: int) -> None:
+        pass   # a file's frames are remembered by nothing but their index
 
     def similarity(self, index: int, count: int) -> float | None:
         first = index - self.start

@@ -102,7 +102,15 @@ class LiveFrames:
             if not self._waiting:
                 return 1.0
             newest, last = self._waiting[-1][0], self._last[0]
-        return similarity(unit(newest) * 2 - 1, unit(last) * 2 - 1)
+        return similarity(unit(newest), unit(last))
+
+    def later(self, index: int, count: int) -> None:
+        """Stream frames from ``index`` on come out ``count`` stream frames later (a skipped step):
+        their inputs' arrivals and stamps move with them."""
+        first, shift = self.output_frame(index), self.output_frame(index + count) - self.output_frame(index)
+        with self._lock:
+            self._stamps = OrderedDict((frame + shift if frame >= first else frame, entry)
+                                       for frame, entry in self._stamps.items())
 
     def left(self, output_index: int) -> float | None:
         """Output frame ``output_index`` is leaving now: the stamp of the input it took (None when

@@ -5,12 +5,13 @@ A skipped shift cycle runs no model: the stream hands out its last finished chun
 its next ``c`` frames and moves its frame index on by ``c`` while the buffer's contents stay
 as they are (``Stream.step``). A still input so gives a still output at no cost, and a stream
 faster than its camera stops re-drawing frames it already holds. Frames in the buffer are
-relabelled one chunk later per skip, so each output frame keeps the prompt of its own index
-and an output frame shows an input frame at most ``MAX_SKIPS_IN_A_ROW * c`` frames older.
+relabelled one chunk later per skip (and what the input remembers of them, ``later``), so
+each output frame keeps the prompt of its own index and names the input it was drawn from.
 
-The rule: similarity is the cosine of the two inputs as the model sees them (pixels in
-[-1, 1], or latents); below ``threshold`` nothing is skipped, above it a cycle is skipped with
-probability ``(similarity - threshold) / (1 - threshold)`` (1 for an identical input), and never
+The rule: similarity is the correlation of the two inputs (the cosine of each minus its mean;
+StreamDiffusion takes the plain cosine, which a dark background pushes near 1 for any two
+frames of the pack's world: 0.99 for a shape one step apart); below ``threshold`` nothing is
+skipped, above it a cycle is skipped with probability ``(similarity - threshold) / (1 - threshold)`` (1 for an identical input), and never
 more than ``MAX_SKIPS_IN_A_ROW`` cycles in a row, so a stream on a still input still takes a
 new prompt within a few chunks. The draw for a cycle depends only on the stream's seed and
 frame index: the same stream skips the same cycles, and a step undone by an error draws the
@@ -33,11 +34,15 @@ def check_threshold(threshold) -> float:
 
 
 def similarity(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Cosine similarity of two inputs of one shape (pixels in [-1, 1], or latents), in [-1, 1];
-    1 for two all-zero inputs (nothing changed)."""
+    """How alike two inputs of one shape are (pixels, or latents), in [-1, 1]: the cosine of
+    the two minus their means (their correlation), so a plain background does not make two
+    different frames look alike; 1 for two identical inputs, flat ones included."""
     a, b = a.flatten().double(), b.flatten().double()
+    if torch.equal(a, b):
+        return 1.0
+    a, b = a - a.mean(), b - b.mean()
     norms = float(a.norm() * b.norm())
-    return 1.0 if norms == 0.0 else float(a @ b) / norms
+    return 0.0 if norms == 0.0 else float(a @ b) / norms
 
 
 def skip_probability(similarity: float, threshold: float) -> float:

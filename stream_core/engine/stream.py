@@ -221,6 +221,7 @@ class Stream:
     def _repeat(self) -> torch.Tensor:
         """A skipped cycle: the last finished chunk again as the next c frames; the buffer's
         frames move one chunk later in the output, unchanged."""
+        self.frame_input.later(self.first_index, self.partition.c)
         self.first_index += self.partition.c
         self.frames_out += self.partition.c
         return self._last_chunk.clone()
