@@ -426,3 +426,25 @@ def test_a_camera_feeds_a_wan_stream_four_frames_a_latent(comfy, pack, wan):
     expected = vae.encode(still.expand(17, -1, -1, -1))[0, :, 1:5]
     torch.testing.assert_close(latents[:, 4:], expected, rtol=0, atol=1e-4)
     assert (latents[:, :4] - expected).abs().amax((0, 2, 3)).min() > 0.05   # those made before the camera did not
+
+
+def test_a_still_camera_lets_a_wan_stream_skip_steps(comfy, pack, wan):
+    m = comfy.NODE_CLASS_MAPPINGS
+    model, vae = wan
+    args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 6), vae=vae, stream_id="wan-skip",
+                action="restart", seed=2, width=32, height=32, K=0, N=2, c=2, s=1, scheduler="simple",
+                guidance=1.0, frames=5, skip_similar=0.9)
+    node = m["StreamDiTWanStream"]
+    node.execute(**args)
+    session = pack("nodes.registry").STREAMS.get("wan-skip")
+    still = torch.rand(32, 32, 3, generator=torch.Generator().manual_seed(9))
+    for stamp in range(8):
+        session.feed(still, 0.5, stamp)
+    evaluations = session.stream.evaluations
+    out = node.execute(**{**args, "action": "continue", "frames": 32})
+    latents, images = out[2]["samples"][0], out[1]                 # [C, 8, h, w], [32, 32, 32, 3]
+    f = session.report()["similarity_filter"]
+    assert f["threshold"] == 0.9 and f["skipped"] >= 2, f
+    assert session.stream.evaluations - evaluations == 4 - f["skipped"]   # a skipped step runs no model
+    assert any(torch.equal(latents[:, i], latents[:, i - 2]) for i in range(2, 8))   # the last chunk again
+    assert images.shape == (32, 32, 32, 3) and torch.isfinite(images).all()
