@@ -11,9 +11,9 @@ each output frame keeps the prompt of its own index and names the input it was d
 The rule: similarity is the correlation of the two inputs (the cosine of each minus its mean;
 StreamDiffusion takes the plain cosine, which a dark background pushes near 1 for any two
 frames of the pack's world: 0.99 for a shape one step apart); below ``threshold`` nothing is
-skipped, above it a cycle is skipped with probability ``(similarity - threshold) / (1 - threshold)`` (1 for an identical input), and never
-more than ``MAX_SKIPS_IN_A_ROW`` cycles in a row, so a stream on a still input still takes a
-new prompt within a few chunks. The draw for a cycle depends only on the stream's seed and
+skipped, above it a cycle is skipped with probability ``(similarity - threshold) / (1 -
+threshold)`` (1 for an identical input), and never more than ``MAX_SKIPS_IN_A_ROW`` cycles in
+a row, so a stream on a still input still takes a new prompt within a few chunks. The draw for a cycle depends only on the stream's seed and
 frame index: the same stream skips the same cycles, and a step undone by an error draws the
 same again. ``threshold`` 0 turns the filter off (StreamDiffusion's suggested value: 0.98).
 """
