@@ -9,7 +9,7 @@ is from the input's (median and 90th percentile of the per-frame centroid distan
 
 A second table feeds the same stream from a camera: a thread pushes the world's frames at a
 camera's rate (wall clock) through ``Session.feed``, as the panel's camera does, while the stream
-runs as fast as it can at strength 0.6. Per camera rate: the output FPS (and as a ratio to
+runs as fast as it can at ``LIVE_STRENGTH``. Per camera rate: the output FPS (and as a ratio to
 text-to-video), the input-to-output latency (a camera frame arriving to the output frame drawn
 from it leaving; median and 90th percentile), the shares of camera frames dropped and of stream
 frames that held an older one, and the colour and centroid error against the camera frame each
@@ -47,6 +47,7 @@ from stream_core.native.session import NativeStreamFactory  # noqa: E402
 
 STRENGTHS = (1.0, 0.9, 0.75, 0.6, 0.5, 0.3, 0.0)
 SKIP_SIMILAR = 0.98   # StreamDiffusion's suggested threshold
+LIVE_STRENGTH = 0.6   # what the shipped workflows and the panel's camera start at
 PROMPT = "a blue square moving right"
 
 
@@ -65,7 +66,7 @@ def run(model, video: torch.Tensor, strength: float, frames: int,
     return images, fps, 1 - entry_level(session.stream.grid, strength), f.skipped / max(1, f.checked)
 
 
-def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: float, strength: float = 0.6,
+def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: float, strength: float = LIVE_STRENGTH,
                skip_similar: float = 0.0) -> dict:
     """The stream fed by a camera playing ``video`` [F, H, W, 3] at ``camera_fps`` for ``seconds``
     (None: no camera, text-to-video: the baseline)."""
@@ -126,7 +127,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--camera-seconds", type=float, default=20.0)
-    ap.add_argument("--model", default=os.path.join(ROOT, "models", "streamdit-shapes-64px-distilled.safetensors"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "streamdit-shapes-64px-bouncing-distilled.safetensors"))
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     torch.manual_seed(0)
@@ -150,8 +151,8 @@ def main() -> None:
     scene = Scene("red", "circle", "right")
     video = ((world_frames(scene, 256, 0) + 1) / 2).permute(0, 2, 3, 1).contiguous()
     seen_input = [look(f) for f in world_frames(scene, 256, 0)]
-    print(f"\ncamera input: \"{scene.caption()}\" played at the camera's rate for {args.camera_seconds:g} s, strength 0.6 "
-          "(snaps to 0.50), the stream as fast as it can")
+    print(f"\ncamera input: \"{scene.caption()}\" played at the camera's rate for {args.camera_seconds:g} s, "
+          f"strength {LIVE_STRENGTH:g}, the stream as fast as it can")
     print("| camera FPS | skip similar | output FPS | output FPS / text-to-video | latency median (ms) "
           "| latency 90th percentile (ms) | camera frames dropped | stream frames holding an older one | steps skipped "
           "| colour | centroid error median (px) |")
@@ -166,7 +167,7 @@ def main() -> None:
               f"| {c['latency'] * 1000:.0f} | {c['p90'] * 1000:.0f} | {c['dropped']:.0%} | {c['held']:.0%} "
               f"| {c['skipped']:.0%} | {r['colour']:.0%} | {r['median']:.1f} |", flush=True)
 
-    print(f"\nsimilarity filter: file input, strength 0.6, {args.frames} frames; a still input is the clip's first frame held")
+    print(f"\nsimilarity filter: file input, strength {LIVE_STRENGTH:g}, {args.frames} frames; a still input is the clip's first frame held")
     print("| input | skip similar | steps skipped | FPS | FPS / filter off | colour | centroid error median (px) |")
     print("|---|---|---|---|---|---|---|")
     for name, scene, still in (("a still red circle", Scene("red", "circle", "right"), True),
@@ -177,7 +178,7 @@ def main() -> None:
         inputs = [look(f) for f in clip]
         base = None
         for threshold in (0.0, 0.95, SKIP_SIMILAR, 0.99):
-            images, fps, _, skipped = run(model, video, 0.6, args.frames, skip_similar=threshold)
+            images, fps, _, skipped = run(model, video, LIVE_STRENGTH, args.frames, skip_similar=threshold)
             base = base or fps
             r = scores(inputs, [look(f) for f in images.permute(0, 3, 1, 2) * 2 - 1])
             print(f"| {name} | {threshold:g} | {skipped:.0%} | {fps:.0f} | {fps / base:.2f} | {r['colour']:.0%} "

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Reproduce the embedded models from nothing (about 1h50 on a 2-core CPU; a GPU is used when present):
-# the frame autoencoder, the teacher in its latent space, the distilled one-pass student.
-# They go to OUT (default out/models; copy them into models/ to ship them). Re-running skips the
-# autoencoder and the student when their files exist; the teacher resumes from its .state.
+# Reproduce the embedded models (about 1h45 on a 2-core CPU; a GPU is used when present). They are
+# the models first made from nothing on the bouncing world, fine-tuned on the wrapping world:
+#   BASE     the bouncing world's teacher, taken from the commit before the world wrapped (9233392^);
+#            its own recipe from nothing is that commit's scripts/train_models.sh (1h50). From nothing
+#            on the wrapping world the autoencoder stalls (docs/model.md).
+#   AE       its frame autoencoder fine-tuned on the wrapping world (4 min)
+#   TEACHER  BASE fine-tuned in AE's latent space, 4,000 steps, then a warm restart to 12,000 (80 min)
+#   STUDENT  distilled from TEACHER to one pass per shift (15-20 min)
+# They go to OUT (default out/models; copy the teacher and student into models/ to ship them).
+# Re-running skips the files that exist; the teacher resumes from its .state.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$ROOT/scripts/setup.sh"
@@ -10,10 +16,12 @@ cd "$ROOT"
 OUT=${OUT:-out/models}
 PY=.venv/bin/python
 mkdir -p "$OUT"
+BASE=$OUT/streamdit-shapes-64px-bouncing.safetensors
 AE=$OUT/streamdit-shapes-autoencoder.safetensors   # the teacher carries a copy
 TEACHER="$OUT/streamdit-shapes-64px.safetensors"
 STUDENT="$OUT/streamdit-shapes-64px-distilled.safetensors"
-[ -f "$AE" ] || $PY -m stream_core.lab.train_autoencoder --steps 6000 --channels 8 --lr 2e-3 --out "$AE"
-$PY -m stream_core.lab.train --autoencoder "$AE" --patch 2 --batch 16 --steps 15000 --out "$TEACHER"
-$PY -m stream_core.lab.train --autoencoder "$AE" --patch 2 --batch 16 --steps 21000 --out "$TEACHER"   # a warm restart from step 15000
+[ -f "$BASE" ] || git show 9233392^:models/streamdit-shapes-64px.safetensors > "$BASE"
+[ -f "$AE" ] || $PY -m stream_core.lab.train_autoencoder --init "$BASE" --steps 1500 --lr 3e-4 --out "$AE"
+$PY -m stream_core.lab.train --init "$BASE" --autoencoder "$AE" --batch 16 --steps 4000 --lr 1e-4 --out "$TEACHER"
+$PY -m stream_core.lab.train --init "$BASE" --autoencoder "$AE" --batch 16 --steps 12000 --lr 1e-4 --out "$TEACHER"   # a warm restart from step 4000
 [ -f "$STUDENT" ] || $PY -m stream_core.lab.distill "$TEACHER" --out "$STUDENT" --steps 2000 --lr 1e-4 --guidance 3 --guidance-until 0.75 --chunk-sizes 2 --references 0 2

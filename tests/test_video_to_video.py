@@ -15,7 +15,8 @@ from stream_core.lab.world import Scene, wrapped
 @pytest.fixture(scope="module")
 def nodes(comfy):
     m = comfy.NODE_CLASS_MAPPINGS
-    model = m["StreamDiTLoader"].execute("streamdit-shapes-64px-distilled.safetensors", "cpu", "float32").result[0]
+    # the video-to-video workflows' student (the first one: it follows its input more closely, docs/model.md)
+    model = m["StreamDiTLoader"].execute("streamdit-shapes-64px-bouncing-distilled.safetensors", "cpu", "float32").result[0]
     return m, model
 
 
@@ -53,7 +54,8 @@ def test_a_redrawn_video_takes_the_prompts_colour_and_follows_the_inputs_positio
     out = streamed(m, model, "a blue square moving right", m["StreamDiTVideoInput"].execute(0.6, images=video).result[0],
                    "v2v-blue", frames=48)
     inputs, outputs = seen(video), seen(out)
-    # 42 of 48 on the shipped student (the issue's target, 95%, is not reached yet)
+    # 42 of 48 on this student (the issue's target, 95%, is not reached; the newer student reaches it at 0.75 but
+    # then moves the object its own way when the input is slower than its motion)
     assert sum(s.colour == "blue" for s in outputs) >= 0.8 * len(outputs), [s.colour for s in outputs]
     errors = [math.hypot(wrapped(o.x - i.x, 64), wrapped(o.y - i.y, 64)) for i, o in zip(inputs, outputs)
               if o.colour is not None]
