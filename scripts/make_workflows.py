@@ -96,7 +96,7 @@ def wan_workflow(unet: str, low_noise_unet: str | None = None) -> dict:
             "model": ["2", 0], "positive": ["4", 0], "negative": ["5", 0], "vae": ["6", 0], "stream_id": "wan",
             "action": "continue", "seed": 0, "width": 832, "height": 480, "K": 0, "N": 5, "c": 2, "s": 4,
             "scheduler": "simple", "guidance": 5.0, "frames": 161, "schedule": ["8", 0], "boundary": 0.875,
-            "decoder": "vae", "fps": 16.0, "realtime": False, "record": False}},
+            "decoder": "vae", "fps": 16.0, "realtime": False, "record": False, "skip_similar": 0.0}},
         "10": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["9", 0], "fps": 0.0}},
         "11": {"class_type": "SaveVideo", "inputs": {"video": ["10", 1], "filename_prefix": "streamdit/wan",
                                                       "format": "mp4", "codec": "h264"}},

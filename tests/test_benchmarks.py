@@ -30,6 +30,18 @@ def test_the_video_to_video_benchmark_runs():
     assert all(float(row.split(" | ")[3]) > 0 for row in rows)
     # strength 0 is the input: the object where the input's is (through the autoencoder)
     assert all(float(row.split(" | ")[7]) < 1.0 for row in rows if row.split(" | ")[1] == "0")
-    camera_rows = [line.split(" | ") for line in cameras.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert [row[0] for row in camera_rows] == ["| none (text-to-video, the baseline)", "| 15", "| 30"]
-    assert all(float(row[1]) > 0 and float(row[3]) > 0 for row in camera_rows[1:])   # frames out, a latency
+    cameras, similar = cameras.split("similarity filter:")
+
+    def table(text: str) -> list[list[str]]:
+        return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines()
+                if line.startswith("| ") and "---" not in line][1:]
+
+    camera_rows = table(cameras)
+    assert [row[:2] for row in camera_rows] == [["none (text-to-video, the baseline)", ""], ["15", "0"], ["30", "0"],
+                                                ["15", "0.98"]]
+    assert all(float(row[2]) > 0 and float(row[4]) > 0 for row in camera_rows[1:])   # frames out, a latency
+    filter_rows = table(similar)
+    assert len(filter_rows) == 12
+    skipped = {(row[0], row[1]): float(row[2].rstrip("%")) for row in filter_rows}
+    assert skipped[("a still red circle", "0.98")] > 0                              # a still input skips steps
+    assert all(share == 0 for (_, threshold), share in skipped.items() if threshold == "0")   # off: none
