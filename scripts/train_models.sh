@@ -16,11 +16,16 @@ cd "$ROOT"
 OUT=${OUT:-out/models}
 PY=.venv/bin/python
 mkdir -p "$OUT"
-BASE=$OUT/streamdit-shapes-64px-bouncing.safetensors
+BASE=${BASE:-$OUT/streamdit-shapes-64px-bouncing.safetensors}   # or point BASE at that teacher yourself
 AE=$OUT/streamdit-shapes-autoencoder.safetensors   # the teacher carries a copy
 TEACHER="$OUT/streamdit-shapes-64px.safetensors"
 STUDENT="$OUT/streamdit-shapes-64px-distilled.safetensors"
-[ -f "$BASE" ] || git show 9233392^:models/streamdit-shapes-64px.safetensors > "$BASE"
+if [ ! -f "$BASE" ] && ! git show 9233392^:models/streamdit-shapes-64px.safetensors > "$BASE.part"; then
+  rm -f "$BASE.part"
+  echo "the first stage's teacher comes from commit 9233392^: run this in a full git clone, or set BASE to that file" >&2
+  exit 1
+fi
+[ -f "$BASE" ] || mv "$BASE.part" "$BASE"
 [ -f "$AE" ] || $PY -m stream_core.lab.train_autoencoder --init "$BASE" --steps 1500 --lr 3e-4 --out "$AE"
 $PY -m stream_core.lab.train --init "$BASE" --autoencoder "$AE" --batch 16 --steps 4000 --lr 1e-4 --out "$TEACHER"
 $PY -m stream_core.lab.train --init "$BASE" --autoencoder "$AE" --batch 16 --steps 12000 --lr 1e-4 --out "$TEACHER"   # a warm restart from step 4000
