@@ -36,7 +36,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from stream_core.engine.frame_input import VideoInput, entry_level  # noqa: E402
+from stream_core.engine.frame_input import DEFAULT_STRENGTH, VideoInput, entry_level  # noqa: E402
 from stream_core.engine.partition import Partition  # noqa: E402
 from stream_core.engine.timeline import PromptTimeline  # noqa: E402
 from stream_core.lab.analysis import look  # noqa: E402
@@ -47,7 +47,7 @@ from stream_core.native.session import NativeStreamFactory  # noqa: E402
 
 STRENGTHS = (1.0, 0.9, 0.75, 0.6, 0.5, 0.3, 0.0)
 SKIP_SIMILAR = 0.98   # StreamDiffusion's suggested threshold
-LIVE_STRENGTH = 0.6   # what the shipped workflows and the panel's camera start at
+LIVE_STRENGTH = DEFAULT_STRENGTH   # what the shipped workflows and the panel's camera start at
 PROMPT = "a blue square moving right"
 
 

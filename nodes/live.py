@@ -42,6 +42,7 @@ import torch
 from aiohttp import WSMsgType, web
 from PIL import Image
 
+from ..stream_core.engine.frame_input import DEFAULT_STRENGTH
 from ..stream_core.engine.session import Session
 from .registry import STREAMS
 
@@ -153,7 +154,7 @@ class Viewer:
             if session is None:
                 raise ValueError(f"no stream with id {stream_id!r}: queue it first")
             was_on = session.camera is not None
-            session.feed(image, header.get("strength", 0.6), header.get("stamp", 0.0))
+            session.feed(image, header.get("strength", DEFAULT_STRENGTH), header.get("stamp", 0.0))
             if not was_on:
                 STREAMS.changed(stream_id)
         except ValueError as e:

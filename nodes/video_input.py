@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..stream_core.engine.frame_input import VideoInput
+from ..stream_core.engine.frame_input import DEFAULT_STRENGTH, VideoInput
 from .types import CATEGORY, VideoInputType
 from .validation import InputError, checked
 
@@ -20,7 +20,7 @@ class StreamDiTVideoInput(io.ComfyNode):
                         "its buffer. Queue again with the same video and the stream goes on with the next input "
                         "frames; after the last one it is text-to-video again.",
             inputs=[
-                io.Float.Input("strength", default=0.6, min=0.0, max=1.0, step=0.05,
+                io.Float.Input("strength", default=DEFAULT_STRENGTH, min=0.0, max=1.0, step=0.05,
                                tooltip="How much the prompt may change the input: 0 = the input unchanged, 1 = pure "
                                        "noise (text-to-video). Snapped to the stream's own noise levels (with N = 4, "
                                        "s = 1: 0, 0.25, 0.5, 0.75, 1 before the time shift)."),

@@ -26,6 +26,7 @@ from comfy_server import PACK_NAME, ROOT, ComfyServer  # noqa: E402
 from workflow_format import api_to_ui  # noqa: E402
 
 sys.path.insert(0, ROOT)
+from stream_core.engine.frame_input import DEFAULT_STRENGTH  # noqa: E402
 from stream_core.engine.guidance import GUIDANCE_UNTIL  # noqa: E402
 from stream_core.engine.partition import Partition  # noqa: E402
 
@@ -159,7 +160,7 @@ def video_to_video_workflow() -> dict:
     source = {**workflow["3"]["inputs"], "schedule": ["7", 0], "stream_id": "v2v-input"}
     workflow["3"]["inputs"]["video_input"] = ["6", 0]
     workflow.update({
-        "6": {"class_type": "StreamDiTVideoInput", "inputs": {"strength": 0.6, "images": ["8", 1]}},
+        "6": {"class_type": "StreamDiTVideoInput", "inputs": {"strength": DEFAULT_STRENGTH, "images": ["8", 1]}},
         "7": {"class_type": "StreamDiTPromptSchedule", "inputs": {"schedule": "0: a red circle moving right",
                                                                   "transition": 8}},
         "8": {"class_type": "StreamDiTStream", "inputs": source}})

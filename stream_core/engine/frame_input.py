@@ -38,6 +38,13 @@ class FrameInput(Protocol):
         frames later than they entered (what the input remembers of them moves with them)."""
 
 
+DEFAULT_STRENGTH = 0.6
+"""Where a video input and the camera start (the Video Input node, a camera message without one,
+the shipped video-to-video workflows): the video-to-video student keeps the input's path and
+takes the prompt's colour there. The panel's slider and the viewer page start there too
+(``web/live/panel.js``, ``web/view.html``: the same number)."""
+
+
 def check_strength(strength) -> float:
     """``strength`` as a float, or a ValueError saying what it must be."""
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
