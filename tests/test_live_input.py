@@ -83,7 +83,7 @@ def test_a_stream_fed_from_another_thread_shows_the_newest_inputs_in_order():
     assert set(out) <= {0.0, *map(float, pushed)}                    # every frame is an input frame ...
     assert all(a <= b for a, b in zip(out, out[1:]))                 # ... in the order they came
     assert len(set(out)) > 2                                         # it followed the moving camera
-    assert live.used + live.held == stream.newest_index + 1          # one input per frame started
+    assert live.used + live.held == stream.next_entry(0.0)           # one input per frame that reached its level
 
 
 def session(encoder=encode) -> Session:

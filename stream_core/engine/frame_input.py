@@ -1,11 +1,20 @@
 """Input frames for video-to-video: SDEdit into the moving buffer.
 
-A stream with a ``FrameInput`` takes each frame it starts from the input instead of from
-noise alone: the frame's input latent is noised to the level it enters at, ``tau =
-1 - strength`` snapped to the stream's time grid (1 = pure noise = text-to-video, 0 = the
-input unchanged), and it waits there, unchanged, until the buffer's schedule reaches that
-level; from then on it is denoised like any other frame under the prompt. Snapping to the
-grid keeps every step one the model (and a distilled student) was made for.
+A stream with a ``FrameInput`` gives the frames in its buffer an input to follow. A frame
+takes its input when the buffer's schedule brings it to the level its ``strength`` sets,
+``tau = 1 - strength`` (1 = pure noise = text-to-video, 0 = the input unchanged): at the start
+of the shift cycle in which the frame's chunk reaches that level (``entry_chunk``), the frame
+is replaced by its input latent noised to exactly that level with the frame's own starting
+noise, and it is denoised from there under the prompt like any other frame. The first step
+from an off-grid level is the shorter one up to the next grid time (``held``), so the strength
+is continuous, not a choice of the grid's levels.
+
+Before that the frame is made by the prompt alone, as context for the frames around it: the
+input is taken as late as it can be, so a camera frame reaches the output after the steps
+from its level on only (not the whole buffer's). The start-up buffer is one uniform
+generation, so its frames take their input at the start and wait at its level. A strength
+raised mid-stream moves the entry to a noisier chunk: the frames already past it keep the
+prompt's alone.
 """
 from __future__ import annotations
 
@@ -60,15 +69,22 @@ def resized(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return frames.movedim(1, -1)
 
 
-def entry_level(grid: torch.Tensor, strength: float) -> float:
-    """The grid time [T+1] nearest ``1 - strength``: where an input frame enters."""
-    return float(grid[(grid - (1.0 - strength)).abs().argmin()])
+def entry_level(strength: float) -> float:
+    """The time ``tau`` an input frame of ``strength`` enters at: ``1 - strength``."""
+    return 1.0 - strength
+
+
+def entry_chunk(chunk_tau: list[float], level: float) -> int:
+    """The chunk (0 = cleanest) whose frames take their input at the start of a shift cycle,
+    given each chunk's time then (``Stream.chunk_tau``, cleanest first, decreasing): the
+    cleanest one not yet past ``level``. That chunk's cycle takes it across ``level``."""
+    return next((i for i, tau in enumerate(chunk_tau) if tau <= level), len(chunk_tau) - 1)
 
 
 def entering(noise: torch.Tensor, latents: torch.Tensor | None, level: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frames starting in the stream, [Bsz, n, C, H, W], and the time each waits at until
-    the buffer's schedule reaches it (float64 [n]): the noise itself at 0 without input,
-    else the input noised to ``level``."""
+    """Frames taking their input, [Bsz, n, C, H, W], from their starting noise of that shape,
+    and the time each waits at until the buffer's schedule reaches it (float64 [n]): the
+    noise itself at 0 without input, else the input noised to ``level``."""
     n = noise.shape[1]
     if latents is None:
         return noise, torch.zeros(n, dtype=torch.float64)
@@ -146,7 +162,8 @@ class VideoInput:
 def play(stream, video: VideoInput | None, encode: Callable[[torch.Tensor], torch.Tensor]) -> None:
     """Make ``video`` the input of ``stream`` (``Stream.frame_input``); None makes it
     text-to-video again. The same video as the run before goes on where it left off, with
-    this run's strength; a new one starts with the next frame that enters the buffer. A live
+    this run's strength; a new one starts with the next frame that takes an input
+    (``Stream.next_entry``). A live
     input (the panel's camera) stays the input while it is on: the node's video waits.
     ``encode(images [F, H, W, 3]) -> latents [Bsz, F, C, h, w]``."""
     current = stream.frame_input
@@ -157,5 +174,5 @@ def play(stream, video: VideoInput | None, encode: Callable[[torch.Tensor], torc
     elif isinstance(current, LatentClip) and current.key == video.key:
         current.strength = video.strength
     else:
-        start = stream.first_index + stream.partition.B if stream.started else 0
+        start = stream.next_entry(video.strength)
         stream.frame_input = LatentClip(encode(video.images), video.strength, start, video.key)

@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-from .frame_input import FrameInput, entering, entry_level, held
+from .frame_input import FrameInput, entering, entry_chunk, entry_level, held
 from .integrator import Integrator, Velocity, euler
 from .partition import Partition
 from .similarity_filter import SimilarityFilter
@@ -34,8 +34,8 @@ class Stream:
     reference: optional clean latents [Bsz, K, C, H, W] to continue from (video
       extension); without it the first K frames are generated and emitted.
     The noise comes from a CPU generator seeded with ``seed``, so the same seed gives
-    the same frames on any device. Memory is constant: the buffer, at most one
-    chunk of finished frames not yet taken, and the generator.
+    the same frames on any device. Memory is constant: the buffer and its frames'
+    starting noise, at most one chunk of finished frames not yet taken, and the generator.
 
     A step is all or nothing: when it raises (a NaN or Inf in the model's output,
     a cancel from ``before_pass``, any error of the velocity) the stream is left
@@ -44,8 +44,8 @@ class Stream:
     evaluation, start-up included, and may raise to cancel.
 
     ``frame_input`` (``frame_input.FrameInput``, settable between steps; None =
-    text-to-video) gives the frames that start in the buffer from then on an input to
-    follow: video-to-video, SDEdit into the buffer. ``similarity_filter`` (its threshold
+    text-to-video) gives the frames that reach its entry level from then on an input to
+    follow: video-to-video, SDEdit into the buffer (``frame_input.py``). ``similarity_filter`` (its threshold
     settable between steps; 0 = off) skips shift cycles whose input barely changed: such a
     step repeats the last finished chunk (``similarity_filter.py``).
     """
@@ -87,6 +87,8 @@ class Stream:
         self.similarity_filter = SimilarityFilter()
         self._last_chunk: torch.Tensor | None = None   # the newest finished chunk [Bsz, c, ...]: what a skip repeats
         self._floor = torch.zeros(partition.B, dtype=torch.float64)   # the time each frame waits at
+        self._start_noise: torch.Tensor | None = None   # each position's starting noise, as the buffer
+        self._entered = 0         # the frame after the newest that took an input
         self._ready = self._empty()
 
     # --- helpers -------------------------------------------------------------------
@@ -97,18 +99,42 @@ class Stream:
         z = torch.randn(self.batch, frames, *self.frame_shape, generator=self._generator)
         return z.to(self.device, self.dtype)
 
-    def _starting(self, index: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frames ``index .. index+count-1`` as they start in the buffer and the times they
-        wait at (``frame_input.entering``)."""
-        noise = self._noise(count)
-        source = self.frame_input
+    def _taking_input(self, noise: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``index ..`` (one per frame of ``noise`` [Bsz, n, ...], their starting noise)
+        taking their input now, and the times they wait at (``frame_input.entering``)."""
+        source, count = self.frame_input, noise.shape[1]
         latents = None if source is None else source.latents(index, count)
         if latents is not None:
             _check_finite(latents, "input latents")
             latents = latents.to(self.device, self.dtype)
-        level = 0.0 if source is None else entry_level(self.grid, source.strength)
-        x, floor = entering(noise, latents, level)
+            self._entered = index + count
+        x, floor = entering(noise, latents, 0.0 if source is None else entry_level(source.strength))
         return x, floor.to(self.device)
+
+    def _entry(self, strength: float) -> slice:
+        """Buffer positions of the chunk that takes its input in the current shift cycle."""
+        return self.partition.chunk_slice(entry_chunk(self.chunk_tau, entry_level(strength)))
+
+    def next_entry(self, strength: float) -> int:
+        """Index of the next frame to take an input of ``strength``: the first of the chunk
+        that reaches its level at the start of the next shift cycle (0 before the start)."""
+        if not self.started:
+            return 0
+        index = self.first_index + self._entry(strength).start
+        return index if self.micro == 0 else index + self.partition.c
+
+    def _enter(self) -> None:
+        """At the start of a shift cycle: the chunk reaching the input's level takes its input,
+        noised to that level with its own starting noise (``frame_input.py``)."""
+        if self.frame_input is None or self.micro != 0:
+            return
+        positions = self._entry(self.frame_input.strength)
+        index = self.first_index + positions.start
+        if index < self._entered:   # took its input already (the strength went down)
+            return
+        x, floor = self._taking_input(self._start_noise[:, positions], index)
+        self.buffer = torch.cat([self.buffer[:, :positions.start], x, self.buffer[:, positions.stop:]], dim=1)
+        self._floor = torch.cat([self._floor[:positions.start], floor, self._floor[positions.stop:]])
 
     def _integrate(self, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
         """One integrator step of the buffer-shaped x [Bsz, B, ...] with per-frame tau, dtau [B];
@@ -161,15 +187,17 @@ class Stream:
         generated references, or nothing when references were given."""
         p, grid = self.partition, self.grid
         given = self._reference is not None
+        noise = self._noise(p.N * p.c if given else p.B)
+        x, floor = self._taking_input(noise, 0)
         if given:
             self.first_index = -p.K
-            x, floor = self._starting(0, p.N * p.c)
             x = torch.cat([self._reference, x], dim=1)
-            self._floor = torch.cat([torch.zeros(p.K, dtype=torch.float64, device=self.device), floor])
+            floor = torch.cat([torch.zeros(p.K, dtype=torch.float64, device=self.device), floor])
             last = p.level(0)
         else:
-            x, self._floor = self._starting(0, p.B)
             last = p.T if p.K else p.level(0)
+        self._floor = floor
+        self._start_noise = torch.cat([torch.zeros_like(x[:, :p.B - noise.shape[1]]), noise], dim=1)
         moving = torch.arange(p.B, device=self.device) >= (p.K if given else 0)
         captures = p.warmup_captures()
         chunks: list[torch.Tensor | None] = [None] * p.N
@@ -199,12 +227,12 @@ class Stream:
             done = self._repeat()
         else:
             saved = (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
-                     self._last_chunk, self._generator.get_state())
+                     self._last_chunk, self._start_noise, self._entered, self._generator.get_state())
             try:
                 done = self._step()
             except BaseException:
                 (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
-                 self._last_chunk, generator) = saved
+                 self._last_chunk, self._start_noise, self._entered, generator) = saved
                 self._generator.set_state(generator)
                 raise
         self.similarity_filter.record(looked=similar is not None, skipped=skip)
@@ -212,22 +240,24 @@ class Stream:
 
     def _input_similarity(self) -> float | None:
         """At the start of a shift cycle of a running stream with an input and the filter on: how
-        alike the input of the chunk that would enter at its end is to the input before it."""
+        alike the input the chunk reaching its level would take is to the input before it."""
         if (self.similarity_filter.threshold <= 0.0 or self.frame_input is None or self._last_chunk is None
                 or self.micro != 0):
             return None
-        return self.frame_input.similarity(self.first_index + self.partition.B, self.partition.c)
+        return self.frame_input.similarity(self.next_entry(self.frame_input.strength), self.partition.c)
 
     def _repeat(self) -> torch.Tensor:
         """A skipped cycle: the last finished chunk again as the next c frames; the buffer's
         frames move one chunk later in the output, unchanged."""
         self.frame_input.later(self.first_index, self.partition.c)
         self.first_index += self.partition.c
+        self._entered += self.partition.c
         self.frames_out += self.partition.c
         return self._last_chunk.clone()
 
     def _step(self) -> torch.Tensor:
         done = self._start() if self.buffer is None else self._empty()
+        self._enter()
         p = self.partition
         tau, dtau = p.times(self.micro, self.grid)
         buffer = self._integrate(self.buffer, tau, dtau)
@@ -238,9 +268,11 @@ class Stream:
         if self.micro == p.s:
             chunk = self.buffer[:, p.chunk_slice(0)]
             history = torch.cat([self.buffer[:, :p.K], chunk], dim=1)
-            new, floor = self._starting(self.first_index + p.B, p.c)   # the frame after the newest
+            new = self._noise(p.c)   # the frames after the newest: the prompt's until they take their input
             self.buffer = torch.cat([history[:, history.shape[1] - p.K:], self.buffer[:, p.K + p.c:], new], dim=1)
-            self._floor = torch.cat([torch.zeros_like(self._floor[:p.K]), self._floor[p.K + p.c:], floor])
+            self._floor = torch.cat([torch.zeros_like(self._floor[:p.K]), self._floor[p.K + p.c:],
+                                     torch.zeros_like(self._floor[:p.c])])
+            self._start_noise = torch.cat([self._start_noise[:, :p.K], self._start_noise[:, p.K + p.c:], new], dim=1)
             self.micro = 0
             self.first_index += p.c
             self._last_chunk = chunk
@@ -268,10 +300,10 @@ class Stream:
 
     @property
     def nbytes(self) -> int:
-        """Memory held between steps: the buffer, frames finished but not yet taken, and the
-        last finished chunk."""
-        last = 0 if self._last_chunk is None else self._last_chunk.nbytes
-        return (0 if self.buffer is None else self.buffer.nbytes) + self._ready.nbytes + last
+        """Memory held between steps: the buffer and its frames' starting noise, frames finished
+        but not yet taken, and the last finished chunk."""
+        held = [self.buffer, self._start_noise, self._last_chunk]
+        return sum(t.nbytes for t in held if t is not None) + self._ready.nbytes
 
     @property
     def ready(self) -> int:
