@@ -38,6 +38,20 @@ def test_reference_frames_stay_clean_and_the_chunks_share_the_rest():
     assert {int((row == 1).sum()) for row in mixed} == {0, 2}
 
 
+def test_a_share_of_start_up_buffers_puts_every_frame_at_one_level():
+    g = torch.Generator().manual_seed(0)
+    start, length = segment_starts(200, 8, (2,), g, references=(0, 2), uniform=0.25)
+    flat = [bool((row == row[0]).all()) for row in start]
+    assert 30 <= sum(flat) <= 70                                           # about a quarter
+    levels = {round(float(row[0]), 4) for row, f in zip(start, flat) if f}
+    assert levels == {0.0, 0.25, 0.5, 0.75, round(1 / 3, 4), round(2 / 3, 4)}   # k / N for N = 4 (K = 0) and 3 (K = 2)
+    steps = [row for row, f in zip(length, flat) if f]
+    assert all(bool((row == row[0]).all()) for row in steps)                 # one step for all frames
+    assert {round(float(row[0]), 4) for row in steps} == {0.25, round(1 / 3, 4)}   # of 1 / N
+    assert torch.equal(segment_starts(5, 8, (2,), torch.Generator().manual_seed(3))[0],
+                       segment_starts(5, 8, (2,), torch.Generator().manual_seed(3), uniform=0.0)[0])
+
+
 def test_one_unguided_teacher_step_is_what_the_initial_student_does():
     teacher, clips, captions, start, length, noise = setup()
     student = copy.deepcopy(teacher)
