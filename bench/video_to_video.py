@@ -2,24 +2,27 @@
 
 An input video of the synthetic world ("a red circle moving right", or "... quickly") is re-drawn
 by the distilled student (c = 2, s = 1, N = 4) under "a blue square moving right" at several
-strengths, as the Stream node does it (``NativeStreamFactory`` with a ``VideoInput``). Per
-strength: the strength it snaps to, output FPS (and as a ratio to text-to-video, the baseline row,
-strength 1), the share of frames in the prompt's colour and shape, and how far the output's object
-is from the input's (median and 90th percentile of the per-frame centroid distance, pixels).
+strengths, with the video-to-video workflows' guidance (``GUIDANCE``) and without, as the Stream
+node does it (``NativeStreamFactory`` with a ``VideoInput``). Per strength: output FPS (and as a
+ratio to text-to-video at the same guidance, the row of strength 1), the share of frames in the
+prompt's colour and shape, and how far the output's object is from the input's (median and 90th
+percentile of the per-frame centroid distance, pixels). The same at ``LIVE_STRENGTH`` for several
+seeds (the world's clip and the stream's noise) follows.
 
 A second table feeds the same stream from a camera: a thread pushes the world's frames at a
 camera's rate (wall clock) through ``Session.feed``, as the panel's camera does, while the stream
-runs as fast as it can at ``LIVE_STRENGTH``. Per camera rate: the output FPS (and as a ratio to
+runs at ``LIVE_STRENGTH``, as fast as it can or paced to 16 fps as the webcam workflow is. Per
+camera rate and strength: the output FPS (and as a ratio to
 text-to-video), the input-to-output latency (a camera frame arriving to the output frame drawn
 from it leaving; median and 90th percentile), the shares of camera frames dropped and of stream
 frames that held an older one, and the colour and centroid error against the camera frame each
-output frame was drawn from; a third camera row turns on the similarity filter.
+output frame was drawn from; a third row at each pace turns on the similarity filter.
 
 A third table turns on the similarity filter (``skip_similar``) for a still input (the clip's
 first frame held) and moving ones, at several thresholds: the share of steps skipped, FPS (and as
 a ratio to the same input with the filter off), colour and centroid error.
 
-Usage: python bench/video_to_video.py [--frames 200] [--camera-seconds 20] [--model FILE]
+Usage: python bench/video_to_video.py [--frames 200] [--camera-seconds 20] [--seeds 4] [--model FILE]
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from stream_core.engine.frame_input import DEFAULT_STRENGTH, VideoInput, entry_level  # noqa: E402
+from stream_core.engine.frame_input import DEFAULT_STRENGTH, VideoInput  # noqa: E402
 from stream_core.engine.partition import Partition  # noqa: E402
 from stream_core.engine.timeline import PromptTimeline  # noqa: E402
 from stream_core.lab.analysis import look  # noqa: E402
@@ -45,33 +48,36 @@ from stream_core.lab.world import Scene, wrapped  # noqa: E402
 from stream_core.native.checkpoint import load  # noqa: E402
 from stream_core.native.session import NativeStreamFactory  # noqa: E402
 
-STRENGTHS = (1.0, 0.9, 0.75, 0.6, 0.5, 0.3, 0.0)
+STRENGTHS = (1.0, 0.9, 0.75, 0.65, 0.6, 0.5, 0.3, 0.0)
+PACED_FPS = 16.0   # the webcam workflow's realtime pacing
+GUIDANCE = 2.0     # the video-to-video workflows' (1 = no guidance, one model pass a step instead of two)
 SKIP_SIMILAR = 0.98   # StreamDiffusion's suggested threshold
 LIVE_STRENGTH = DEFAULT_STRENGTH   # what the shipped workflows and the panel's camera start at
 PROMPT = "a blue square moving right"
 
 
 def run(model, video: torch.Tensor, strength: float, frames: int,
-        skip_similar: float = 0.0) -> tuple[torch.Tensor, float, float, float]:
-    """(images [frames, H, W, 3], FPS, the strength it snapped to, the share of steps the
-    similarity filter skipped) of one re-drawn video."""
-    factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), 0, 64, 64, Partition(0, 4, 2, 1),
-                                  video=VideoInput(video, strength), skip_similar=skip_similar)
+        skip_similar: float = 0.0, guidance: float = GUIDANCE, seed: int = 0) -> tuple[torch.Tensor, float, float]:
+    """(images [frames, H, W, 3], FPS, the share of steps the similarity filter skipped) of one
+    re-drawn video."""
+    factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), seed, 64, 64, Partition(0, 4, 2, 1),
+                                  guidance, video=VideoInput(video, strength), skip_similar=skip_similar)
     session = factory.create()
     factory.reconfigure(session)
     start = time.perf_counter()
     images = session.frames.take(frames)
     fps = frames / (time.perf_counter() - start)
     f = session.stream.similarity_filter
-    return images, fps, 1 - entry_level(session.stream.grid, strength), f.skipped / max(1, f.checked)
+    return images, fps, f.skipped / max(1, f.checked)
 
 
 def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: float, strength: float = LIVE_STRENGTH,
-               skip_similar: float = 0.0) -> dict:
+               skip_similar: float = 0.0, paced: float | None = None) -> dict:
     """The stream fed by a camera playing ``video`` [F, H, W, 3] at ``camera_fps`` for ``seconds``
-    (None: no camera, text-to-video: the baseline)."""
+    (None: no camera, text-to-video: the baseline), making frames as fast as it can or no faster
+    than ``paced`` frames a second."""
     factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), 0, 64, 64, Partition(0, 4, 2, 1),
-                                  skip_similar=skip_similar)
+                                  GUIDANCE, skip_similar=skip_similar)
     session = factory.create()
     factory.reconfigure(session)
     session.frames.take(8)                          # the start-up (text-to-video) is not measured
@@ -102,6 +108,8 @@ def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: fl
             if stamp is not None:
                 drawn.append((int(stamp), image))
                 latencies.append(camera.latency)
+        if paced:
+            time.sleep(max(0.0, start + made / paced - time.perf_counter()))
     elapsed = time.perf_counter() - start
     stop.set()
     thread.join()
@@ -127,7 +135,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--camera-seconds", type=float, default=20.0)
-    ap.add_argument("--model", default=os.path.join(ROOT, "models", "streamdit-shapes-64px-bouncing-distilled.safetensors"))
+    ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "streamdit-shapes-64px-distilled.safetensors"))
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     torch.manual_seed(0)
@@ -135,35 +144,51 @@ def main() -> None:
     run(model, torch.zeros(8, 64, 64, 3), 1.0, 8)   # warm-up: the first stream of a process is slower
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, cpu; "
           f"model {os.path.basename(args.model)}; {args.frames} frames; prompt \"{PROMPT}\"")
-    print("| input | strength | snapped to | FPS | FPS / text-to-video | colour | shape | centroid error median (px) "
+    print("| input | guidance | strength | FPS | FPS / text-to-video | colour | shape | centroid error median (px) "
           "| 90th percentile (px) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for scene in (Scene("red", "circle", "right"), Scene("red", "circle", "right", "quickly")):
         video = ((world_frames(scene, args.frames, 0) + 1) / 2).permute(0, 2, 3, 1).contiguous()
         inputs = [look(f) for f in world_frames(scene, args.frames, 0)]
-        base = None
-        for strength in STRENGTHS:
-            images, fps, snapped, _ = run(model, video, strength, args.frames)
-            base = base or fps
-            r = scores(inputs, [look(f) for f in images.permute(0, 3, 1, 2) * 2 - 1])
-            print(f"| {scene.caption()} | {strength:g} | {snapped:.2f} | {fps:.0f} | {fps / base:.2f} | {r['colour']:.0%} "
-                  f"| {r['shape']:.0%} | {r['median']:.1f} | {r['p90']:.1f} |", flush=True)
+        for guidance in (GUIDANCE, 1.0):
+            base = None
+            for strength in STRENGTHS:
+                images, fps, _ = run(model, video, strength, args.frames, guidance=guidance)
+                base = base or fps
+                r = scores(inputs, [look(f) for f in images.permute(0, 3, 1, 2) * 2 - 1])
+                print(f"| {scene.caption()} | {guidance:g} | {strength:g} | {fps:.0f} | {fps / base:.2f} "
+                      f"| {r['colour']:.0%} | {r['shape']:.0%} | {r['median']:.1f} | {r['p90']:.1f} |", flush=True)
+
+    scene = Scene("red", "circle", "right")
+    print(f"\nseeds: \"{scene.caption()}\" (each seed its own clip and noise), strength {LIVE_STRENGTH:g}")
+    print("| guidance | seed | colour | centroid error median (px) | 90th percentile (px) |")
+    print("|---|---|---|---|---|")
+    for guidance in (GUIDANCE, 1.0):
+        for seed in range(args.seeds):
+            clip = world_frames(scene, args.frames, seed)
+            images, _, _ = run(model, ((clip + 1) / 2).permute(0, 2, 3, 1).contiguous(), LIVE_STRENGTH, args.frames,
+                               guidance=guidance, seed=seed)
+            r = scores([look(f) for f in clip], [look(f) for f in images.permute(0, 3, 1, 2) * 2 - 1])
+            print(f"| {guidance:g} | {seed} | {r['colour']:.0%} | {r['median']:.1f} | {r['p90']:.1f} |", flush=True)
     scene = Scene("red", "circle", "right")
     video = ((world_frames(scene, 256, 0) + 1) / 2).permute(0, 2, 3, 1).contiguous()
     seen_input = [look(f) for f in world_frames(scene, 256, 0)]
-    print(f"\ncamera input: \"{scene.caption()}\" played at the camera's rate for {args.camera_seconds:g} s, "
-          f"strength {LIVE_STRENGTH:g}, the stream as fast as it can")
-    print("| camera FPS | skip similar | output FPS | output FPS / text-to-video | latency median (ms) "
+    print(f"\ncamera input: \"{scene.caption()}\" played at the camera's rate for {args.camera_seconds:g} s")
+    print("| camera FPS | stream | strength | skip similar | output FPS | output FPS / text-to-video | latency median (ms) "
           "| latency 90th percentile (ms) | camera frames dropped | stream frames holding an older one | steps skipped "
           "| colour | centroid error median (px) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     text_to_video = camera_run(model, video, None, args.camera_seconds)["fps"]
-    print(f"| none (text-to-video, the baseline) | | {text_to_video:.1f} | 1.00 | | | | | | | |")
-    for camera_fps, skip_similar in ((15.0, 0.0), (30.0, 0.0), (15.0, SKIP_SIMILAR)):
-        c = camera_run(model, video, camera_fps, args.camera_seconds, skip_similar=skip_similar)
+    print(f"| none (text-to-video, the baseline) | as fast as it can | | | {text_to_video:.1f} | 1.00 | | | | | | | |")
+    for camera_fps, paced, strength, skip_similar in (
+            (15.0, None, LIVE_STRENGTH, 0.0), (30.0, None, LIVE_STRENGTH, 0.0), (15.0, None, LIVE_STRENGTH, SKIP_SIMILAR),
+            (15.0, PACED_FPS, LIVE_STRENGTH, 0.0), (30.0, PACED_FPS, LIVE_STRENGTH, 0.0),
+            (15.0, PACED_FPS, LIVE_STRENGTH, SKIP_SIMILAR), (8.0, PACED_FPS, LIVE_STRENGTH, 0.0), (8.0, PACED_FPS, 0.5, 0.0)):
+        c = camera_run(model, video, camera_fps, args.camera_seconds, strength, skip_similar, paced)
         r = scores([seen_input[n % len(video)] for n, _ in c["drawn"]],
                    [look(image.permute(2, 0, 1) * 2 - 1) for _, image in c["drawn"]])
-        print(f"| {camera_fps:.0f} | {skip_similar:g} | {c['fps']:.1f} | {c['fps'] / text_to_video:.2f} "
+        stream = f"paced to {paced:g} fps" if paced else "as fast as it can"
+        print(f"| {camera_fps:.0f} | {stream} | {strength:g} | {skip_similar:g} | {c['fps']:.1f} | {c['fps'] / text_to_video:.2f} "
               f"| {c['latency'] * 1000:.0f} | {c['p90'] * 1000:.0f} | {c['dropped']:.0%} | {c['held']:.0%} "
               f"| {c['skipped']:.0%} | {r['colour']:.0%} | {r['median']:.1f} |", flush=True)
 
@@ -178,7 +203,7 @@ def main() -> None:
         inputs = [look(f) for f in clip]
         base = None
         for threshold in (0.0, 0.95, SKIP_SIMILAR, 0.99):
-            images, fps, _, skipped = run(model, video, LIVE_STRENGTH, args.frames, skip_similar=threshold)
+            images, fps, skipped = run(model, video, LIVE_STRENGTH, args.frames, skip_similar=threshold)
             base = base or fps
             r = scores(inputs, [look(f) for f in images.permute(0, 3, 1, 2) * 2 - 1])
             print(f"| {name} | {threshold:g} | {skipped:.0%} | {fps:.0f} | {fps / base:.2f} | {r['colour']:.0%} "

@@ -32,9 +32,9 @@ from stream_core.engine.partition import Partition  # noqa: E402
 
 MODEL = "streamdit-shapes-64px.safetensors"
 STUDENT = "streamdit-shapes-64px-distilled.safetensors"   # one pass per buffer shift: s = 1, no guidance
-# video to video: the first student (bouncing world) follows its input's path at 0.6; the shipped one moves the
-# object its own way at 0.75 and keeps the input's colour at 0.5 (docs/model.md)
-V2V_STUDENT = "streamdit-shapes-64px-bouncing-distilled.safetensors"
+# video to video: guidance 2 takes the prompt's colour at strength 0.6 and keeps the input's path (README,
+# *Video to video*); a step costs two model passes instead of one
+V2V_GUIDANCE = 2.0
 SCHEDULE = "0: a red circle moving right\n32: a blue square moving up"
 # green triangles and magenta squares are held out of training: the student composes them
 FAST_SCHEDULE = ("0: a red circle moving right\n64: a green triangle moving left\n"
@@ -156,8 +156,8 @@ def video_to_video_workflow() -> dict:
     """The student re-draws a video under another prompt: a stream of "a red circle moving
     right" (node 8) is the input (node 6, strength 0.6) of a stream of "a blue square" (node 3)."""
     workflow = stream_workflow("restart", "v2v", 48, "streamdit/video_to_video", "0: a blue square moving right",
-                               model=V2V_STUDENT, K=0, s=1, guidance=1.0, fps=16.0)
-    source = {**workflow["3"]["inputs"], "schedule": ["7", 0], "stream_id": "v2v-input"}
+                               model=STUDENT, K=0, s=1, guidance=V2V_GUIDANCE, fps=16.0)
+    source = {**workflow["3"]["inputs"], "schedule": ["7", 0], "stream_id": "v2v-input", "guidance": 1.0}
     workflow["3"]["inputs"]["video_input"] = ["6", 0]
     workflow.update({
         "6": {"class_type": "StreamDiTVideoInput", "inputs": {"strength": DEFAULT_STRENGTH, "images": ["8", 1]}},
@@ -244,9 +244,9 @@ TEMPLATES = (
         "A video redrawn under a new prompt: a red circle's path, drawn as a blue square.",
         "**Video to video.** The first stream makes a video (a red circle moving right); *StreamDiT Video Input* "
         "feeds it into the second stream, which re-draws it as *a blue square* on the same path.\n\n"
-        "Try *strength*: 0 gives the input back, 1 ignores it (text to video); 0.5 to 0.75 keeps the path and "
-        "takes the prompt's colour. Any IMAGE batch or a VIDEO (Load Video) can be the input. Both streams run the "
-        "pack's first student (bouncing world), which follows its input more closely than the newer one.",
+        "Try *strength*: 0 gives the input back, 1 ignores it (text to video); 0.5 to 0.65 keeps the path and "
+        "takes the prompt's colour; *guidance* 2 makes the colour hold at 0.6 (1 is faster). Any IMAGE batch "
+        "or a VIDEO (Load Video) can be the input.",
         video_to_video_workflow(),
         (Stage("Model", "model", ("1",)), Stage("The input video", "prompts", ("7", "8")),
          Stage("Re-drawn under the prompt", "stream", ("2", "6", "3")), Stage("Video", "video", ("4", "5"))),
@@ -259,15 +259,13 @@ TEMPLATES = (
         "2. Press **Run (Instant)**: every run continues the stream *webcam*, paced to 16 fps.\n"
         "3. In the panel press **Use camera** (the browser asks for it). Your camera goes into the stream at its size "
         "and comes out redrawn under the prompt, beside the camera image. *strength*: 0 gives the camera back, 1 "
-        "ignores it; 0.5 to 0.75 keep where things are and take the prompt's colour. **Stop camera** and the stream "
-        "follows the prompt alone again, without a reset.\n\n"
+        "ignores it; 0.5 to 0.65 keep where things are and take the prompt's colour (0.5 for a camera slower than "
+        "16 fps). **Stop camera** and the stream follows the prompt alone again, without a reset.\n\n"
         "*skip similar input* 0.98: while the camera barely changes the stream skips steps and repeats its last "
         "frames (the panel counts them); 0 turns it off.\n\n"
-        "The pack's model knows coloured shapes on dark backgrounds: hold a coloured object against a dark wall. "
-        "This workflow runs the pack's first student (bouncing world), which follows its input more closely than "
-        "the newer one.",
-        stream_workflow("continue", "webcam", 32, None, "0: a blue square moving right", model=V2V_STUDENT, K=0, s=1,
-                        guidance=1.0, fps=16.0, realtime=True, skip_similar=0.98),
+        "The pack's model knows coloured shapes on dark backgrounds: hold a coloured object against a dark wall.",
+        stream_workflow("continue", "webcam", 32, None, "0: a blue square moving right", model=STUDENT, K=0, s=1,
+                        guidance=V2V_GUIDANCE, fps=16.0, realtime=True, skip_similar=0.98),
         native_stages(video=False), ("StreamDiT",), runs=1),
     Template(
         "streamdit_wan21_t2v_1_3b_realtime", "Wan 2.1 1.3B live, 4 steps",

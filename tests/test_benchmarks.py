@@ -22,24 +22,27 @@ def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
 
 def test_the_video_to_video_benchmark_runs():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "video_to_video.py"), "--frames", "12",
-                          "--camera-seconds", "6"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+                          "--camera-seconds", "6", "--seeds", "2"], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     strengths, cameras = out.stdout.split("camera input:")
-    rows = [line for line in strengths.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == 14
-    assert all(float(row.split(" | ")[3]) > 0 for row in rows)
-    # strength 0 is the input: the object where the input's is (through the autoencoder)
-    assert all(float(row.split(" | ")[7]) < 1.0 for row in rows if row.split(" | ")[1] == "0")
+    strengths, seeds = strengths.split("seeds:")
     cameras, similar = cameras.split("similarity filter:")
 
     def table(text: str) -> list[list[str]]:
         return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines()
                 if line.startswith("| ") and "---" not in line][1:]
 
-    camera_rows = table(cameras)
-    assert [row[:2] for row in camera_rows] == [["none (text-to-video, the baseline)", ""], ["15", "0"], ["30", "0"],
-                                                ["15", "0.98"]]
-    assert all(float(row[2]) > 0 and float(row[4]) > 0 for row in camera_rows[1:])   # frames out, a latency
+    rows = table(strengths)   # input, guidance, strength, FPS, ratio, colour, shape, error median, 90th
+    assert len(rows) == 2 * 2 * 8 and {row[1] for row in rows} == {"2", "1"}
+    assert all(float(row[3]) > 0 for row in rows)
+    # strength 0 is the input: the object where the input's is (through the autoencoder)
+    assert all(float(row[7]) < 1.0 for row in rows if row[2] == "0")
+    assert [row[:2] for row in table(seeds)] == [[g, str(seed)] for g in ("2", "1") for seed in range(2)]
+    camera_rows = table(cameras)   # camera FPS, stream, strength, skip similar, output FPS, ratio, latency, ...
+    assert [row[0] for row in camera_rows] == ["none (text-to-video, the baseline)", "15", "30", "15", "15", "30", "15",
+                                               "8", "8"]
+    assert [row[1].startswith("paced") for row in camera_rows] == [False] * 4 + [True] * 5
+    assert all(float(row[4]) > 0 and float(row[6]) > 0 for row in camera_rows[1:])   # frames out, a latency
     filter_rows = table(similar)
     assert len(filter_rows) == 12
     skipped = {(row[0], row[1]): float(row[2].rstrip("%")) for row in filter_rows}

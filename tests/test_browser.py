@@ -323,7 +323,8 @@ def test_the_camera_feeds_a_running_stream_and_stopping_it_returns_to_the_prompt
         page.evaluate(RECORD_CAMERA)
         start_live(page, "streamdit_webcam_to_video", "camera", schedule="0: a blue square moving right", record=False,
                    skip_similar=0.0)
-        page.fill(tid("strength"), "0.6")
+        page.fill(tid("strength"), "0.5")   # a camera at half the stream's rate: 0.5 follows its held frames closer
+                                            # than 0.6 (bench/video_to_video.py, the 8 fps rows)
         page.click(tid("camera"))
         expect(page.locator(tid("camera"))).to_have_text("Stop camera")
         expect(page.locator(tid("camera-video"))).to_be_visible()   # the camera beside the output
