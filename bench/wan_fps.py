@@ -5,12 +5,14 @@ model loading), inside ``torch.inference_mode()`` as ComfyUI's executor runs nod
 the shipped quality setting (20 steps, cfg 5) and the real-time setting (4 steps,
 guidance 1, one pass per shift), each with the full VAE decode, the tiny TAEHV decoder
 and the latent-RGB preview, and the real-time one with ComfyUI's torch.compile wrapper
-(as TorchCompileModel adds it); the baselines, measured in the same run, are ComfyUI's
-stock KSampler (euler) on clips with the stock one-shot decode.
+(as TorchCompileModel adds it); video to video at the real-time setting (strength 0.6): a
+video file, a camera's frames encoded as they come (the Wan VAE's causal encoder, kept across
+chunks), and a still camera with *skip similar input* 0.98; the baselines, measured in the
+same run, are ComfyUI's stock KSampler (euler) on clips with the stock one-shot decode.
 
-Columns: end-to-end video FPS, DiT-loop FPS (decode time left out), decode ms per frame,
-time to the first frame, peak GPU memory, and the model calls' achieved TFLOP/s (from the
-Wan architecture's FLOPs per pass).
+Columns: end-to-end video FPS, DiT-loop FPS (decode time left out; a camera's encode stays
+in), decode ms per frame, time to the first frame, peak GPU memory, and the model calls'
+achieved TFLOP/s (from the Wan architecture's FLOPs per pass).
 
 Needs a CUDA GPU and the Wan 2.1 T2V 1.3B diffusion model and VAE (found in ComfyUI's
 model folders under the template names, or given by path), and for the tiny-decoder rows
@@ -40,6 +42,8 @@ REALTIME = dict(partition=(0, 4, 2, 1), guidance=1.0)   # a step-distilled model
 REFERENCES = dict(partition=(2, 3, 2, 1), guidance=1.0)  # the same with two reference latents
 TEXT_TOKENS, TEXT_DIM = 512, 4096
 TINY_FILE = "taew2_1.safetensors"
+STRENGTH = 0.6       # the video-to-video rows' (the native workflows' default)
+SKIP_SIMILAR = 0.98  # the still-camera row's
 
 
 def load_pack():
@@ -136,6 +140,8 @@ def measure(args, scratch: str, pack):
     wan = pack("nodes.wan")
     Partition = pack("stream_core.engine.partition").Partition   # noqa: N806
     WanStreamFactory = pack("nodes.wan_session").WanStreamFactory   # noqa: N806
+    FRAMES_PER_LATENT = pack("nodes.wan_session").FRAMES_PER_LATENT   # noqa: N806
+    VideoInput = pack("stream_core.engine.frame_input").VideoInput   # noqa: N806
 
     model, vae, has_tiny = load_models(args, scratch)
     width, height = (64, 64) if args.tiny else (832, 480)
@@ -150,12 +156,31 @@ def measure(args, scratch: str, pack):
     def peak_gib() -> float:
         return torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
 
-    def stream_row(setting: dict, decoder: str, patcher=None) -> dict:
-        """The Wan Stream node's own session (its factory), models loaded as the node loads them."""
+    def stream_row(setting: dict, decoder: str, patcher=None, video=None, camera=None, skip_similar=0.0) -> dict:
+        """The Wan Stream node's own session (its factory), models loaded as the node loads them.
+        ``video``: a ``VideoInput`` (a file: encoded as the run starts, before the timing);
+        ``camera``: images [F, H, W, 3] fed through the session's camera from the second frame
+        on, the frames of one shift before each, encoded as the stream takes them (timed)."""
         patcher = patcher or model
         factory = WanStreamFactory(patcher, cond(positive), cond(negative), vae, 0, width, height,
-                                   Partition(*setting["partition"]), "simple", setting["guidance"], decoder=decoder)
-        frames = factory.create().frames
+                                   Partition(*setting["partition"]), "simple", setting["guidance"], decoder=decoder,
+                                   video=video, skip_similar=skip_similar)
+        session = factory.create()
+        factory.reconfigure(session)
+        frames = session.frames
+        shift = FRAMES_PER_LATENT * factory.partition.c   # video frames a shift makes
+        fed = [0]
+
+        def take(n: int) -> None:
+            if camera is None:
+                frames.take(n)
+                return
+            for _ in range(n // shift):
+                for _ in range(shift):
+                    session.feed(camera[fed[0] % len(camera)], STRENGTH, stamp=fed[0])
+                    fed[0] += 1
+                session.apply_requests()
+                frames.take(shift)
         decoding = [0.0]
         decode = frames.decode
 
@@ -177,7 +202,7 @@ def measure(args, scratch: str, pack):
             first = time.perf_counter() - start
             decoding[0], passes_before = 0.0, frames.stream.evaluations
             start = time.perf_counter()
-            frames.take(args.frames)
+            take(args.frames)
             sync()
             total = time.perf_counter() - start
         passes = frames.stream.evaluations - passes_before
@@ -212,6 +237,15 @@ def measure(args, scratch: str, pack):
     rows += [("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", d, stream_row(REALTIME, d)) for d in decoders]
     rows += [("real time: StreamDiT K=2 c=2 s=1 N=3, 4 steps guidance 1", d, stream_row(REFERENCES, d))
              for d in decoders[:2]]
+    moving = torch.rand(1 + args.frames, height, width, 3, generator=g)   # content does not matter for speed
+    still = moving[:1].expand(len(moving), -1, -1, -1)
+    tiny = decoders[-2]
+    rows += [(f"video to video: real time, a video at strength {STRENGTH:g}", tiny,
+              stream_row(REALTIME, tiny, video=VideoInput(moving, STRENGTH))),
+             (f"video to video: real time, a camera at strength {STRENGTH:g} (encoded as it comes)", tiny,
+              stream_row(REALTIME, tiny, camera=moving)),
+             (f"video to video: real time, a still camera, skip similar {SKIP_SIMILAR:g}", tiny,
+              stream_row(REALTIME, tiny, camera=still, skip_similar=SKIP_SIMILAR))]
     if not args.no_compile and not args.tiny:
         compiled = model.clone()
         set_torch_compile_wrapper(model=compiled, backend="inductor")   # what TorchCompileModel does

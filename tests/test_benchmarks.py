@@ -14,7 +14,11 @@ def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
     settings = {(row.split(" | ")[0][2:], row.split(" | ")[1]) for row in rows}
     assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "taew2_1.safetensors") in settings
     assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "latent rgb") in settings
-    assert ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "vae") in settings and len(rows) == 9
+    assert ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "vae") in settings and len(rows) == 12
+    assert {name for name, _ in settings if name.startswith("video to video")} == {
+        "video to video: real time, a video at strength 0.6",
+        "video to video: real time, a camera at strength 0.6 (encoded as it comes)",
+        "video to video: real time, a still camera, skip similar 0.98"}
     for row in rows:   # every figure is a positive number
         fps, dit_fps, first = (float(row.split(" | ")[i]) for i in (2, 4, 6))
         assert fps > 0 and dit_fps > 0 and first > 0, row
