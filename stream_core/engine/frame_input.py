@@ -163,8 +163,8 @@ def play(stream, video: VideoInput | None, encode: Callable[[torch.Tensor], torc
     """Make ``video`` the input of ``stream`` (``Stream.frame_input``); None makes it
     text-to-video again. The same video as the run before goes on where it left off, with
     this run's strength; a new one starts with the next frame that takes an input
-    (``Stream.next_entry``). A live
-    input (the panel's camera) stays the input while it is on: the node's video waits.
+    (``Stream.next_entry``). A live input (the panel's camera) stays the input while it is
+    on: the node's video waits.
     ``encode(images [F, H, W, 3]) -> latents [Bsz, F, C, h, w]``."""
     current = stream.frame_input
     if current is not None and current.live:
