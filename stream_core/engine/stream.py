@@ -165,9 +165,10 @@ class Stream:
 
     @property
     def chunk_tau(self) -> list[float]:
-        """Current time of each chunk, cleanest first: N floats."""
-        tau, p = self.tau, self.partition
-        return [float(tau[p.chunk_slice(i).start]) for i in range(p.N)]
+        """Current time of each chunk, cleanest first: N floats (one read from the device: a
+        stream with an input asks every shift cycle)."""
+        p = self.partition
+        return self.tau[[p.chunk_slice(i).start for i in range(p.N)]].tolist()
 
     @property
     def live_index(self) -> int:
