@@ -2,13 +2,14 @@
 
 Every stream row runs the Wan Stream node's own session (its factory, its decoders, its
 model loading), inside ``torch.inference_mode()`` as ComfyUI's executor runs nodes. Rows:
-the shipped quality setting (20 steps, cfg 5) and the real-time setting (4 steps,
-guidance 1, one pass per shift), each with the full VAE decode, the tiny TAEHV decoder
-and the latent-RGB preview, and the real-time one with ComfyUI's torch.compile wrapper
-(as TorchCompileModel adds it); video to video at the real-time setting (strength 0.6): a
-video file, a camera's frames encoded as they come (the Wan VAE's causal encoder, kept across
-chunks), and a still camera with *skip similar input* 0.98; the baselines, measured in the
-same run, are ComfyUI's stock KSampler (euler) on clips with the stock one-shot decode.
+the shipped quality setting (20 steps, cfg 5) and the real-time setting (4 steps, guidance
+1, one pass per shift), each with the full VAE decode, the tiny TAEHV decoder and the
+latent-RGB preview, and the real-time one with ComfyUI's torch.compile wrapper (as
+TorchCompileModel adds it); video to video at the real-time setting (the default strength,
+0.6): a video file, a camera's frames encoded as they come (the Wan VAE's causal encoder,
+kept across chunks), and a still camera with *skip similar input* 0.98; the baselines,
+measured in the same run, are ComfyUI's stock KSampler (euler) on clips with the stock
+one-shot decode.
 
 Columns: end-to-end video FPS, DiT-loop FPS (decode time left out; a camera's encode stays
 in), decode ms per frame, time to the first frame, peak GPU memory, and the model calls'
@@ -42,7 +43,6 @@ REALTIME = dict(partition=(0, 4, 2, 1), guidance=1.0)   # a step-distilled model
 REFERENCES = dict(partition=(2, 3, 2, 1), guidance=1.0)  # the same with two reference latents
 TEXT_TOKENS, TEXT_DIM = 512, 4096
 TINY_FILE = "taew2_1.safetensors"
-STRENGTH = 0.6       # the video-to-video rows' (the native workflows' default)
 SKIP_SIMILAR = 0.98  # the still-camera row's
 
 
@@ -141,7 +141,8 @@ def measure(args, scratch: str, pack):
     Partition = pack("stream_core.engine.partition").Partition   # noqa: N806
     WanStreamFactory = pack("nodes.wan_session").WanStreamFactory   # noqa: N806
     FRAMES_PER_LATENT = pack("nodes.wan_session").FRAMES_PER_LATENT   # noqa: N806
-    VideoInput = pack("stream_core.engine.frame_input").VideoInput   # noqa: N806
+    frame_input = pack("stream_core.engine.frame_input")
+    VideoInput, STRENGTH = frame_input.VideoInput, frame_input.DEFAULT_STRENGTH   # noqa: N806
 
     model, vae, has_tiny = load_models(args, scratch)
     width, height = (64, 64) if args.tiny else (832, 480)

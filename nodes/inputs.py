@@ -78,7 +78,7 @@ def video_inputs() -> list:
         io.Float.Input("skip_similar", display_name="skip similar input", default=0.0, min=0.0, max=0.999,
                        step=0.001, optional=True,
                        tooltip="Similarity filter (StreamDiffusion's): when the input video or camera frame about to "
-                               "enter the buffer is at least this similar (correlation) to the one before, skip the step "
+                               "be taken is at least this similar (correlation) to the one before, skip the step "
                                "with a probability rising to 1 for an identical frame, repeating the last frames: a "
                                "still input costs nothing. 0 = off; 0.98 suits a camera."),
     ]

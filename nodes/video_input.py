@@ -16,9 +16,9 @@ class StreamDiTVideoInput(io.ComfyNode):
             display_name="StreamDiT Video Input",
             category=CATEGORY,
             description="Video-to-video: a stream re-draws these frames under its prompt, one input frame per output "
-                        "frame (a Wan stream: 4 per latent, the Wan VAE encodes them), from the next frame that reaches "
-                        "the strength's noise level in its buffer. Queue again with the same video and the stream goes on with the next input "
-                        "frames; after the last one it is text-to-video again.",
+                        "frame (a Wan stream: 4 per latent, the Wan VAE encodes them), from the next frame that "
+                        "reaches the strength's noise level in its buffer. Queue again with the same video and the "
+                        "stream goes on with the next input frames; after the last one it is text-to-video again.",
             inputs=[
                 io.Float.Input("strength", default=DEFAULT_STRENGTH, min=0.0, max=1.0, step=0.05,
                                tooltip="How much the prompt may change the input: 0 = the input unchanged, 1 = pure "

@@ -1,5 +1,5 @@
-"""StreamDiffusion's stochastic similarity filter, for a buffer: when the input about to
-enter the stream barely differs from the input that entered last, skip the step.
+"""StreamDiffusion's stochastic similarity filter, for a buffer: when the input a stream is
+about to take barely differs from the one it took last, skip the step.
 
 A skipped shift cycle runs no model: the stream hands out its last finished chunk again as
 its next ``c`` frames and moves its frame index on by ``c`` while the buffer's contents stay
@@ -8,14 +8,15 @@ faster than its camera stops re-drawing frames it already holds. Frames in the b
 relabelled one chunk later per skip (and what the input remembers of them, ``later``), so
 each output frame keeps the prompt of its own index and names the input it was drawn from.
 
-The rule: similarity is the correlation of the two inputs (the cosine of each minus its mean;
-StreamDiffusion takes the plain cosine, which a dark background pushes near 1 for any two
-frames of the pack's world: 0.99 for a shape one step apart); below ``threshold`` nothing is
-skipped, above it a cycle is skipped with probability ``(similarity - threshold) / (1 -
-threshold)`` (1 for an identical input), and never more than ``MAX_SKIPS_IN_A_ROW`` cycles in
-a row, so a stream on a still input still takes a new prompt within a few chunks. The draw for a cycle depends only on the stream's seed and
-frame index: the same stream skips the same cycles, and a step undone by an error draws the
-same again. ``threshold`` 0 turns the filter off (StreamDiffusion's suggested value: 0.98).
+The rule: similarity is the correlation of the two inputs (the cosine of each minus its
+mean; StreamDiffusion takes the plain cosine, which a dark background pushes near 1 for any
+two frames of the pack's world: 0.99 for a shape one step apart); below ``threshold``
+nothing is skipped, above it a cycle is skipped with probability ``(similarity - threshold)
+/ (1 - threshold)`` (1 for an identical input), and never more than ``MAX_SKIPS_IN_A_ROW``
+cycles in a row, so a stream on a still input still takes a new prompt within a few chunks.
+The draw for a cycle depends only on the stream's seed and frame index: the same stream
+skips the same cycles, and a step undone by an error draws the same again. ``threshold`` 0
+turns the filter off (StreamDiffusion's suggested value: 0.98).
 """
 from __future__ import annotations
 

@@ -45,9 +45,9 @@ class Stream:
 
     ``frame_input`` (``frame_input.FrameInput``, settable between steps; None =
     text-to-video) gives the frames that reach its entry level from then on an input to
-    follow: video-to-video, SDEdit into the buffer (``frame_input.py``). ``similarity_filter`` (its threshold
-    settable between steps; 0 = off) skips shift cycles whose input barely changed: such a
-    step repeats the last finished chunk (``similarity_filter.py``).
+    follow: video-to-video, SDEdit into the buffer (``frame_input.py``). ``similarity_filter``
+    (its threshold settable between steps; 0 = off) skips shift cycles whose input barely
+    changed: such a step repeats the last finished chunk (``similarity_filter.py``).
     """
 
     def __init__(self, velocity: Velocity, partition: Partition, frame_shape: tuple[int, int, int], *,
