@@ -3,6 +3,7 @@ import dataclasses
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from stream_core.lab.analysis import look, shape_mask
 from stream_core.native.checkpoint import load
@@ -94,3 +95,20 @@ def test_an_autoencoder_fine_tunes_from_its_own_file_or_from_the_model_carrying_
         tuned = train_autoencoder(1, str(tmp_path / "tuned.safetensors"), batch=1, lr=0.0, log_every=100, init=start)
         for key, value in first.state_dict().items():      # no step size: the start comes out, channels kept
             torch.testing.assert_close(tuned.state_dict()[key], value, rtol=0, atol=1e-6)
+
+
+def test_clipped_gradients_bound_the_step_and_every_pair_is_recorded(tmp_path):
+    ae_path = str(tmp_path / "start.safetensors")
+    start = {k: v.clone() for k, v in train_autoencoder(1, ae_path, channels=4, batch=1, lr=0.0, log_every=100).state_dict().items()}
+
+    def largest_change(**options) -> float:
+        tuned = train_autoencoder(2, str(tmp_path / "tuned.safetensors"), batch=1, lr=0.5, log_every=100,
+                                  init=ae_path, **options)
+        return max(float((tuned.state_dict()[k] - v).abs().max()) for k, v in start.items() if k.startswith("encoder."))
+
+    # Adam moves every weight by about lr a step; gradients clipped to almost nothing move them
+    # by almost nothing (their size is below Adam's epsilon)
+    assert largest_change() > 1e-3
+    assert largest_change(clip_grad=1e-12) < 1e-5
+    train_autoencoder(1, ae_path, channels=4, batch=1, log_every=100, every_pair=True)
+    assert safe_open(ae_path, "pt").metadata()["autoencoder.every_pair"] == "True"

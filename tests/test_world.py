@@ -2,7 +2,7 @@ import torch
 
 from conftest import OPPOSITE
 from stream_core.lab.analysis import follows, look, steps
-from stream_core.lab.world import HELD_OUT, SPEEDS, World, footprint
+from stream_core.lab.world import HELD_OUT, SHAPES, SPEEDS, World, footprint
 
 
 def test_clips_are_deterministic_and_seeded():
@@ -33,7 +33,7 @@ def test_a_shape_leaving_one_side_comes_back_on_the_other_and_keeps_its_speed():
     seen = [look(frame) for frame in clip]
     assert all(s.shape == captions[0].split()[2] for s in seen)          # whole shapes, over the border too
     assert all(abs(dx - SPEEDS["quickly"]) < 0.6 and abs(dy) < 0.6 for dx, dy in steps(seen, 64)), steps(seen, 64)
-    crossing = footprint("square", 1.0, 30.0, 8.0, 64)                   # centred 1 px from the left border
+    crossing = footprint(torch.tensor(SHAPES.index("square")), torch.tensor(1.0), torch.tensor(30.0), 8.0, 64)   # 1 px from the left border
     assert crossing[30, :8].all() and crossing[30, -6:].all() and not crossing[30, 20:50].any()
 
 
@@ -42,3 +42,12 @@ def test_held_out_pairs_never_appear_in_training_clips():
     pairs = {tuple(c.split()[1:3]) for i in range(400) for c in world.clip(i)[1]}
     assert not pairs & HELD_OUT
     assert len(pairs) >= 14
+
+
+def test_a_batch_renders_each_clip_as_it_renders_alone_and_every_pair_world_shows_the_held_out_pairs():
+    world = World(seed=2, frames=6)
+    clips, captions = world.batch([3, 4, 5])
+    alone, alone_captions = world.clip(4)
+    assert torch.equal(clips[1], alone) and captions[1] == alone_captions and clips.shape == (3, 6, 3, 64, 64)
+    pairs = {tuple(c.split()[1:3]) for i in range(400) for c in World(seed=1, held_out=False).clip(i)[1]}
+    assert HELD_OUT <= pairs

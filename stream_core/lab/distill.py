@@ -36,6 +36,7 @@ from ..engine.partition import Partition
 from ..native.checkpoint import load, save
 from ..native.conditioning import guided_velocity
 from ..native.model import StreamDiT
+from .device import training_device
 from .train import chunk_mixture, context_for
 from .world import World
 
@@ -99,12 +100,13 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
     sizes c and reference frames K with c dividing B - K (default c: the teacher's training
     mixture, c = B included; K = 0); ``uniform``: the share of start-up buffers
     (``segment_starts``). The student starts as a copy of the teacher, or of ``init``."""
-    teacher = load(teacher_path).requires_grad_(False)
-    student = (copy.deepcopy(teacher) if init is None else load(init)).train()
+    device = training_device()
+    teacher = load(teacher_path).requires_grad_(False).to(device)
+    student = (copy.deepcopy(teacher) if init is None else load(init)).train().to(device)
     params = [p for name, p in student.named_parameters() if not name.startswith("autoencoder.")]
     opt = torch.optim.AdamW([p.requires_grad_(True) for p in params], lr=lr, weight_decay=0.0)
     cfg = teacher.config
-    world = World(seed=seed, frames=cfg.frames, size=cfg.height * cfg.factor)
+    world = World(seed=seed, frames=cfg.frames, size=cfg.height * cfg.factor, device=device)
     g = torch.Generator().manual_seed(seed)
     mixture = chunk_sizes or chunk_mixture(cfg.frames)
     for k in references:
@@ -116,8 +118,8 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
         with torch.no_grad():
             clips = teacher.encode_frames(clips)
         start, length = segment_starts(batch, cfg.frames, mixture, g, references, uniform)
-        loss = distill_loss(student, teacher, clips, captions, start, length,
-                            torch.randn(clips.shape, generator=g), micro_steps, guidance, guidance_until)
+        loss = distill_loss(student, teacher, clips, captions, start.to(device), length.to(device),
+                            torch.randn(clips.shape, generator=g).to(device), micro_steps, guidance, guidance_until)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -125,7 +127,7 @@ def distill(teacher_path: str, out: str, steps: int, batch: int = 8, micro_steps
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if (step + 1) % log_every == 0 or step + 1 == steps:
             print(f"step {step + 1}/{steps}  distillation loss {running:.5f}", flush=True)
-    student.eval()
+    student.eval().cpu()
     save(student, out, extra={"distill.teacher": teacher_path, "distill.micro_steps": str(micro_steps),
                               "distill.guidance": str(guidance), "distill.guidance_until": str(guidance_until),
                               "distill.steps": str(steps), "distill.lr": str(lr),

@@ -65,7 +65,7 @@ def world_frames(scene: Scene, frames: int, seed: int, size: int = 64) -> torch.
     """The world's own clip of ``scene`` [frames, 3, size, size], from a seeded start."""
     generator = torch.Generator().manual_seed(seed)
     start = tuple(torch.empty(2).uniform_(0, size, generator=generator).tolist())
-    return render([scene] * frames, start, size, object_radius(size))
+    return render([[scene] * frames], [start], size, object_radius(size))[0]
 
 
 def streamed_seen(model, partition: Partition, caption: str, frames: int, seed: int, piece: int = 100) -> list[Seen]:

@@ -37,6 +37,7 @@ from ..engine.partition import Partition
 from ..engine.time_grid import shift_tau
 from ..native.checkpoint import load, read_config, save
 from ..native.model import StreamDiT, StreamDiTConfig
+from .device import training_device
 from .train_autoencoder import load_autoencoder
 from .world import VOCAB, World
 
@@ -170,7 +171,7 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     rank, world_size = distributed()
     if batch % world_size:
         raise ValueError(f"batch {batch} does not split over {world_size} processes")
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    device = training_device()
     share = slice(rank * batch // world_size, (rank + 1) * batch // world_size)
     torch.manual_seed(seed)
     model = StreamDiT(cfg)
@@ -186,7 +187,7 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     model = model.to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
-    world = World(seed=seed, frames=cfg.frames, size=cfg.height * cfg.factor)
+    world = World(seed=seed, frames=cfg.frames, size=cfg.height * cfg.factor, device=device)
     g = torch.Generator().manual_seed(seed)
     mixture = chunk_mixture(cfg.frames)
     state_path = out + ".state"
@@ -202,7 +203,7 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     for step in range(first, steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
         with torch.no_grad():
-            clips = model.encode_frames(clips.to(device)).cpu()
+            clips = model.encode_frames(clips).cpu()
         captions = [[""] * len(c) if torch.rand(1, generator=g) < uncond else c for c in captions]
         tau = stratified_times(batch, cfg.frames, mixture, g, time_shift)
         noise = torch.randn(clips.shape, generator=g)

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from ..native.autoencoder import FACTORS, FrameAutoencoder
 from .analysis import shape_mask
+from .device import training_device
 from .world import World
 
 OBJECT_WEIGHT = 10.0
@@ -25,7 +26,7 @@ LATENT_NOISE = 0.1   # times the latents' batch std
 
 def reconstruction_loss(ae: FrameAutoencoder, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     z = ae.encoder(frames)
-    z = z + LATENT_NOISE * z.detach().std() * torch.randn(z.shape, generator=generator)
+    z = z + LATENT_NOISE * z.detach().std() * torch.randn(z.shape, generator=generator).to(z.device)
     weight = 1 + OBJECT_WEIGHT * shape_mask(frames).float()[:, None]
     return ((ae.decoder(z) - frames).square() * weight).mean()
 
@@ -39,14 +40,20 @@ def standardise(ae: FrameAutoencoder, frames: torch.Tensor) -> None:
 
 
 def train_autoencoder(steps: int, out: str, channels: int = 4, batch: int = 4, lr: float = 1e-3,
-                      seed: int = 0, log_every: int = 100, factor: int = 8, init: str | None = None) -> FrameAutoencoder:
+                      seed: int = 0, log_every: int = 100, factor: int = 8, init: str | None = None,
+                      clip_grad: float | None = None, every_pair: bool = False) -> FrameAutoencoder:
     """``batch`` clips of 8 frames per step; weights to ``out`` (safetensors). ``init``: an
     autoencoder file, or a model file (the autoencoder it carries), to start from instead of
-    random weights (fine-tuning; its channels and factor are kept)."""
+    random weights (fine-tuning; its channels and factor are kept). ``clip_grad``: the
+    gradients' norm is clipped to this (from random weights the loss can blow up at lr 1e-3
+    without it). ``every_pair``: frames of every colour with every shape, the held-out pairs
+    too (the autoencoder sees no captions; the DiT still never sees those pairs)."""
     torch.manual_seed(seed)
     ae = FrameAutoencoder(channels, factor=factor) if init is None else starting_point(init)
     channels, factor = ae.shift.shape[0], ae.factor
-    world = World(seed=seed + 1000)   # other clips than the DiT's; held-out pairs stay unseen
+    device = training_device()
+    ae = ae.to(device)
+    world = World(seed=seed + 1000, held_out=not every_pair, device=device)   # other clips than the DiT's
     opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
     start, running = time.time(), None
@@ -57,14 +64,17 @@ def train_autoencoder(steps: int, out: str, channels: int = 4, batch: int = 4, l
         loss = reconstruction_loss(ae, clips.flatten(0, 1), g)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if clip_grad is not None:
+            torch.nn.utils.clip_grad_norm_(ae.parameters(), clip_grad)
         opt.step()
         running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
         if (step + 1) % log_every == 0 or step + 1 == steps:
             print(f"step {step + 1}/{steps}  loss {running:.4f}  {time.time() - start:.0f}s", flush=True)
     standardise(ae, world.batch(list(range(10**6, 10**6 + 32)))[0].flatten(0, 1))
+    ae = ae.cpu()
     save_file({k: v.contiguous() for k, v in ae.state_dict().items()}, out,
               metadata={"autoencoder.channels": str(channels), "autoencoder.factor": str(factor),
-                        "autoencoder.steps": str(steps)})
+                        "autoencoder.steps": str(steps), "autoencoder.every_pair": str(every_pair)})
     return ae.eval()
 
 
@@ -93,9 +103,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--init", help="an autoencoder or model file to fine-tune (its channels and factor are kept)")
+    ap.add_argument("--clip-grad", type=float, help="clip the gradients' norm to this (off when not given)")
+    ap.add_argument("--every-pair", action="store_true",
+                    help="train on every colour with every shape, the DiT's held-out pairs too")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    train_autoencoder(args.steps, args.out, args.channels, args.batch, args.lr, factor=args.factor, init=args.init)
+    train_autoencoder(args.steps, args.out, args.channels, args.batch, args.lr, factor=args.factor, init=args.init,
+                      clip_grad=args.clip_grad, every_pair=args.every_pair)
 
 
 if __name__ == "__main__":

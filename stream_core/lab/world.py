@@ -41,22 +41,23 @@ class Scene:
 
 def wrapped(offset, size: int):
     """An offset between two positions on a wrap-around line of ``size`` pixels, as the
-    shortest way round: in [-size/2, size/2). Numbers or arrays."""
+    shortest way round: in [-size/2, size/2). Numbers, arrays or tensors."""
     return (offset + size / 2) % size - size / 2
 
 
-def footprint(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
-    """Boolean [size, size] mask of the pixels a shape of radius r centred at (cx, cy) in
-    pixels; the frame wraps around, so a shape over a border shows on both sides."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    dx, dy = wrapped(x - cx, size), wrapped(y - cy, size)
-    if shape == "circle":
-        return dx ** 2 + dy ** 2 <= r ** 2
-    if shape == "square":
-        return (np.abs(dx) <= r * 0.85) & (np.abs(dy) <= r * 0.85)
-    if shape == "triangle":   # pointing up
-        return (dy <= r * 0.8) & (dy >= -r) & (np.abs(dx) <= (dy + r) * 0.6)
-    raise ValueError(f"unknown shape {shape!r}")
+def footprint(shape: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, r: float, size: int) -> torch.Tensor:
+    """Boolean [..., size, size] masks of the pixels shapes of radius r cover: ``shape``
+    indices into SHAPES, centres (cx, cy) in pixels, all [...] on one device; the frame wraps
+    around, so a shape over a border shows on both sides."""
+    grid = torch.arange(size, dtype=torch.float32, device=cx.device) + 0.5
+    dx = wrapped(grid - cx[..., None, None], size)              # [..., 1, W]
+    dy = wrapped(grid[:, None] - cy[..., None, None], size)     # [..., H, 1]
+    masks = torch.stack(torch.broadcast_tensors(
+        dx ** 2 + dy ** 2 <= r ** 2,                                              # circle
+        (dx.abs() <= r * 0.85) & (dy.abs() <= r * 0.85),                          # square
+        (dy <= r * 0.8) & (dy >= -r) & (dx.abs() <= (dy + r) * 0.6)), -3)         # triangle, pointing up
+    which = shape[..., None, None, None] == torch.arange(len(SHAPES), device=shape.device)[:, None, None]
+    return (masks & which).any(-3)
 
 
 def object_radius(size: int) -> float:
@@ -64,34 +65,37 @@ def object_radius(size: int) -> float:
     return size / 8
 
 
-def background(stripes: bool, size: int) -> np.ndarray:
-    """[size, size, 3] in [0, 1]: dark grey, or diagonal grey stripes."""
-    bg = np.full((size, size, 3), 0.12, dtype=np.float32)
-    if stripes:
-        y, x = np.mgrid[0:size, 0:size]
-        bg[((x + y) // 6) % 2 == 0] = 0.3
-    return bg
+def background(stripes: torch.Tensor, size: int) -> torch.Tensor:
+    """[..., 3, size, size] in [0, 1] for bool ``stripes`` [...]: dark grey, or diagonal grey stripes."""
+    y, x = torch.meshgrid(*[torch.arange(size, device=stripes.device)] * 2, indexing="ij")
+    light = stripes[..., None, None] & (((x + y) // 6) % 2 == 0)
+    return torch.where(light, 0.3, 0.12)[..., None, :, :].expand(*stripes.shape, 3, size, size)
 
 
-def render(scene_per_frame: list[Scene], start: tuple[float, float], size: int, radius: float) -> torch.Tensor:
-    """Frames [F, 3, size, size] in [-1, 1]; the shape moves by its scene's velocity each
+def render(scenes: list[list[Scene]], starts: list[tuple[float, float]], size: int, radius: float,
+           device: torch.device | str = "cpu") -> torch.Tensor:
+    """Clips [B, F, 3, size, size] in [-1, 1] on ``device``, one per list of per-frame scenes
+    (all F long) and start (x, y) in pixels; each shape moves by its scene's velocity each
     frame, wrapping around the borders."""
-    (x, y), frames = start, []
-    for scene in scene_per_frame:
-        img = background(scene.stripes, size)
-        img[footprint(scene.shape, x, y, radius, size)] = COLOURS[scene.colour]
-        frames.append(img)
-        dx, dy = DIRECTIONS[scene.direction]
-        x, y = (x + dx * SPEEDS[scene.speed]) % size, (y + dy * SPEEDS[scene.speed]) % size
-    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2) * 2 - 1
+    def per_frame(value) -> torch.Tensor:
+        return torch.tensor([[value(s) for s in clip] for clip in scenes], device=device)
+
+    velocity = per_frame(lambda s: [d * SPEEDS[s.speed] for d in DIRECTIONS[s.direction]])      # [B, F, 2]
+    moved = torch.cat([torch.zeros_like(velocity[:, :1]), velocity[:, :-1].cumsum(1)], 1)
+    centre = (torch.tensor(starts, dtype=torch.float32, device=device)[:, None] + moved) % size
+    mask = footprint(per_frame(lambda s: SHAPES.index(s.shape)), centre[..., 0], centre[..., 1], radius, size)
+    colour = per_frame(lambda s: COLOURS[s.colour])[..., None, None]                             # [B, F, 3, 1, 1]
+    frames = torch.where(mask[:, :, None], colour, background(per_frame(lambda s: s.stripes), size))
+    return frames * 2 - 1
 
 
 class World:
-    """Clips of ``frames`` frames at ``size`` x ``size``. ``clip(i)`` -> (frames, captions)."""
+    """Clips of ``frames`` frames at ``size`` x ``size``, rendered on ``device`` (the training
+    device: a GPU draws a batch at once). ``clip(i)`` -> (frames, captions)."""
 
     def __init__(self, seed: int = 0, frames: int = 8, size: int = 64, held_out: bool = True,
-                 change_probability: float = 0.2):
-        self.seed, self.frames, self.size = seed, frames, size
+                 change_probability: float = 0.2, device: torch.device | str = "cpu"):
+        self.seed, self.frames, self.size, self.device = seed, frames, size, device
         self.held_out, self.change_probability = held_out, change_probability
         self.radius = object_radius(size)
 
@@ -103,7 +107,8 @@ class World:
         return Scene(str(colour), str(shape), str(rng.choice(list(DIRECTIONS))),
                      str(rng.choice(list(SPEEDS))), bool(rng.random() < 0.3))
 
-    def clip(self, index: int) -> tuple[torch.Tensor, list[str]]:
+    def plan(self, index: int) -> tuple[list[Scene], tuple[float, float]]:
+        """Clip ``index``'s scene per frame and its shape's start (x, y) in pixels."""
         rng = np.random.default_rng([self.seed, index])
         scene = self.scene(rng)
         scenes = [scene] * self.frames
@@ -114,10 +119,15 @@ class World:
                 if changed.colour != scene.colour and not (self.held_out and (changed.colour, changed.shape) in HELD_OUT):
                     break
             scenes = scenes[:at] + [changed] * (self.frames - at)
-        start = tuple(rng.uniform(0, self.size, size=2))
-        return render(scenes, start, self.size, self.radius), [s.caption() for s in scenes]
+        return scenes, tuple(float(v) for v in rng.uniform(0, self.size, size=2))
+
+    def clip(self, index: int) -> tuple[torch.Tensor, list[str]]:
+        """Frames [F, 3, H, W] and their captions."""
+        clips, captions = self.batch([index])
+        return clips[0], captions[0]
 
     def batch(self, indices: list[int]) -> tuple[torch.Tensor, list[list[str]]]:
-        """Clips [len(indices), F, 3, H, W] and their per-frame captions."""
-        clips = [self.clip(i) for i in indices]
-        return torch.stack([c for c, _ in clips]), [caps for _, caps in clips]
+        """Clips [len(indices), F, 3, H, W] (on the world's device) and their per-frame captions."""
+        plans = [self.plan(i) for i in indices]
+        clips = render([scenes for scenes, _ in plans], [start for _, start in plans], self.size, self.radius, self.device)
+        return clips, [[s.caption() for s in scenes] for scenes, _ in plans]
