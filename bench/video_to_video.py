@@ -2,7 +2,7 @@
 
 An input video of the synthetic world ("a red circle moving right", or "... quickly") is re-drawn
 by the distilled student (c = 2, s = 1, N = 4) under "a blue square moving right" at several
-strengths, with the video-to-video workflows' guidance (``GUIDANCE``) and without, as the Stream
+strengths, with the video-to-video workflows' guidance (``VIDEO_GUIDANCE``) and without, as the Stream
 node does it (``NativeStreamFactory`` with a ``VideoInput``). Per strength: output FPS (and as a
 ratio to text-to-video at the same guidance, the row of strength 1), the share of frames in the
 prompt's colour and shape, and how far the output's object is from the input's (median and 90th
@@ -39,7 +39,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from stream_core.engine.frame_input import DEFAULT_STRENGTH, VideoInput  # noqa: E402
+from stream_core.engine.frame_input import DEFAULT_STRENGTH, VIDEO_GUIDANCE, VideoInput  # noqa: E402
 from stream_core.engine.partition import Partition  # noqa: E402
 from stream_core.engine.timeline import PromptTimeline  # noqa: E402
 from stream_core.lab.analysis import look  # noqa: E402
@@ -50,14 +50,13 @@ from stream_core.native.session import NativeStreamFactory  # noqa: E402
 
 STRENGTHS = (1.0, 0.9, 0.75, 0.65, 0.6, 0.5, 0.3, 0.0)
 PACED_FPS = 16.0   # the webcam workflow's realtime pacing
-GUIDANCE = 2.0     # the video-to-video workflows' (1 = no guidance, one model pass a step instead of two)
 SKIP_SIMILAR = 0.98   # StreamDiffusion's suggested threshold
 LIVE_STRENGTH = DEFAULT_STRENGTH   # what the shipped workflows and the panel's camera start at
 PROMPT = "a blue square moving right"
 
 
 def run(model, video: torch.Tensor, strength: float, frames: int,
-        skip_similar: float = 0.0, guidance: float = GUIDANCE, seed: int = 0) -> tuple[torch.Tensor, float, float]:
+        skip_similar: float = 0.0, guidance: float = VIDEO_GUIDANCE, seed: int = 0) -> tuple[torch.Tensor, float, float]:
     """(images [frames, H, W, 3], FPS, the share of steps the similarity filter skipped) of one
     re-drawn video."""
     factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), seed, 64, 64, Partition(0, 4, 2, 1),
@@ -77,7 +76,7 @@ def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: fl
     (None: no camera, text-to-video: the baseline), making frames as fast as it can or no faster
     than ``paced`` frames a second."""
     factory = NativeStreamFactory(model, (), PromptTimeline(((0, PROMPT),)), 0, 64, 64, Partition(0, 4, 2, 1),
-                                  GUIDANCE, skip_similar=skip_similar)
+                                  VIDEO_GUIDANCE, skip_similar=skip_similar)
     session = factory.create()
     factory.reconfigure(session)
     session.frames.take(8)                          # the start-up (text-to-video) is not measured
@@ -150,7 +149,7 @@ def main() -> None:
     for scene in (Scene("red", "circle", "right"), Scene("red", "circle", "right", "quickly")):
         video = ((world_frames(scene, args.frames, 0) + 1) / 2).permute(0, 2, 3, 1).contiguous()
         inputs = [look(f) for f in world_frames(scene, args.frames, 0)]
-        for guidance in (GUIDANCE, 1.0):
+        for guidance in (VIDEO_GUIDANCE, 1.0):
             base = None
             for strength in STRENGTHS:
                 images, fps, _ = run(model, video, strength, args.frames, guidance=guidance)
@@ -163,7 +162,7 @@ def main() -> None:
     print(f"\nseeds: \"{scene.caption()}\" (each seed its own clip and noise), strength {LIVE_STRENGTH:g}")
     print("| guidance | seed | colour | centroid error median (px) | 90th percentile (px) |")
     print("|---|---|---|---|---|")
-    for guidance in (GUIDANCE, 1.0):
+    for guidance in (VIDEO_GUIDANCE, 1.0):
         for seed in range(args.seeds):
             clip = world_frames(scene, args.frames, seed)
             images, _, _ = run(model, ((clip + 1) / 2).permute(0, 2, 3, 1).contiguous(), LIVE_STRENGTH, args.frames,

@@ -26,15 +26,12 @@ from comfy_server import PACK_NAME, ROOT, ComfyServer  # noqa: E402
 from workflow_format import api_to_ui  # noqa: E402
 
 sys.path.insert(0, ROOT)
-from stream_core.engine.frame_input import DEFAULT_STRENGTH  # noqa: E402
+from stream_core.engine.frame_input import DEFAULT_STRENGTH, VIDEO_GUIDANCE  # noqa: E402
 from stream_core.engine.guidance import GUIDANCE_UNTIL  # noqa: E402
 from stream_core.engine.partition import Partition  # noqa: E402
 
 MODEL = "streamdit-shapes-64px.safetensors"
 STUDENT = "streamdit-shapes-64px-distilled.safetensors"   # one pass per buffer shift: s = 1, no guidance
-# video to video: guidance 2 takes the prompt's colour at strength 0.6 and keeps the input's path (README,
-# *Video to video*); a step costs two model passes instead of one
-V2V_GUIDANCE = 2.0
 SCHEDULE = "0: a red circle moving right\n32: a blue square moving up"
 # green triangles and magenta squares are held out of training: the student composes them
 FAST_SCHEDULE = ("0: a red circle moving right\n64: a green triangle moving left\n"
@@ -156,7 +153,7 @@ def video_to_video_workflow() -> dict:
     """The student re-draws a video under another prompt: a stream of "a red circle moving
     right" (node 8) is the input (node 6, strength 0.6) of a stream of "a blue square" (node 3)."""
     workflow = stream_workflow("restart", "v2v", 48, "streamdit/video_to_video", "0: a blue square moving right",
-                               model=STUDENT, K=0, s=1, guidance=V2V_GUIDANCE, fps=16.0)
+                               model=STUDENT, K=0, s=1, guidance=VIDEO_GUIDANCE, fps=16.0)
     source = {**workflow["3"]["inputs"], "schedule": ["7", 0], "stream_id": "v2v-input", "guidance": 1.0}
     workflow["3"]["inputs"]["video_input"] = ["6", 0]
     workflow.update({
@@ -265,7 +262,7 @@ TEMPLATES = (
         "frames (the panel counts them); 0 turns it off.\n\n"
         "The pack's model knows coloured shapes on dark backgrounds: hold a coloured object against a dark wall.",
         stream_workflow("continue", "webcam", 32, None, "0: a blue square moving right", model=STUDENT, K=0, s=1,
-                        guidance=V2V_GUIDANCE, fps=16.0, realtime=True, skip_similar=0.98),
+                        guidance=VIDEO_GUIDANCE, fps=16.0, realtime=True, skip_similar=0.98),
         native_stages(video=False), ("StreamDiT",), runs=1),
     Template(
         "streamdit_wan21_t2v_1_3b_realtime", "Wan 2.1 1.3B live, 4 steps",

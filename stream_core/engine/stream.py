@@ -89,6 +89,7 @@ class Stream:
         self._floor = torch.zeros(partition.B, dtype=torch.float64)   # the time each frame waits at
         self._start_noise: torch.Tensor | None = None   # each position's starting noise, as the buffer
         self._entered = 0         # the frame after the newest that took an input
+        self._last_entry: tuple[float, slice] | None = None   # (strength, ``_entry(strength)``)
         self._ready = self._empty()
 
     # --- helpers -------------------------------------------------------------------
@@ -112,8 +113,13 @@ class Stream:
         return x, floor.to(self.device)
 
     def _entry(self, strength: float) -> slice:
-        """Buffer positions of the chunk that takes its input in the current shift cycle."""
-        return self.partition.chunk_slice(entry_chunk(self.chunk_tau, entry_level(strength)))
+        """Buffer positions of the chunk that takes an input of ``strength`` at the start of a
+        shift cycle: the same in every cycle (the chunks' times then repeat), so it is worked
+        out, with a read from the device, only when the strength changes."""
+        if self._last_entry is None or self._last_entry[0] != strength:
+            chunk = entry_chunk(self._chunk_times(0), entry_level(strength))
+            self._last_entry = (strength, self.partition.chunk_slice(chunk))
+        return self._last_entry[1]
 
     def next_entry(self, strength: float) -> int:
         """Index of the next frame to take an input of ``strength``: the first of the chunk
@@ -165,10 +171,13 @@ class Stream:
 
     @property
     def chunk_tau(self) -> list[float]:
-        """Current time of each chunk, cleanest first: N floats (one read from the device: a
-        stream with an input asks every shift cycle)."""
+        """Current time of each chunk, cleanest first: N floats (one read from the device)."""
+        return self._chunk_times(self.micro)
+
+    def _chunk_times(self, micro: int) -> list[float]:
+        """Each chunk's time at micro-step ``micro`` of a shift cycle, cleanest first."""
         p = self.partition
-        return self.tau[[p.chunk_slice(i).start for i in range(p.N)]].tolist()
+        return p.times(micro, self.grid)[0][[p.chunk_slice(i).start for i in range(p.N)]].tolist()
 
     @property
     def live_index(self) -> int:
