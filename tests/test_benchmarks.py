@@ -52,3 +52,13 @@ def test_the_video_to_video_benchmark_runs():
     skipped = {(row[0], row[1]): float(row[2].rstrip("%")) for row in filter_rows}
     assert skipped[("a still red circle", "0.98")] > 0                              # a still input skips steps
     assert all(share == 0 for (_, threshold), share in skipped.items() if threshold == "0")   # off: none
+
+
+def test_the_world_rendering_benchmark_runs():
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "world_render.py"), "--batch", "2", "--repeats", "1"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in out.stdout.splitlines()
+            if line.startswith("| ") and "---" not in line][1:]
+    assert [row[0] for row in rows[:2]] == ["clip by clip, cpu", "a batch at once, cpu"] and rows[0][3] == "1.0x"
+    assert all(float(row[1]) > 0 for row in rows)
