@@ -35,6 +35,20 @@ def test_a_few_steps_lower_the_reconstruction_loss_on_a_fixed_batch():
     assert loss().item() < 0.8 * before
 
 
+def test_the_latent_noise_is_what_makes_the_loss_depend_on_the_generator():
+    ae = FrameAutoencoder(4, widths=(8, 16, 16))
+    frames = World(seed=3).batch([0])[0].flatten(0, 1)
+    with torch.no_grad():
+        def loss(seed: int, noise: float) -> float:
+            return reconstruction_loss(ae, frames, torch.Generator().manual_seed(seed), noise).item()
+
+        assert loss(0, 0.0) == loss(1, 0.0)
+        assert loss(0, 20.0) != loss(1, 20.0)   # an untrained decoder barely feels small noise
+        g = torch.Generator().manual_seed(0)
+        reconstruction_loss(ae, frames, g, 0.0)   # no draw without noise: recipes repeat
+        assert torch.equal(g.get_state(), torch.Generator().manual_seed(0).get_state())
+
+
 def test_shape_mask_finds_the_shape_and_not_the_stripes():
     frames = World(seed=0).batch(list(range(6)))[0].flatten(0, 1)
     checked = 0
@@ -97,7 +111,7 @@ def test_an_autoencoder_fine_tunes_from_its_own_file_or_from_the_model_carrying_
             torch.testing.assert_close(tuned.state_dict()[key], value, rtol=0, atol=1e-6)
 
 
-def test_clipped_gradients_bound_the_step_and_every_pair_is_recorded(tmp_path):
+def test_clipped_gradients_bound_the_step_and_the_options_are_recorded(tmp_path):
     ae_path = str(tmp_path / "start.safetensors")
     start = {k: v.clone() for k, v in train_autoencoder(1, ae_path, channels=4, batch=1, lr=0.0, log_every=100).state_dict().items()}
 
@@ -110,5 +124,6 @@ def test_clipped_gradients_bound_the_step_and_every_pair_is_recorded(tmp_path):
     # by almost nothing (their size is below Adam's epsilon)
     assert largest_change() > 1e-3
     assert largest_change(clip_grad=1e-12) < 1e-5
-    train_autoencoder(1, ae_path, channels=4, batch=1, log_every=100, every_pair=True)
-    assert safe_open(ae_path, "pt").metadata()["autoencoder.every_pair"] == "True"
+    train_autoencoder(1, ae_path, channels=4, batch=1, log_every=100, every_pair=True, latent_noise=0.0)
+    metadata = safe_open(ae_path, "pt").metadata()
+    assert metadata["autoencoder.every_pair"] == "True" and metadata["autoencoder.latent_noise"] == "0.0"

@@ -2,7 +2,8 @@
 
 Loss: mean squared error, object pixels (saturated, as ``analysis.look`` sees them)
 weighted up so the small shapes come out sharp; the decoder sees latents with a little
-noise. At the end the latents are standardised per channel over fresh clips.
+noise (``--latent-noise``; 0 learns corners faster, and its decoder takes noisy latents about
+as well: docs/model.md). At the end the latents are standardised per channel over fresh clips.
 
     python -m stream_core.lab.train_autoencoder --steps 6000 --channels 8 --lr 2e-3 --out out/models/ae.safetensors
 """
@@ -24,9 +25,13 @@ OBJECT_WEIGHT = 10.0
 LATENT_NOISE = 0.1   # times the latents' batch std
 
 
-def reconstruction_loss(ae: FrameAutoencoder, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def reconstruction_loss(ae: FrameAutoencoder, frames: torch.Tensor, generator: torch.Generator,
+                        latent_noise: float = LATENT_NOISE) -> torch.Tensor:
+    """Weighted MSE of frames [N, 3, H, W] through the autoencoder, Gaussian noise of
+    ``latent_noise`` times the latents' std added between encoder and decoder."""
     z = ae.encoder(frames)
-    z = z + LATENT_NOISE * z.detach().std() * torch.randn(z.shape, generator=generator).to(z.device)
+    if latent_noise > 0:
+        z = z + latent_noise * z.detach().std() * torch.randn(z.shape, generator=generator).to(z.device)
     weight = 1 + OBJECT_WEIGHT * shape_mask(frames).float()[:, None]
     return ((ae.decoder(z) - frames).square() * weight).mean()
 
@@ -41,7 +46,8 @@ def standardise(ae: FrameAutoencoder, frames: torch.Tensor) -> None:
 
 def train_autoencoder(steps: int, out: str, channels: int = 4, batch: int = 4, lr: float = 1e-3,
                       seed: int = 0, log_every: int = 100, factor: int = 8, init: str | None = None,
-                      clip_grad: float | None = None, every_pair: bool = False) -> FrameAutoencoder:
+                      clip_grad: float | None = None, every_pair: bool = False,
+                      latent_noise: float = LATENT_NOISE) -> FrameAutoencoder:
     """``batch`` clips of 8 frames per step; weights to ``out`` (safetensors). ``init``: an
     autoencoder file, or a model file (the autoencoder it carries), to start from instead of
     random weights (fine-tuning; its channels and factor are kept). ``clip_grad``: the
@@ -61,7 +67,7 @@ def train_autoencoder(steps: int, out: str, channels: int = 4, batch: int = 4, l
         clips, _ = world.batch(list(range(step * batch, (step + 1) * batch)))
         for group in opt.param_groups:
             group["lr"] = lr * min(1.0, (step + 1) / 100) * (1 - step / steps)
-        loss = reconstruction_loss(ae, clips.flatten(0, 1), g)
+        loss = reconstruction_loss(ae, clips.flatten(0, 1), g, latent_noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip_grad is not None:
@@ -74,7 +80,8 @@ def train_autoencoder(steps: int, out: str, channels: int = 4, batch: int = 4, l
     ae = ae.cpu()
     save_file({k: v.contiguous() for k, v in ae.state_dict().items()}, out,
               metadata={"autoencoder.channels": str(channels), "autoencoder.factor": str(factor),
-                        "autoencoder.steps": str(steps), "autoencoder.every_pair": str(every_pair)})
+                        "autoencoder.steps": str(steps), "autoencoder.every_pair": str(every_pair),
+                        "autoencoder.latent_noise": str(latent_noise)})
     return ae.eval()
 
 
@@ -106,10 +113,12 @@ def main() -> None:
     ap.add_argument("--clip-grad", type=float, help="clip the gradients' norm to this (off when not given)")
     ap.add_argument("--every-pair", action="store_true",
                     help="train on every colour with every shape, the DiT's held-out pairs too")
+    ap.add_argument("--latent-noise", type=float, default=LATENT_NOISE,
+                    help=f"noise on the latents while training, times their std (default {LATENT_NOISE})")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     train_autoencoder(args.steps, args.out, args.channels, args.batch, args.lr, factor=args.factor, init=args.init,
-                      clip_grad=args.clip_grad, every_pair=args.every_pair)
+                      clip_grad=args.clip_grad, every_pair=args.every_pair, latent_noise=args.latent_noise)
 
 
 if __name__ == "__main__":
