@@ -5,7 +5,8 @@ weighted up so the small shapes come out sharp; the decoder sees latents with a 
 noise (``--latent-noise``; 0 learns corners faster, and its decoder takes noisy latents about
 as well: docs/model.md). At the end the latents are standardised per channel over fresh clips.
 
-    python -m stream_core.lab.train_autoencoder --steps 6000 --channels 8 --lr 2e-3 --out out/models/ae.safetensors
+    python -m stream_core.lab.train_autoencoder --steps 15000 --channels 8 --lr 1e-3 --clip-grad 1 \
+        --every-pair --latent-noise 0 --out out/models/ae.safetensors   # keeps corners (docs/model.md)
 """
 from __future__ import annotations
 
