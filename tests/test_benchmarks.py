@@ -6,6 +6,12 @@ import sys
 from conftest import ROOT
 
 
+def table(text: str) -> list[list[str]]:
+    """The cells of each body row of the markdown tables in ``text`` (header rows left out)."""
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("| ") and "---" not in line][1:]
+
+
 def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "wan_fps.py"), "--tiny", "--frames", "4"],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
@@ -32,10 +38,6 @@ def test_the_video_to_video_benchmark_runs():
     strengths, seeds = strengths.split("seeds:")
     cameras, similar = cameras.split("similarity filter:")
 
-    def table(text: str) -> list[list[str]]:
-        return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines()
-                if line.startswith("| ") and "---" not in line][1:]
-
     rows = table(strengths)   # input, guidance, strength, FPS, ratio, colour, shape, error median, 90th
     assert len(rows) == 2 * 2 * 8 and {row[1] for row in rows} == {"2", "1"}
     assert all(float(row[3]) > 0 for row in rows)
@@ -58,7 +60,6 @@ def test_the_world_rendering_benchmark_runs():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "world_render.py"), "--batch", "2", "--repeats", "1"],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in out.stdout.splitlines()
-            if line.startswith("| ") and "---" not in line][1:]
+    rows = table(out.stdout)
     assert [row[0] for row in rows[:2]] == ["clip by clip, cpu", "a batch at once, cpu"] and rows[0][3] == "1.0x"
     assert all(float(row[1]) > 0 for row in rows)

@@ -5,6 +5,11 @@ from stream_core.lab.analysis import follows, look, steps
 from stream_core.lab.world import HELD_OUT, SHAPES, SPEEDS, World, footprint
 
 
+def colour_shape_pairs(world: World, clips: int = 400) -> set[tuple[str, str]]:
+    """The (colour, shape) pairs the captions of a world's first ``clips`` clips name."""
+    return {tuple(c.split()[1:3]) for i in range(clips) for c in world.clip(i)[1]}
+
+
 def test_clips_are_deterministic_and_seeded():
     a, b, c = World(seed=3), World(seed=3), World(seed=4)
     clip, captions = a.clip(17)
@@ -38,8 +43,7 @@ def test_a_shape_leaving_one_side_comes_back_on_the_other_and_keeps_its_speed():
 
 
 def test_held_out_pairs_never_appear_in_training_clips():
-    world = World(seed=1)
-    pairs = {tuple(c.split()[1:3]) for i in range(400) for c in world.clip(i)[1]}
+    pairs = colour_shape_pairs(World(seed=1))
     assert not pairs & HELD_OUT
     assert len(pairs) >= 14
 
@@ -49,5 +53,4 @@ def test_a_batch_renders_each_clip_as_it_renders_alone_and_every_pair_world_show
     clips, captions = world.batch([3, 4, 5])
     alone, alone_captions = world.clip(4)
     assert torch.equal(clips[1], alone) and captions[1] == alone_captions and clips.shape == (3, 6, 3, 64, 64)
-    pairs = {tuple(c.split()[1:3]) for i in range(400) for c in World(seed=1, held_out=False).clip(i)[1]}
-    assert HELD_OUT <= pairs
+    assert HELD_OUT <= colour_shape_pairs(World(seed=1, held_out=False))
