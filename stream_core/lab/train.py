@@ -203,16 +203,15 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
     for step in range(first, steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
         with torch.no_grad():
-            clips = model.encode_frames(clips).cpu()
+            clips = model.encode_frames(clips)
         captions = [[""] * len(c) if torch.rand(1, generator=g) < uncond else c for c in captions]
-        tau = stratified_times(batch, cfg.frames, mixture, g, time_shift)
-        noise = torch.randn(clips.shape, generator=g)
+        tau = stratified_times(batch, cfg.frames, mixture, g, time_shift).to(device)   # drawn on the CPU: the same
+        noise = torch.randn(clips.shape, generator=g).to(device)                        # numbers on any device
         if immiscible_noise:
             noise = immiscible(clips, noise)
         for group in opt.param_groups:   # 200 warm-up steps, then cosine decay to lr/10
             group["lr"] = lr * min(1.0, (step + 1) / 200) * (0.55 + 0.45 * math.cos(math.pi * step / steps))
-        loss = loss_on(model, clips[share].to(device), captions[share], tau[share].to(device),
-                       noise[share].to(device))
+        loss = loss_on(model, clips[share], captions[share], tau[share], noise[share])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if world_size > 1:
