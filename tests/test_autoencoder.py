@@ -127,3 +127,26 @@ def test_clipped_gradients_bound_the_step_and_the_options_are_recorded(tmp_path)
     train_autoencoder(1, ae_path, channels=4, batch=1, log_every=100, every_pair=True, latent_noise=0.0)
     metadata = safe_open(ae_path, "pt").metadata()
     assert metadata["autoencoder.every_pair"] == "True" and metadata["autoencoder.latent_noise"] == "0.0"
+
+
+def test_the_autoencoder_computes_channels_last_and_matches_the_plain_layout(tmp_path):
+    ae_path, model_path = str(tmp_path / "ae.safetensors"), str(tmp_path / "model.safetensors")
+    train_autoencoder(1, ae_path, channels=4, batch=1, log_every=100)
+    cfg = dataclasses.replace(default_config(latent_channels=4), dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
+    train(1, 2, model_path, config=cfg, log_every=100, autoencoder=ae_path)
+    for ae in (load_autoencoder(ae_path), load(model_path).autoencoder):   # the layout survives loading
+        conv = ae.encoder[0].weight
+        assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+        plain = FrameAutoencoder(4)
+        plain.load_state_dict(ae.state_dict())
+        plain.to(memory_format=torch.contiguous_format)
+        assert plain.encoder[0].weight.is_contiguous()
+        frames = World(seed=9).clip(0)[0]
+        with torch.no_grad():
+            latents = ae.encode(frames)
+            expected = (plain.encoder(frames) - plain.shift[:, None, None]) / plain.scale[:, None, None]
+            torch.testing.assert_close(latents, expected, rtol=1e-3, atol=1e-3)   # summed in another order
+            decoded = ae.decode(latents)
+            expected = plain.decoder(latents * plain.scale[:, None, None] + plain.shift[:, None, None]).clamp(-1, 1)
+            torch.testing.assert_close(decoded, expected, rtol=1e-3, atol=1e-3)
+        assert latents.is_contiguous() and decoded.is_contiguous()   # the layout stays inside

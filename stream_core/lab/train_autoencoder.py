@@ -30,17 +30,17 @@ def reconstruction_loss(ae: FrameAutoencoder, frames: torch.Tensor, generator: t
                         latent_noise: float = LATENT_NOISE) -> torch.Tensor:
     """Weighted MSE of frames [N, 3, H, W] through the autoencoder, Gaussian noise of
     ``latent_noise`` times the latents' std added between encoder and decoder."""
-    z = ae.encoder(frames)
+    z = ae.features(frames)
     if latent_noise > 0:
         z = z + latent_noise * z.detach().std() * torch.randn(z.shape, generator=generator).to(z.device)
     weight = 1 + OBJECT_WEIGHT * shape_mask(frames).float()[:, None]
-    return ((ae.decoder(z) - frames).square() * weight).mean()
+    return ((ae.reconstruct(z) - frames).square() * weight).mean()
 
 
 @torch.no_grad()
 def standardise(ae: FrameAutoencoder, frames: torch.Tensor) -> None:
     """Set the latent shift/scale so ``encode(frames)`` has zero mean, unit variance per channel."""
-    z = ae.encoder(frames)
+    z = ae.features(frames)
     ae.shift.copy_(z.mean((0, 2, 3)))
     ae.scale.copy_(z.std((0, 2, 3)))
 
