@@ -6,11 +6,9 @@ draws one time from its stratum [(N-1-i)/N, (N-i)/N] (``Partition.segments``) fo
 its frames; loss is the MSE to the flow-matching velocity (``engine/flow.py``). Captions are per frame; a share of
 clips is trained on the empty prompt for classifier-free guidance.
 
-    python -m stream_core.lab.train --autoencoder AE --patch 2 --batch 16 --steps 15000 --out TEACHER
-    python -m stream_core.lab.train --autoencoder AE --patch 2 --batch 16 --steps 21000 --out TEACHER
+    python -m stream_core.lab.train --autoencoder AE --patch 2 --batch 16 --steps 20000 --out TEACHER
 
-(the shipped teacher: 15,000 steps, then a warm restart to 21,000; ``scripts/train_models.sh``
-runs the whole recipe). Without ``--autoencoder`` it trains in pixel space.
+(the shipped teacher; ``scripts/train_models.sh`` runs the whole recipe). Without ``--autoencoder`` it trains in pixel space.
 
 Re-running the same command resumes from `<out>.state` (weights, EMA, Adam moments, RNG);
 a larger ``--steps`` goes on from there (the cosine schedule is then one over the new total),
