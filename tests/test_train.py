@@ -4,7 +4,8 @@ import torch
 
 from stream_core.native.model import StreamDiT
 from stream_core.engine.time_grid import shift_tau
-from stream_core.lab.train import chunk_mixture, default_config, loss_on, stratified_times
+from stream_core.lab.analysis import shape_mask
+from stream_core.lab.train import chunk_mixture, default_config, loss_on, object_weights, stratified_times
 from stream_core.lab.world import World
 
 
@@ -52,6 +53,31 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     with torch.no_grad():
         after = loss_on(model, clips, captions, tau, noise).item()
     assert after < 0.8 * before, (before, after)
+
+
+def test_object_weights_cover_the_shapes_latent_pixels_and_weigh_the_loss(tmp_path):
+    clips, captions = World(seed=0).batch([0, 1])
+    weights = object_weights(clips, 8, 10.0)
+    assert weights.shape == (2, 8, 8, 8) and set(weights.unique().tolist()) == {1.0, 11.0}
+    for frame, weight in zip(clips.flatten(0, 1), weights.flatten(0, 1)):
+        mask = shape_mask(frame)
+        heavy = weight == 11.0
+        assert 1 <= int(heavy.sum()) <= 16   # a shape of radius 8 px covers a few 8x8 latent pixels
+        assert bool(mask[heavy.repeat_interleave(8, 0).repeat_interleave(8, 1)].sum() == mask.sum())
+    cfg = dataclasses.replace(default_config(), dim=24, depth=1, heads=2, text_dim=16, text_depth=1)
+    model = StreamDiT(cfg)   # pixel space: factor 1, one weight per pixel
+    g = torch.Generator().manual_seed(1)
+    tau, noise = stratified_times(2, 8, chunk_mixture(8), g), torch.randn(clips.shape, generator=g)
+    with torch.no_grad():
+        plain = loss_on(model, clips, captions, tau, noise)
+        assert torch.equal(loss_on(model, clips, captions, tau, noise, torch.ones(2, 8, 64, 64)), plain)
+        assert torch.allclose(loss_on(model, clips, captions, tau, noise, torch.full((2, 8, 64, 64), 3.0)), 3 * plain)
+        assert loss_on(model, clips, captions, tau, noise, object_weights(clips, 1, 10.0)) > plain
+    from stream_core.lab.train import train
+    from safetensors import safe_open
+    out = str(tmp_path / "weighted.safetensors")
+    train(1, 2, out, config=cfg, log_every=100, object_weight=10.0)
+    assert safe_open(out, "pt").metadata()["train.object_weight"] == "10.0"
 
 
 def test_resume_continues_exactly_where_training_stopped(tmp_path):

@@ -35,6 +35,7 @@ from ..engine.partition import Partition
 from ..engine.time_grid import shift_tau
 from ..native.checkpoint import load, read_config, save
 from ..native.model import StreamDiT, StreamDiTConfig
+from .analysis import shape_mask
 from .device import training_device
 from .train_autoencoder import load_autoencoder
 from .world import VOCAB, World
@@ -63,12 +64,23 @@ def context_for(model: StreamDiT, captions: list[list[str]]) -> torch.Tensor:
 
 
 def loss_on(model: StreamDiT, clips: torch.Tensor, captions: list[list[str]], tau: torch.Tensor,
-            noise: torch.Tensor) -> torch.Tensor:
-    """Flow-matching loss of ``model`` on clips [Bsz, F, C, H, W] at per-frame times tau [Bsz, F]."""
+            noise: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Flow-matching loss of ``model`` on clips [Bsz, F, C, H, W] at per-frame times tau [Bsz, F];
+    ``weight`` [Bsz, F, H, W] weighs each latent pixel's squared error (None: all alike)."""
     sigma_min = model.config.sigma_min
     x = noisy(clips, noise, tau, sigma_min)
     v = model(x, tau, context_for(model, captions))
-    return F.mse_loss(v, target_velocity(clips, noise, sigma_min))
+    error = (v - target_velocity(clips, noise, sigma_min)).square()
+    return error.mean() if weight is None else (error * weight[:, :, None]).mean()
+
+
+def object_weights(frames: torch.Tensor, factor: int, weight: float) -> torch.Tensor:
+    """Per latent pixel [..., H/factor, W/factor] of frames [..., 3, H, W]: 1 + ``weight`` where
+    the latent pixel covers any of the shape (``analysis.shape_mask``), else 1. The object is
+    about 4 of a 64x64 frame's 64 latent pixels, so its shape is a small part of a plain loss."""
+    mask = shape_mask(frames).float()
+    covered = F.max_pool2d(mask.flatten(0, -3)[:, None], factor)[:, 0].unflatten(0, mask.shape[:-2])
+    return 1 + weight * covered
 
 
 def default_config(latent_channels: int | None = None, latent_factor: int = 8) -> StreamDiTConfig:
@@ -155,12 +167,13 @@ def average_gradients(model: torch.nn.Module, world: int) -> None:
 def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float = 0.999, seed: int = 0,
           uncond: float = 0.1, log_every: int = 50, config: StreamDiTConfig | None = None,
           save_every: int = 500, immiscible_noise: bool = False, time_shift: float = 1.0,
-          autoencoder: str | None = None, init: str | None = None) -> StreamDiT:
+          autoencoder: str | None = None, init: str | None = None, object_weight: float = 0.0) -> StreamDiT:
     """Train for ``steps`` steps in all, resuming from ``out + '.state'`` when it exists;
     the EMA weights go to ``out`` at the end (and with the state every ``save_every``).
     ``autoencoder``: a ``train_autoencoder`` file for a latent config; it is frozen and
     saved inside the model. ``init``: a model file to start from instead of random weights
-    (fine-tuning; its config and the autoencoder it carries are kept).
+    (fine-tuning; its config and the autoencoder it carries are kept). ``object_weight``: the
+    shape's latent pixels weigh 1 + this in the loss (``object_weights``; 0: all alike).
 
     Under torchrun every process draws the whole batch's randomness from the same
     generator and trains on its share of the clips; gradients are averaged, so N
@@ -197,9 +210,15 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
         return ema
     if first and rank == 0:
         print(f"resuming from step {first} ({state_path})", flush=True)
+
+    def recorded(done: int) -> dict[str, str]:
+        return {"train.steps": str(done), "train.batch": str(batch), "train.seed": str(seed),
+                "train.object_weight": str(object_weight)}
+
     start, running = time.time(), None
     for step in range(first, steps):
         clips, captions = world.batch(list(range(step * batch, (step + 1) * batch)))
+        weight = object_weights(clips, cfg.factor, object_weight)[share] if object_weight else None
         with torch.no_grad():
             clips = model.encode_frames(clips)
         captions = [[""] * len(c) if torch.rand(1, generator=g) < uncond else c for c in captions]
@@ -209,7 +228,7 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
             noise = immiscible(clips, noise)
         for group in opt.param_groups:   # 200 warm-up steps, then cosine decay to lr/10
             group["lr"] = lr * min(1.0, (step + 1) / 200) * (0.55 + 0.45 * math.cos(math.pi * step / steps))
-        loss = loss_on(model, clips[share], captions[share], tau[share], noise[share])
+        loss = loss_on(model, clips[share], captions[share], tau[share], noise[share], weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if world_size > 1:
@@ -224,10 +243,10 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
             print(f"step {step + 1}/{steps}  loss {running:.4f}  {time.time() - start:.0f}s", flush=True)
         if rank == 0 and (step + 1) % save_every == 0 and step + 1 < steps:
             save_state(state_path, model, ema, opt, g, step + 1)
-            save(ema, out, extra={"train.steps": str(step + 1), "train.batch": str(batch), "train.seed": str(seed)})
+            save(ema, out, extra=recorded(step + 1))
     if rank == 0:
         save_state(state_path, model, ema, opt, g, steps)
-        save(ema, out, extra={"train.steps": str(steps), "train.batch": str(batch), "train.seed": str(seed)})
+        save(ema, out, extra=recorded(steps))
     if world_size > 1:
         dist.barrier()
     return ema
@@ -245,6 +264,8 @@ def main() -> None:
                     help="move training times toward noise (shift > 1, as the sampling grid's shift)")
     ap.add_argument("--autoencoder", help="a train_autoencoder file: train in its latent space")
     ap.add_argument("--init", help="a model file to fine-tune (its config and autoencoder are kept)")
+    ap.add_argument("--object-weight", type=float, default=0.0,
+                    help="the shape's latent pixels weigh 1 + this in the loss (default 0: all alike)")
     ap.add_argument("--dim", type=int, help="model width (default: the shipped model's)")
     ap.add_argument("--depth", type=int, help="transformer blocks")
     ap.add_argument("--heads", type=int, help="attention heads")
@@ -261,7 +282,8 @@ def main() -> None:
         config = default_config(int(ae.shift.shape[0]), ae.factor)
     config = dataclasses.replace(config, **sizes)
     train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,
-          immiscible_noise=args.immiscible, time_shift=args.time_shift, autoencoder=args.autoencoder, init=args.init)
+          immiscible_noise=args.immiscible, time_shift=args.time_shift, autoencoder=args.autoencoder, init=args.init,
+          object_weight=args.object_weight)
 
 
 if __name__ == "__main__":
