@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Reproduce the embedded models from nothing (about 1h45 on a 2-core CPU when nothing else runs;
+# Reproduce the embedded models from nothing (about 1h35 on a 2-core CPU when nothing else runs;
 # a GPU is used when present):
 #   AE       the frame autoencoder, from random weights on the wrapping world: gradient clipping, no
 #            noise on its latents, every colour with every shape, so it keeps corners (15 min)
-#   TEACHER  the DiT from random weights in AE's latent space, 20,000 steps (60-65 min)
-#   STUDENT  distilled from TEACHER to one pass per shift (15-20 min), then 400 steps more of which
-#            a tenth are start-up buffers (every frame at one level), so its streams start well (4 min)
+#   TEACHER  the DiT from random weights in AE's latent space, 20,000 steps (64 min)
+#   STUDENT  distilled from TEACHER to one pass per shift (11 min), then 400 steps more of which
+#            a tenth are start-up buffers (every frame at one level), so its streams start well (2.5 min)
 # They go to OUT (default out/models; copy the teacher and student into models/ to ship them).
 # Re-running skips the files that exist; the teacher resumes from its .state.
 set -euo pipefail
