@@ -171,6 +171,8 @@ def test_stop_then_run_and_reprompt_then_run_stream_new_frames(page):
     page.fill(tid("input"), "a yellow square moving down")
     page.click(tid("switch"))                           # a re-prompt of the idle stream ...
     expect(page.locator(tid("hint"))).to_contain_text("sent")
+    page.wait_for_timeout(600)                          # past the as-you-type check the typing started
+    expect(page.locator(tid("hint"))).to_contain_text("sent", timeout=100)
     queue(page)                                         # ... makes the same workflow stream again
     streamed_again(page, complete)
     poll(lambda: idle(server), what="the re-prompted run")

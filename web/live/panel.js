@@ -22,6 +22,7 @@ export class Panel {
     this.mode = "live";         // live | paused | replay
     this.fit = true;
     this.stopReplay = null;
+    this.hintTicket = 0;        // the latest check or send: only its reply may set the hint
     this.player = new FramePlayer((bitmap) => this.mode === "live" && this.paint(bitmap), host.settings());
     this.build();
     client.addEventListener("frame", (e) => this.onFrame(e.detail));
@@ -208,8 +209,10 @@ export class Panel {
   async switchPrompt() {
     const prompt = this.input.value.trim();
     if (!prompt) return this.host.toast("Type a prompt first.", "warn");
+    clearTimeout(this.checkTimer);
+    const ticket = ++this.hintTicket;   // a check still under way no longer speaks for the hint
     const reply = await this.host.post("/streamdit/prompt", { stream_id: this.id, prompt });
-    if (reply) {
+    if (reply && ticket === this.hintTicket) {
       this.setHint(reply.unknown_words.length ? `sent; ignored (not known): ${reply.unknown_words.join(", ")}`
                                               : "sent: it takes over from the next frame", false);
     }
@@ -217,11 +220,12 @@ export class Panel {
 
   checkSoon() {
     clearTimeout(this.checkTimer);
+    const ticket = ++this.hintTicket;
     this.checkTimer = setTimeout(async () => {
       const prompt = this.input.value.trim();
       if (!prompt || !this.state?.accepts_text) return this.setHint("", false);
       const reply = await this.host.check({ stream_id: this.id, prompt });
-      if (reply && this.input.value.trim() === prompt) {
+      if (reply && ticket === this.hintTicket && this.input.value.trim() === prompt) {
         const unknown = reply.unknown_words;
         this.setHint(unknown.length ? `not known to the model (ignored): ${unknown.join(", ")}` : "", unknown.length > 0);
       }
