@@ -5,8 +5,8 @@ import torch
 from stream_core.native.model import StreamDiT
 from stream_core.engine.time_grid import shift_tau
 from stream_core.lab.analysis import shape_mask
-from stream_core.lab.train import chunk_mixture, default_config, loss_on, object_weights, stratified_times
-from stream_core.lab.world import World
+from stream_core.lab.train import chunk_mixture, default_config, drop_words, loss_on, object_weights, stratified_times
+from stream_core.lab.world import COLOURS, SHAPES, World
 
 
 def test_chunk_times_are_stratified_and_shared_within_a_chunk():
@@ -78,6 +78,20 @@ def test_object_weights_cover_the_shapes_latent_pixels_and_weigh_the_loss(tmp_pa
     out = str(tmp_path / "weighted.safetensors")
     train(1, 2, out, config=cfg, log_every=100, object_weight=10.0)
     assert safe_open(out, "pt").metadata()["train.object_weight"] == "10.0"
+
+
+def test_word_dropout_leaves_out_one_colour_or_shape_word_from_a_whole_clip():
+    captions = [["a red circle moving right"] * 4 + ["a blue circle moving right"] * 4 for _ in range(400)]
+    dropped = drop_words(captions, 0.3, torch.Generator().manual_seed(0))
+    assert drop_words(captions, 0.0, torch.Generator().manual_seed(0)) == captions
+    changed = [clip for clip, before in zip(dropped, captions) if clip != before]
+    assert 0.2 < len(changed) / len(captions) < 0.4
+    no_colour = [clip for clip in changed if not any(w in COLOURS for w in clip[0].split())]
+    no_shape = [clip for clip in changed if not any(w in SHAPES for w in clip[0].split())]
+    assert len(no_colour) + len(no_shape) == len(changed) and no_colour and no_shape
+    for clip in no_colour:   # the colour change mid-clip is gone too: the whole clip loses the word
+        assert set(clip) == {"a circle moving right"}
+    assert all(set(clip) == {"a red moving right", "a blue moving right"} for clip in no_shape)
 
 
 def test_resume_continues_exactly_where_training_stopped(tmp_path):

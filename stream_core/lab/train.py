@@ -39,7 +39,7 @@ from ..native.model import StreamDiT, StreamDiTConfig
 from .analysis import shape_mask
 from .device import training_device
 from .train_autoencoder import load_autoencoder
-from .world import VOCAB, World
+from .world import COLOURS, SHAPES, VOCAB, World
 
 
 def stratified_times(batch: int, frames: int, chunk_sizes: tuple[int, ...], generator: torch.Generator,
@@ -82,6 +82,19 @@ def object_weights(frames: torch.Tensor, factor: int, weight: float) -> torch.Te
     mask = shape_mask(frames).float()
     covered = F.max_pool2d(mask.flatten(0, -3)[:, None], factor)[:, 0].unflatten(0, mask.shape[:-2])
     return 1 + weight * covered
+
+
+def drop_words(captions: list[list[str]], share: float, generator: torch.Generator) -> list[list[str]]:
+    """Per clip, with probability ``share``: its colour word or its shape word (one of the
+    two, alike) left out of all its frames' captions, so each word has to say its part on its
+    own and an unseen pairing of the two is two known parts. [Bsz][F] -> [Bsz][F]."""
+    out = []
+    for clip in captions:
+        if torch.rand(1, generator=generator) < share:
+            kind = COLOURS if torch.rand(1, generator=generator) < 0.5 else SHAPES
+            clip = [" ".join(w for w in c.split() if w not in kind) for c in clip]
+        out.append(clip)
+    return out
 
 
 def default_config(latent_channels: int | None = None, latent_factor: int = 8) -> StreamDiTConfig:
@@ -168,13 +181,15 @@ def average_gradients(model: torch.nn.Module, world: int) -> None:
 def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float = 0.999, seed: int = 0,
           uncond: float = 0.1, log_every: int = 50, config: StreamDiTConfig | None = None,
           save_every: int = 500, immiscible_noise: bool = False, time_shift: float = 1.0,
-          autoencoder: str | None = None, init: str | None = None, object_weight: float = 0.0) -> StreamDiT:
+          autoencoder: str | None = None, init: str | None = None, object_weight: float = 0.0,
+          word_dropout: float = 0.0) -> StreamDiT:
     """Train for ``steps`` steps in all, resuming from ``out + '.state'`` when it exists;
     the EMA weights go to ``out`` at the end (and with the state every ``save_every``).
     ``autoencoder``: a ``train_autoencoder`` file for a latent config; it is frozen and
     saved inside the model. ``init``: a model file to start from instead of random weights
     (fine-tuning; its config and the autoencoder it carries are kept). ``object_weight``: the
     shape's latent pixels weigh 1 + this in the loss (``object_weights``; 0: all alike).
+    ``word_dropout``: the share of clips trained without their colour or shape word (``drop_words``).
 
     Under torchrun every process draws the whole batch's randomness from the same
     generator and trains on its share of the clips; gradients are averaged, so N
@@ -214,7 +229,7 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
 
     def recorded(done: int) -> dict[str, str]:
         return {"train.steps": str(done), "train.batch": str(batch), "train.seed": str(seed),
-                "train.object_weight": str(object_weight)}
+                "train.object_weight": str(object_weight), "train.word_dropout": str(word_dropout)}
 
     start, running = time.time(), None
     for step in range(first, steps):
@@ -223,6 +238,8 @@ def train(steps: int, batch: int, out: str, lr: float = 4e-4, ema_decay: float =
         with torch.no_grad():
             clips = model.encode_frames(clips)
         captions = [[""] * len(c) if torch.rand(1, generator=g) < uncond else c for c in captions]
+        if word_dropout:
+            captions = drop_words(captions, word_dropout, g)
         tau = stratified_times(batch, cfg.frames, mixture, g, time_shift).to(device)   # drawn on the CPU: the same
         noise = torch.randn(clips.shape, generator=g).to(device)                        # numbers on any device
         if immiscible_noise:
@@ -267,6 +284,8 @@ def main() -> None:
     ap.add_argument("--init", help="a model file to fine-tune (its config and autoencoder are kept)")
     ap.add_argument("--object-weight", type=float, default=0.0,
                     help="the shape's latent pixels weigh 1 + this in the loss (default 0: all alike)")
+    ap.add_argument("--word-dropout", type=float, default=0.0,
+                    help="share of clips trained without their colour or their shape word (default 0)")
     ap.add_argument("--dim", type=int, help="model width (default: the shipped model's)")
     ap.add_argument("--depth", type=int, help="transformer blocks")
     ap.add_argument("--heads", type=int, help="attention heads")
@@ -284,7 +303,7 @@ def main() -> None:
     config = dataclasses.replace(config, **sizes)
     train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,
           immiscible_noise=args.immiscible, time_shift=args.time_shift, autoencoder=args.autoencoder, init=args.init,
-          object_weight=args.object_weight)
+          object_weight=args.object_weight, word_dropout=args.word_dropout)
 
 
 if __name__ == "__main__":
