@@ -29,10 +29,18 @@ class Seen:
     y: float
 
 
+SATURATED = 0.35   # a pixel whose saturation is above this is the shape's; the backgrounds are grey (0)
+
+
+def saturation(frames: torch.Tensor) -> torch.Tensor:
+    """Frames [..., 3, H, W] in [-1, 1] -> [..., H, W]: max minus min channel, in [0, 1]."""
+    rgb = (frames.float().clamp(-1, 1) + 1) / 2
+    return rgb.amax(-3) - rgb.amin(-3)
+
+
 def shape_mask(frames: torch.Tensor) -> torch.Tensor:
     """Frames [..., 3, H, W] in [-1, 1] -> bool [..., H, W], True on the shape's (saturated) pixels."""
-    rgb = (frames.float().clamp(-1, 1) + 1) / 2
-    return rgb.amax(-3) - rgb.amin(-3) > 0.35
+    return saturation(frames) > SATURATED
 
 
 def gap_start(occupied: torch.Tensor) -> int:

@@ -33,8 +33,14 @@ def reconstruction_loss(ae: FrameAutoencoder, frames: torch.Tensor, generator: t
     z = ae.features(frames)
     if latent_noise > 0:
         z = z + latent_noise * z.detach().std() * torch.randn(z.shape, generator=generator).to(z.device)
+    return weighted_error(ae.reconstruct(z), frames)
+
+
+def weighted_error(decoded: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of decoded frames [N, 3, H, W] against frames, the shape's pixels
+    (``analysis.shape_mask`` of ``frames``) weighing 1 + ``OBJECT_WEIGHT``."""
     weight = 1 + OBJECT_WEIGHT * shape_mask(frames).float()[:, None]
-    return ((ae.reconstruct(z) - frames).square() * weight).mean()
+    return ((decoded - frames).square() * weight).mean()
 
 
 @torch.no_grad()

@@ -21,6 +21,14 @@ SHAPES = ("circle", "square", "triangle")
 DIRECTIONS = {"right": (1, 0), "left": (-1, 0), "up": (0, -1), "down": (0, 1)}
 SPEEDS = {"": 1.5, "quickly": 3.0}
 HELD_OUT = {("green", "triangle"), ("magenta", "square")}   # never in training clips
+
+
+def names_held_out_pair(caption: str) -> bool:
+    """Whether ``caption`` names a colour with a shape of ``HELD_OUT`` (a pairing no DiT trains on)."""
+    words = caption.split()
+    return any(colour in words and shape in words for colour, shape in HELD_OUT)
+
+
 VOCAB = tuple(sorted({"a", "moving", "on", "stripes", *COLOURS, *SHAPES, *DIRECTIONS, "quickly"}))
 
 

@@ -55,6 +55,10 @@ class FrameAutoencoder(nn.Module):
         """[N, 3, H, W] in [-1, 1] -> [N, C, H/factor, W/factor]."""
         return (self.features(frames) - self.shift[:, None, None]) / self.scale[:, None, None]
 
+    def unstandardised(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents [N, C, h, w] -> the encoder's output scale the decoder takes (``encode``'s inverse step)."""
+        return latents * self.scale[:, None, None] + self.shift[:, None, None]
+
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """[N, C, h, w] -> [N, 3, factor*h, factor*w] in [-1, 1]."""
-        return self.reconstruct(latents * self.scale[:, None, None] + self.shift[:, None, None]).clamp(-1, 1)
+        return self.reconstruct(self.unstandardised(latents)).clamp(-1, 1)
