@@ -7,7 +7,7 @@
 #   STUDENT  distilled from TEACHER to one pass per shift (11 min), then 400 steps more of which
 #            a tenth are start-up buffers (every frame at one level), so its streams start well (2.5 min)
 #   DECODER  the autoencoder's decoder tuned on the student's own estimates of clean latents, with a
-#            silhouette loss, so its squares keep their corners; teacher and student both carry it (4 min)
+#            silhouette loss, so its squares keep their corners; teacher and student both carry it (3 min)
 # They go to OUT (default out/models; copy the teacher and student into models/ to ship them).
 # Re-running skips the files that exist; the teacher resumes from its .state.
 set -euo pipefail

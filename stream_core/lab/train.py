@@ -8,8 +8,8 @@ clips is trained on the empty prompt for classifier-free guidance.
 
     python -m stream_core.lab.train --autoencoder AE --patch 2 --batch 16 --steps 20000 --out TEACHER
 
-(the shipped teacher; ``scripts/train_models.sh`` runs the whole recipe). Without ``--autoencoder``
-it trains in pixel space.
+(the shipped teacher, before ``tune_decoder``; ``scripts/train_models.sh`` runs the whole
+recipe). Without ``--autoencoder`` it trains in pixel space.
 
 Re-running the same command resumes from `<out>.state` (weights, EMA, Adam moments, RNG);
 a larger ``--steps`` goes on from there (the cosine schedule is then one over the new total),

@@ -38,7 +38,7 @@ from .train import chunk_mixture, context_for, stratified_times
 from .train_autoencoder import weighted_error
 from .world import World, names_held_out_pair
 
-SILHOUETTE_SOFTNESS = 0.05   # saturation difference over which the soft mask goes from 0.27 to 0.73
+SILHOUETTE_SOFTNESS = 0.05   # the soft mask is 0.27 this far below the saturation threshold, 0.73 this far above
 
 
 def soft_silhouette(frames: torch.Tensor) -> torch.Tensor:
