@@ -86,9 +86,9 @@ def tune_decoder(model_path: str, steps: int, out: str, also: tuple[tuple[str, s
     model = load(model_path)
     if model.config.latent != "autoencoder":
         raise ValueError(f"{model_path}: a pixel-space model has no decoder to tune")
-    others = [(load(source), target) for source, target in also]
+    others = [(source, load(source), target) for source, target in also]
     encoder = model.autoencoder.encoder.state_dict()
-    for (other, _), (source, _) in zip(others, also):
+    for source, other, _ in others:
         theirs = other.autoencoder.encoder.state_dict()
         if theirs.keys() != encoder.keys() or not all(torch.equal(theirs[k], encoder[k]) for k in encoder):
             raise ValueError(f"{source}: its autoencoder's encoder differs from {model_path}'s, so its "
@@ -120,9 +120,9 @@ def tune_decoder(model_path: str, steps: int, out: str, also: tuple[tuple[str, s
     recorded = {"decoder.tuned_on": model_path, "decoder.steps": str(steps), "decoder.lr": str(lr),
                 "decoder.tau_low": str(tau_low), "decoder.silhouette": str(silhouette),
                 "decoder.clean_share": str(clean_share)}
-    for target, source, path in ((model, model_path, out), *((m, s, t) for (m, t), (s, _) in zip(others, also))):
-        target.autoencoder.decoder.load_state_dict(tuned)
-        save(target, path, extra={**read_config(source)[1], **recorded})
+    for source, carrier, path in ((model_path, model, out), *others):
+        carrier.autoencoder.decoder.load_state_dict(tuned)
+        save(carrier, path, extra={**read_config(source)[1], **recorded})
     return model
 
 
