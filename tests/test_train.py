@@ -5,7 +5,8 @@ import torch
 from stream_core.native.model import StreamDiT
 from stream_core.engine.time_grid import shift_tau
 from stream_core.lab.analysis import shape_mask
-from stream_core.lab.train import chunk_mixture, default_config, drop_words, loss_on, object_weights, stratified_times
+from stream_core.lab.train import chunk_mixture, default_config, drop_words, loss_on, stratified_times
+from stream_core.lab.train_autoencoder import object_weights
 from stream_core.lab.world import COLOURS, SHAPES, World
 
 

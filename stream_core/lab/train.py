@@ -27,7 +27,6 @@ import time
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -36,9 +35,8 @@ from ..engine.partition import Partition
 from ..engine.time_grid import shift_tau
 from ..native.checkpoint import load, read_config, save
 from ..native.model import StreamDiT, StreamDiTConfig
-from .analysis import shape_mask
 from .device import training_device
-from .train_autoencoder import load_autoencoder
+from .train_autoencoder import load_autoencoder, object_weights
 from .world import COLOURS, SHAPES, VOCAB, World
 
 
@@ -73,15 +71,6 @@ def loss_on(model: StreamDiT, clips: torch.Tensor, captions: list[list[str]], ta
     v = model(x, tau, context_for(model, captions))
     error = (v - target_velocity(clips, noise, sigma_min)).square()
     return error.mean() if weight is None else (error * weight[:, :, None]).mean()
-
-
-def object_weights(frames: torch.Tensor, factor: int, weight: float) -> torch.Tensor:
-    """Per latent pixel [..., H/factor, W/factor] of frames [..., 3, H, W]: 1 + ``weight`` where
-    the latent pixel covers any of the shape (``analysis.shape_mask``), else 1. The object is
-    about 4 of a 64x64 frame's 64 latent pixels, so its shape is a small part of a plain loss."""
-    mask = shape_mask(frames).float()
-    covered = F.max_pool2d(mask.flatten(0, -3)[:, None], factor)[:, 0].unflatten(0, mask.shape[:-2])
-    return 1 + weight * covered
 
 
 def drop_words(captions: list[list[str]], share: float, generator: torch.Generator) -> list[list[str]]:

@@ -15,6 +15,7 @@ import re
 import time
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ..native.autoencoder import FACTORS, FrameAutoencoder
@@ -38,9 +39,17 @@ def reconstruction_loss(ae: FrameAutoencoder, frames: torch.Tensor, generator: t
 
 def weighted_error(decoded: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """Mean squared error of decoded frames [N, 3, H, W] against frames, the shape's pixels
-    (``analysis.shape_mask`` of ``frames``) weighing 1 + ``OBJECT_WEIGHT``."""
-    weight = 1 + OBJECT_WEIGHT * shape_mask(frames).float()[:, None]
-    return ((decoded - frames).square() * weight).mean()
+    weighing 1 + ``OBJECT_WEIGHT`` (``object_weights`` at the frames' own size)."""
+    return ((decoded - frames).square() * object_weights(frames, 1, OBJECT_WEIGHT)[:, None]).mean()
+
+
+def object_weights(frames: torch.Tensor, factor: int, weight: float) -> torch.Tensor:
+    """Per latent pixel [..., H/factor, W/factor] of frames [..., 3, H, W]: 1 + ``weight`` where
+    the latent pixel covers any of the shape (``analysis.shape_mask``), else 1. The object is
+    about 4 of a 64x64 frame's 64 latent pixels, so its shape is a small part of a plain loss."""
+    mask = shape_mask(frames).float()
+    covered = F.max_pool2d(mask.flatten(0, -3)[:, None], factor)[:, 0].unflatten(0, mask.shape[:-2])
+    return 1 + weight * covered
 
 
 @torch.no_grad()
