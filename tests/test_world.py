@@ -2,7 +2,7 @@ import torch
 
 from conftest import OPPOSITE
 from stream_core.lab.analysis import follows, look, steps
-from stream_core.lab.world import HELD_OUT, SHAPES, SPEEDS, World, footprint
+from stream_core.lab.world import COLOURS, HELD_OUT, SHAPES, SPEEDS, Scene, World, footprint, render
 
 
 def colour_shape_pairs(world: World, clips: int = 400) -> set[tuple[str, str]]:
@@ -30,6 +30,13 @@ def test_captions_match_what_the_frames_show():
         direction = captions[0].split()[4]
         # the world wraps around: every clip follows its direction all the way, never the opposite
         assert follows(seen, direction, 64) and not follows(seen, OPPOSITE[direction], 64), (i, captions[0], seen)
+
+
+def test_every_colour_is_told_apart_from_the_others_with_every_shape_on_either_background():
+    scenes = [Scene(colour, shape, "right", stripes=stripes) for colour in COLOURS for shape in SHAPES
+              for stripes in (False, True)]
+    frames = render([[scene] for scene in scenes], [(30.0, 20.0)] * len(scenes), 64, 8.0)[:, 0]
+    assert [(s.colour, s.shape) for s in map(look, frames)] == [(s.colour, s.shape) for s in scenes]
 
 
 def test_a_shape_leaving_one_side_comes_back_on_the_other_and_keeps_its_speed():

@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 COLOURS = {"red": (1.0, 0.15, 0.1), "green": (0.1, 0.9, 0.2), "blue": (0.15, 0.3, 1.0),
-           "yellow": (1.0, 0.9, 0.1), "magenta": (0.95, 0.2, 0.9), "cyan": (0.1, 0.9, 0.95)}
+           "yellow": (1.0, 0.9, 0.1), "magenta": (0.95, 0.2, 0.9), "cyan": (0.1, 0.9, 0.95),
+           "orange": (1.0, 0.55, 0.05), "purple": (0.55, 0.1, 1.0), "lime": (0.6, 1.0, 0.1),
+           "teal": (0.05, 0.55, 0.5)}
 SHAPES = ("circle", "square", "triangle")
 DIRECTIONS = {"right": (1, 0), "left": (-1, 0), "up": (0, -1), "down": (0, 1)}
 SPEEDS = {"": 1.5, "quickly": 3.0}
