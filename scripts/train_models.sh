@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Reproduce the embedded models from nothing (about 1h40 on a 2-core CPU when nothing else runs;
+# Reproduce the embedded models from nothing (about 1h30 on a 2-core CPU when nothing else runs;
 # a GPU is used when present):
 #   AE       the frame autoencoder, from random weights on the wrapping world: gradient clipping, no
-#            noise on its latents, every colour with every shape, so it keeps corners (15 min)
-#   TEACHER  the DiT from random weights in AE's latent space, 20,000 steps (64 min)
-#   STUDENT  distilled from TEACHER to one pass per shift (11 min), then 400 steps more of which
-#            a tenth are start-up buffers (every frame at one level), so its streams start well (2.5 min)
+#            noise on its latents, every colour with every shape, so it keeps corners (13.5 min)
+#   TEACHER  the DiT from random weights in AE's latent space, 20,000 steps (60 min)
+#   STUDENT  distilled from TEACHER to one pass per shift (8 min), then 400 steps more of which
+#            a tenth are start-up buffers (every frame at one level), so its streams start well (2 min)
 #   DECODER  the autoencoder's decoder tuned on the student's own estimates of clean latents, with a
 #            silhouette loss, so its squares keep their corners; teacher and student both carry it (3 min)
 # They go to OUT (default out/models; copy the teacher and student into models/ to ship them).
