@@ -242,7 +242,7 @@ TEMPLATES = (
         "**Video to video.** The first stream makes a video (a red circle moving right); *StreamDiT Video Input* "
         "feeds it into the second stream, which re-draws it as *a blue square* on the same path.\n\n"
         "Try *strength*: 0 gives the input back, 1 ignores it (text to video); 0.5 to 0.65 keeps the path and "
-        "takes the prompt's colour; *guidance* 2 makes the colour hold at 0.6 (1 is faster). Any IMAGE batch "
+        "takes the prompt's colour; *guidance* 1 is one model pass a frame (2 costs a second pass). Any IMAGE batch "
         "or a VIDEO (Load Video) can be the input.",
         video_to_video_workflow(),
         (Stage("Model", "model", ("1",)), Stage("The input video", "prompts", ("7", "8")),

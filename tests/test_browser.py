@@ -343,10 +343,9 @@ def test_the_camera_feeds_a_running_stream_and_stopping_it_returns_to_the_prompt
                   if i.colour is not None and o.colour is not None]
         print(f"camera: {len(pairs)} frames drawn from the camera, blue {blue:.0%}, "
               f"median centroid error {statistics.median(errors):.2f} px")
-        # the prompt's colour where the camera's shape is: a stream ignoring the camera is ~20 px off; one
-        # holding each camera frame for two of its own moves the shape the prompt's way in between
-        # (bench/video_to_video.py, 8 fps into 16 at 0.5: 6.4 px), and a slow machine drops camera frames
-        assert blue >= 0.6 and statistics.median(errors) <= 8.0
+        # the prompt's colour where the camera's shape is (a stream ignoring the camera is ~20 px off; the
+        # bench's 3 px target is for a file's frames one by one, a camera's are dropped when the stream is slow)
+        assert blue >= 0.6 and statistics.median(errors) <= 4.0
 
         page.click(tid("camera"))                                 # the camera off: the prompt alone, no reset
         expect(page.locator(tid("camera"))).to_have_text("Use camera")

@@ -7,6 +7,7 @@ from fractions import Fraction
 import pytest
 import torch
 
+from stream_core.engine.frame_input import VIDEO_GUIDANCE
 from stream_core.lab.analysis import look
 from stream_core.lab.evaluate import world_frames
 from stream_core.lab.world import Scene, wrapped
@@ -24,8 +25,9 @@ def images_of(scene: Scene, frames: int, seed: int = 0) -> torch.Tensor:
     return ((world_frames(scene, frames, seed) + 1) / 2).permute(0, 2, 3, 1).contiguous()
 
 
-def streamed(m, model, prompt, video_input, stream_id, action="restart", frames=32, skip_similar=0.0, guidance=2.0):
-    """The video-to-video workflows' stream (guidance 2) of ``frames`` frames: IMAGE [F, 64, 64, 3]."""
+def streamed(m, model, prompt, video_input, stream_id, action="restart", frames=32, skip_similar=0.0,
+             guidance=VIDEO_GUIDANCE):
+    """The video-to-video workflows' stream (``VIDEO_GUIDANCE``) of ``frames`` frames: IMAGE [F, 64, 64, 3]."""
     schedule = m["StreamDiTPromptSchedule"].execute(f"0: {prompt}", 0).result[0]
     return m["StreamDiTStream"].execute(model=model, schedule=schedule, stream_id=stream_id, action=action, seed=0,
                                         width=64, height=64, K=0, N=4, c=2, s=1, guidance=guidance, frames=frames,
