@@ -53,6 +53,7 @@ PACED_FPS = 16.0   # the webcam workflow's realtime pacing
 SKIP_SIMILAR = 0.98   # StreamDiffusion's suggested threshold
 LIVE_STRENGTH = DEFAULT_STRENGTH   # what the shipped workflows and the panel's camera start at
 PROMPT = "a blue square moving right"
+GUIDANCES = (VIDEO_GUIDANCE, 2.0)   # the workflows' guidance, and the guidance the students before needed
 
 
 def run(model, video: torch.Tensor, strength: float, frames: int,
@@ -149,7 +150,7 @@ def main() -> None:
     for scene in (Scene("red", "circle", "right"), Scene("red", "circle", "right", "quickly")):
         video = ((world_frames(scene, args.frames, 0) + 1) / 2).permute(0, 2, 3, 1).contiguous()
         inputs = [look(f) for f in world_frames(scene, args.frames, 0)]
-        for guidance in (VIDEO_GUIDANCE, 2.0):
+        for guidance in GUIDANCES:
             base = None
             for strength in STRENGTHS:
                 images, fps, _ = run(model, video, strength, args.frames, guidance=guidance)
@@ -162,7 +163,7 @@ def main() -> None:
     print(f"\nseeds: \"{scene.caption()}\" (each seed its own clip and noise), strength {LIVE_STRENGTH:g}")
     print("| guidance | seed | colour | centroid error median (px) | 90th percentile (px) |")
     print("|---|---|---|---|---|")
-    for guidance in (VIDEO_GUIDANCE, 2.0):
+    for guidance in GUIDANCES:
         for seed in range(args.seeds):
             clip = world_frames(scene, args.frames, seed)
             images, _, _ = run(model, ((clip + 1) / 2).permute(0, 2, 3, 1).contiguous(), LIVE_STRENGTH, args.frames,
