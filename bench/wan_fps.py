@@ -4,8 +4,9 @@ Every stream row runs the Wan Stream node's own session (its factory, its decode
 model loading), inside ``torch.inference_mode()`` as ComfyUI's executor runs nodes. Rows:
 the shipped quality setting (20 steps, cfg 5) and the real-time setting (4 steps, guidance
 1, one pass per shift), each with the full VAE decode, the tiny TAEHV decoder and the
-latent-RGB preview, and the real-time one with ComfyUI's torch.compile wrapper (as
-TorchCompileModel adds it); video to video at the real-time setting (the default strength,
+latent-RGB preview, and the full decode overlapping the next step (*overlap decode*); the
+real-time one with ComfyUI's torch.compile wrapper (as TorchCompileModel adds it), alone
+and with the overlapped full decode; video to video at the real-time setting (the default strength,
 0.6): a video file, a camera's frames encoded as they come (the Wan VAE's causal encoder,
 kept across chunks), and a still camera with *skip similar input* 0.98; the baselines,
 measured in the same run, are ComfyUI's stock KSampler (euler) on clips with the stock
@@ -157,15 +158,18 @@ def measure(args, scratch: str, pack):
     def peak_gib() -> float:
         return torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
 
-    def stream_row(setting: dict, decoder: str, patcher=None, video=None, camera=None, skip_similar=0.0) -> dict:
+    def stream_row(setting: dict, decoder: str, patcher=None, video=None, camera=None, skip_similar=0.0,
+                   overlap=False) -> dict:
         """The Wan Stream node's own session (its factory), models loaded as the node loads them.
+        ``overlap``: its *overlap decode* (the decode on a worker thread; the decode time is then
+        the time the stream waits for it).
         ``video``: a ``VideoInput`` (a file: encoded as the run starts, before the timing);
         ``camera``: images [F, H, W, 3] fed through the session's camera from the second frame
         on, the frames of one shift before each, encoded as the stream takes them (timed)."""
         patcher = patcher or model
         factory = WanStreamFactory(patcher, cond(positive), cond(negative), vae, 0, width, height,
                                    Partition(*setting["partition"]), "simple", setting["guidance"], decoder=decoder,
-                                   video=video, skip_similar=skip_similar)
+                                   video=video, skip_similar=skip_similar, overlap_decode=overlap)
         session = factory.create()
         factory.reconfigure(session)
         frames = session.frames
@@ -235,7 +239,9 @@ def measure(args, scratch: str, pack):
     rows = [("stock KSampler clip of 10 latents + one-shot decode, 20 steps cfg 5", "vae", clip_row(10, 20, 5.0)),
             ("stock KSampler clip of 21 latents + one-shot decode, 4 steps guidance 1", "vae", clip_row(21, 4, 1.0))]
     rows += [("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", d, stream_row(QUALITY, d)) for d in decoders[:2]]
+    rows.append(("quality, overlap decode", "vae", stream_row(QUALITY, "vae", overlap=True)))
     rows += [("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", d, stream_row(REALTIME, d)) for d in decoders]
+    rows.append(("real time, overlap decode", "vae", stream_row(REALTIME, "vae", overlap=True)))
     rows += [("real time: StreamDiT K=2 c=2 s=1 N=3, 4 steps guidance 1", d, stream_row(REFERENCES, d))
              for d in decoders[:2]]
     moving = torch.rand(1 + args.frames, height, width, 3, generator=g)   # content does not matter for speed
@@ -252,6 +258,8 @@ def measure(args, scratch: str, pack):
         set_torch_compile_wrapper(model=compiled, backend="inductor")   # what TorchCompileModel does
         stream_row(REALTIME, decoders[1], compiled)                       # compiles
         rows.append(("real time, TorchCompileModel (inductor)", decoders[1], stream_row(REALTIME, decoders[1], compiled)))
+        rows.append(("real time, TorchCompileModel (inductor), overlap decode", "vae",
+                     stream_row(REALTIME, "vae", compiled, overlap=True)))
     gpu = torch.cuda.get_device_name() if cuda else "CPU"
     what = ("tiny random Wan (script check)" if args.tiny else
             "Wan 2.1 T2V 1.3B" + (" shapes, random weights" if args.random_weights else "")) + \

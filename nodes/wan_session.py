@@ -7,6 +7,7 @@ import torch
 from comfy.model_patcher import ModelPatcher
 from comfy.sd import VAE
 
+from ..stream_core.engine.decode_ahead import DecodeAhead
 from ..stream_core.engine.decoded_stream import DecodedStream
 from ..stream_core.engine.frame_input import VideoInput, play, resized
 from ..stream_core.engine.partition import Partition
@@ -58,11 +59,13 @@ class LatentTap:
         return sum(p.nbytes for p in self.pieces)
 
 
-def stream_decoder(choice: str, model: ModelPatcher, vae: VAE, tap: LatentTap):
-    """(decode, decoder): the stream's decode function, model-space latents [n, C, h, w] ->
-    images [m, H, W, 3], by ``choice`` ("vae": the full VAE, exact; "latent rgb"; a tiny decoder's
-    file in vae_approx), and the decoder object (its state counts toward the session's memory).
-    Every latent decoded also goes, in the VAE's space, to ``tap``."""
+def stream_decoder(choice: str, model: ModelPatcher, vae: VAE, tap: LatentTap, ahead: bool = False):
+    """(decode, held): the stream's decode function, model-space latents [n, C, h, w] -> images
+    [m, H, W, 3], by ``choice`` ("vae": the full VAE, exact; "latent rgb"; a tiny decoder's file in
+    vae_approx), and what it holds between calls (the decoder, and the decode under way: their
+    memory counts toward the session's, and they close with it). ``ahead``: decode on a worker
+    thread while the next step denoises (``DecodeAhead``; a step's images come with the next
+    step's). The latents of every image decoded also go, in the VAE's space, to ``tap``."""
     if choice == "latent rgb":                  # the RGB factors read the model's own latent space
         decoder = LatentRGBDecoder(model.model.latent_format, vae.spacial_compression_decode())
     elif choice == "vae":
@@ -76,11 +79,20 @@ def stream_decoder(choice: str, model: ModelPatcher, vae: VAE, tap: LatentTap):
     else:
         raise WanModelError(f"unknown decoder {choice!r}: choose vae, latent rgb or a tiny decoder from models/vae_approx")
 
-    def decode(latents: torch.Tensor) -> torch.Tensor:
-        in_vae_space = tap.add(vae_latents(model, latents))
-        return decoder(latents if choice == "latent rgb" else in_vae_space)
+    def decode_now(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        in_vae_space = vae_latents(model, latents)
+        return in_vae_space, decoder(latents if choice == "latent rgb" else in_vae_space)
 
-    return decode, decoder
+    run = DecodeAhead(decode_now) if ahead else decode_now
+
+    def decode(latents: torch.Tensor) -> torch.Tensor:
+        done = run(latents)
+        if done is None:            # decoding ahead: the first step's images come with the next step
+            return torch.empty(0, 0, 0, 3)
+        tap.add(done[0])
+        return done[1]
+
+    return decode, {**({"decoding": run} if ahead else {}), "decoder": decoder}   # the worker closes first
 
 
 def latent_shape(model: ModelPatcher, vae: VAE, width: int, height: int) -> tuple[int, int, int]:
@@ -122,6 +134,7 @@ class WanStreamFactory:
     decoder: str = "vae"
     video: VideoInput | None = None   # video-to-video: the input frames and their strength
     skip_similar: float = 0.0         # the similarity filter's threshold (0 = off)
+    overlap_decode: bool = False      # decode on a worker thread while the next step denoises
     notes: tuple[str, ...] = ()
     shape: tuple[int, int, int] = field(init=False)          # (C, h, w) of a latent frame
     wanted: ConditioningSchedule = field(init=False)         # the positive, then the schedule
@@ -140,7 +153,7 @@ class WanStreamFactory:
     @property
     def key(self) -> tuple:
         return (tuple(map(id, self.experts)), self.boundary, id(self.vae), self.seed, self.shape, self.partition,
-                self.scheduler, self.decoder)
+                self.scheduler, self.decoder, self.overlap_decode)
 
     @property
     def batch(self) -> list[int]:
@@ -152,12 +165,12 @@ class WanStreamFactory:
         source = WanVelocity(self.model, self.wanted, cross_attn(self.negative), self.guidance, self.model_low_noise,
                              self.boundary)
         tap = LatentTap()
-        decode, decoder = stream_decoder(self.decoder, self.model, self.vae, tap)
+        decode, held = stream_decoder(self.decoder, self.model, self.vae, tap, self.overlap_decode)
         stream = Stream(source, self.partition, self.shape, seed=self.seed,
                         grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
         session = Session(DecodedStream(stream, decode), source, self.key, self.wanted,
                           camera_encoder=lambda: WanVideoEncoder(self))
-        session.attachments.update(decoder=decoder, latents=tap)   # their state counts toward the session's memory
+        session.attachments.update(held, latents=tap)   # their state counts toward the session's memory
         return session
 
     def reconfigure(self, session: Session) -> None:

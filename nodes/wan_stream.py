@@ -59,6 +59,11 @@ class StreamDiTWanStream(StreamNode):
                                        "(instant, a rough colour preview)."),
                 *live_inputs(fps=16.0),
                 *video_inputs(),
+                io.Boolean.Input("overlap_decode", display_name="overlap decode", default=False, optional=True,
+                                 tooltip="Decode each step's frames on a worker thread (its own CUDA stream) while "
+                                         "the next step denoises: faster where the decode is a large share of the "
+                                         "time (the full VAE on a GPU); the frames are the same and come one step "
+                                         "later."),
             ],
             outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
                      io.Image.Output(display_name="images", tooltip="This run's frames as an image batch."),
@@ -76,9 +81,10 @@ class StreamDiTWanStream(StreamNode):
                 frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,
                 boundary: float = 0.875, decoder: str = "vae", fps: float = 16.0, realtime: bool = False,
                 record: bool = False, video_input: VideoInput | None = None,
-                skip_similar: float = 0.0) -> io.NodeOutput:
+                skip_similar: float = 0.0, overlap_decode: bool = False) -> io.NodeOutput:
         factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
-                                   guidance, schedule, model_low_noise, boundary, decoder, video_input, skip_similar)
+                                   guidance, schedule, model_low_noise, boundary, decoder, video_input, skip_similar,
+                                   overlap_decode)
         uses_vae = factory.decoder == "vae" or video_input is not None
         with experts_loaded(factory.experts, factory.batch, vae if uses_vae else None):
             out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))

@@ -1,6 +1,9 @@
+import threading
+
 import pytest
 import torch
 
+from stream_core.engine.decode_ahead import DecodeAhead
 from stream_core.engine.decoded_stream import DecodedStream
 from stream_core.engine.partition import Partition
 from stream_core.engine.stream import Stream
@@ -84,3 +87,46 @@ def test_a_sink_that_raises_keeps_what_it_was_handed_as_taken():
     assert stream.frames_taken == 5 and stream.ready == 0    # nothing decoded waits to come back later
     torch.testing.assert_close(torch.cat([*(p for p in got if len(p)), stream.take(4)]), decoded().take(9), rtol=0,
                                atol=0)
+
+
+def decoded_ahead(seed=3):
+    """``decoded`` with its decoder run one step behind on a worker thread (``DecodeAhead``)."""
+    plain = decoded(seed)
+    ahead = DecodeAhead(lambda latents: (plain.decode(latents),))
+
+    def decode(latents):
+        done = ahead(latents)
+        return torch.empty(0, 0, 0, 3) if done is None else done[0]
+    return DecodedStream(plain.stream, decode), plain.decode, ahead
+
+
+def test_decoding_ahead_gives_the_same_images_one_step_later():
+    whole = decoded().take(29)
+    stream, counting, ahead = decoded_ahead()
+    parts = torch.cat([stream.take(1), stream.take(6), stream.take(22)])
+    torch.testing.assert_close(parts, whole, rtol=0, atol=0)
+    ahead.close()   # waits for the last step's latents (c = 2), decoded ahead: their images are not out yet
+    latents = stream.stream.frames_out
+    assert len(counting.seen) == latents and stream.images_out == 1 + 4 * (latents - 2 - 1)
+    assert ahead.nbytes == 0
+
+
+def test_decoding_ahead_runs_in_the_callers_inference_mode_and_hands_back_its_errors():
+    modes = []
+
+    def decode(latents):
+        modes.append((torch.is_inference_mode_enabled(), threading.current_thread() is threading.main_thread()))
+        if len(modes) == 3:
+            raise ValueError("the decoder failed")
+        return (latents * 2,)
+
+    ahead = DecodeAhead(decode)
+    with torch.inference_mode():
+        assert ahead(torch.ones(1)) is None
+        torch.testing.assert_close(ahead(torch.full((1,), 3.0))[0], torch.full((1,), 2.0))
+        done = ahead(torch.ones(1))[0]
+        assert done.is_inference() and float(done) == 6.0
+    with pytest.raises(ValueError, match="the decoder failed"):
+        ahead(torch.ones(1))
+    ahead.close()   # waits for the fourth decode, started outside inference mode
+    assert modes == [(True, False)] * 3 + [(False, False)]

@@ -341,6 +341,23 @@ def test_the_wan_stream_node_decodes_with_the_tiny_decoder_or_latent_rgb(comfy, 
         node.execute(**args, decoder="absent.safetensors")
 
 
+def test_overlapping_the_decode_gives_the_same_frames_and_latents(comfy, wan):
+    """overlap decode: each step's frames decoded on a worker thread while the next step runs;
+    the run's frames, its LATENT output and a continued run's frames are as without it."""
+    model, vae = wan
+    args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="overlap",
+                action="restart", seed=0, width=32, height=32, K=0, N=2, c=2, s=1, scheduler="simple", guidance=1.0,
+                frames=13)
+    node = comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"]
+    plain, _, plain_latent = node.execute(**args).result
+    ahead, _, ahead_latent = node.execute(**args, overlap_decode=True).result
+    torch.testing.assert_close(ahead.images, plain.images, rtol=0, atol=0)
+    torch.testing.assert_close(ahead_latent["samples"], plain_latent["samples"], rtol=0, atol=0)
+    more = node.execute(**{**args, "action": "continue", "frames": 8}, overlap_decode=True).result[0]
+    whole = node.execute(**{**args, "frames": 21}).result[0]
+    torch.testing.assert_close(torch.cat([ahead.images, more.images]), whole.images, rtol=0, atol=0)
+
+
 def test_a_run_loads_the_model_and_the_vae_once_together(comfy, wan, monkeypatch):
     """No per-chunk swapping: the model and the VAE are loaded in one call at the run's start,
     and the streaming decode does not ask for the VAE alone at every chunk."""
