@@ -40,7 +40,7 @@ ENDLESS_SCHEDULE = "0: a red circle moving right"
 
 
 def stream_workflow(action: str, stream_id: str, frames: int, prefix: str | None, schedule: str,
-                    model: str = MODEL, K: int = 2, s: int = 2, guidance: float = 3.0, fps: float = 8.0,
+                    model: str = MODEL, K: int = 2, s: int = 2, guidance: float = 2.0, fps: float = 8.0,
                     realtime: bool = False, record: bool = False, skip_similar: float = 0.0) -> dict:
     """A stream of the shipped model's 8-frame buffer: K references, then chunks of c = 2.
     K = 2 keeps the teacher's objects as steady as the diagonal scheme's (docs/model.md). With a
@@ -224,7 +224,7 @@ TEMPLATES = (
     Template(
         "streamdit_text_to_video", "Text to video, re-prompted",
         "The teacher model: a red circle that becomes a blue square at frame 32.",
-        "**The teacher model**: guidance 3, two steps per chunk, two reference frames that keep objects steady.\n\n"
+        "**The teacher model**: guidance 2, two steps per chunk, two reference frames that keep objects steady.\n\n"
         "Try another schedule, more frames, or fewer steps per chunk for speed. The model was trained on an "
         "8 frame buffer (reference frames + chunks in buffer x frames per chunk); the node warns when you leave it.",
         stream_workflow("restart", "t2v", 64, "streamdit/text_to_video", SCHEDULE),

@@ -25,6 +25,6 @@ STREAMING_STUDENT="$OUT/streamdit-shapes-64px-distilled-streaming.safetensors"  
 DISTILLED_STUDENT="$OUT/streamdit-shapes-64px-distilled-untuned.safetensors"     # before its decoder is tuned
 [ -f "$AE" ] || $PY -m stream_core.lab.train_autoencoder --steps 15000 --channels 8 --lr 1e-3 --clip-grad 1 --every-pair --latent-noise 0 --out "$AE"
 $PY -m stream_core.lab.train --autoencoder "$AE" --patch 2 --batch 16 --steps 20000 --out "$TRAINED_TEACHER"
-[ -f "$STREAMING_STUDENT" ] || $PY -m stream_core.lab.distill "$TRAINED_TEACHER" --out "$STREAMING_STUDENT" --steps 2000 --lr 1e-4 --guidance 3 --guidance-until 0.75 --chunk-sizes 2 --references 0 2
-[ -f "$DISTILLED_STUDENT" ] || $PY -m stream_core.lab.distill "$TRAINED_TEACHER" --init "$STREAMING_STUDENT" --out "$DISTILLED_STUDENT" --steps 400 --lr 3e-5 --guidance 3 --guidance-until 0.75 --chunk-sizes 2 --references 0 2 --uniform 0.1
+[ -f "$STREAMING_STUDENT" ] || $PY -m stream_core.lab.distill "$TRAINED_TEACHER" --out "$STREAMING_STUDENT" --steps 2000 --lr 1e-4 --guidance 2 --guidance-until 0.75 --chunk-sizes 2 --references 0 2
+[ -f "$DISTILLED_STUDENT" ] || $PY -m stream_core.lab.distill "$TRAINED_TEACHER" --init "$STREAMING_STUDENT" --out "$DISTILLED_STUDENT" --steps 400 --lr 3e-5 --guidance 2 --guidance-until 0.75 --chunk-sizes 2 --references 0 2 --uniform 0.1
 [ -f "$STUDENT" ] || $PY -m stream_core.lab.tune_decoder "$DISTILLED_STUDENT" --steps 3000 --out "$STUDENT" --also "$TRAINED_TEACHER" "$TEACHER"

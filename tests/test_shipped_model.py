@@ -15,7 +15,7 @@ from stream_core.engine.partition import Partition
 from stream_core.engine.timeline import PromptTimeline
 
 
-@pytest.mark.parametrize("path, partition, guidance, skipped", [(SHIPPED_MODEL, Partition(0, 4, 2, 2), 3.0, 0),
+@pytest.mark.parametrize("path, partition, guidance, skipped", [(SHIPPED_MODEL, Partition(0, 4, 2, 2), 2.0, 0),
                                                                (SHIPPED_STUDENT, Partition(0, 4, 2, 1), 1.0, 8)],
                          ids=["teacher", "student"])
 @pytest.mark.parametrize("colour", COLOURS)
