@@ -227,3 +227,31 @@ def test_before_pass_runs_before_every_model_pass_start_up_included():
     stream.before_pass = lambda: passes.append(stream.evaluations)
     stream.take(3)
     assert len(passes) == stream.evaluations and stream.evaluations > p.level(0)   # the warm-up's passes too
+
+
+@pytest.mark.parametrize("p", [Partition(0, 4, 2, 1), Partition(0, 3, 2, 2), Partition(2, 3, 2, 1)], ids=str)
+def test_a_lean_start_leaves_out_the_chunks_taken_and_changes_nothing_frame_by_frame(p):
+    """A velocity of each frame alone (the point mass) gives the same frames from a lean start;
+    its start-up passes take only the frames still on their way to their level."""
+    frames_per_pass = []
+
+    def counting(x, tau, index):
+        frames_per_pass.append(x.shape[1])
+        return point_mass_velocity(means)(x, tau, index)
+
+    full = Stream(point_mass_velocity(means), p, SHAPE, seed=4, dtype=torch.float64).take(12)
+    lean = Stream(counting, p, SHAPE, seed=4, dtype=torch.float64, lean_start=True)
+    torch.testing.assert_close(lean.take(12), full, rtol=0, atol=0)
+    start = frames_per_pass[:p.T if p.K else p.level(0)]
+    # generated references stay in every pass; each chunk leaves once the start-up took it
+    want = [p.K + p.c * (p.N - 1 - k // p.s) for k in range(len(start))]
+    assert start == want and frames_per_pass[len(start):] == [p.B] * (len(frames_per_pass) - len(start))
+
+
+def test_a_lean_start_is_a_start_up_of_fewer_frames_for_a_velocity_that_couples_them(model):
+    """With a model that attends across frames the start differs, the stream after it is a stream."""
+    p = Partition(0, 4, 2, 1)
+    full = Stream(text_velocity(model), p, SHAPE, seed=3).take(16)
+    lean = Stream(text_velocity(model), p, SHAPE, seed=3, lean_start=True).take(16)
+    assert lean.shape == full.shape and torch.isfinite(lean).all()
+    assert not torch.allclose(lean[:, :2], full[:, :2])

@@ -341,6 +341,26 @@ def test_the_wan_stream_node_decodes_with_the_tiny_decoder_or_latent_rgb(comfy, 
         node.execute(**args, decoder="absent.safetensors")
 
 
+def test_a_wan_stream_starts_lean(comfy, wan):
+    """The start-up passes leave out the chunks already taken (the first frame sooner): N = 4,
+    c = 2, s = 1 makes its 3 start-up model calls over 6, 4 and 2 latents, then every step
+    over the buffer's 8."""
+    model, vae = wan
+    counting = model.clone()
+    latents = []
+
+    def count(apply_model, args):
+        latents.append(args["input"].shape[2])
+        return apply_model(args["input"], args["timestep"], **args["c"])
+
+    counting.set_model_unet_function_wrapper(count)
+    node = comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"]
+    node.execute(model=counting, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="lean",
+                 action="restart", seed=0, width=32, height=32, K=0, N=4, c=2, s=1, scheduler="simple", guidance=1.0,
+                 frames=9, decoder="latent rgb")
+    assert latents == [6, 4, 2, 8, 8]   # 9 frames: latents 0-1 (frames 0-4), then 2-3
+
+
 def test_overlapping_the_decode_gives_the_same_frames_and_latents(comfy, wan):
     """overlap decode: each step's frames decoded on a worker thread while the next step runs;
     the run's frames, its LATENT output and a continued run's frames are as without it."""
