@@ -167,8 +167,7 @@ class WanStreamFactory:
         tap = LatentTap()
         decode, held = stream_decoder(self.decoder, self.model, self.vae, tap, self.overlap_decode)
         stream = Stream(source, self.partition, self.shape, seed=self.seed,
-                        grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device,
-                        lean_start=True)   # the first frame sooner: start-up passes skip the chunks already taken
+                        grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
         session = Session(DecodedStream(stream, decode), source, self.key, self.wanted,
                           camera_encoder=lambda: WanVideoEncoder(self))
         session.attachments.update(held, latents=tap)   # their state counts toward the session's memory
