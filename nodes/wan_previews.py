@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 
+from ..stream_core.engine.decoded_stream import no_images
 from .wan import VIDEO_FRAMES_PER_LATENT, WanModelError
 
 FOLDER = "vae_approx"             # where ComfyUI keeps its preview decoders (taew2_1, taew2_2, ...)
@@ -73,7 +74,7 @@ class TinyStreamDecoder:
         dropped = min(self._to_trim, len(frames))
         frames, self._to_trim = frames[dropped:], self._to_trim - dropped
         if not frames:
-            return torch.empty(0, 0, 0, 3)
+            return no_images()
         images = torch.cat(frames)
         if self.patch > 1:
             images = F.pixel_shuffle(images, self.patch)

@@ -8,7 +8,7 @@ from comfy.model_patcher import ModelPatcher
 from comfy.sd import VAE
 
 from ..stream_core.engine.decode_ahead import DecodeAhead
-from ..stream_core.engine.decoded_stream import DecodedStream
+from ..stream_core.engine.decoded_stream import DecodedStream, no_images
 from ..stream_core.engine.frame_input import VideoInput, play, resized
 from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.session import Session
@@ -88,7 +88,7 @@ def stream_decoder(choice: str, model: ModelPatcher, vae: VAE, tap: LatentTap, a
     def decode(latents: torch.Tensor) -> torch.Tensor:
         done = run(latents)
         if done is None:            # decoding ahead: the first step's images come with the next step
-            return torch.empty(0, 0, 0, 3)
+            return no_images()
         tap.add(done[0])
         return done[1]
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from stream_core.engine.decode_ahead import DecodeAhead
-from stream_core.engine.decoded_stream import DecodedStream
+from stream_core.engine.decoded_stream import DecodedStream, no_images
 from stream_core.engine.partition import Partition
 from stream_core.engine.stream import Stream
 from analytic import means, point_mass_velocity
@@ -96,7 +96,7 @@ def decoded_ahead(seed=3):
 
     def decode(latents):
         done = ahead(latents)
-        return torch.empty(0, 0, 0, 3) if done is None else done[0]
+        return no_images() if done is None else done[0]
     return DecodedStream(plain.stream, decode), plain.decode, ahead
 
 

@@ -16,6 +16,11 @@ Decoder = Callable[[torch.Tensor], torch.Tensor]
 """latents [n, C, H, W] of batch item 0 -> images [m, H, W, 3] float in [0, 1] (m may differ from n)."""
 
 
+def no_images() -> torch.Tensor:
+    """What a decoder gives for no images: [0, 0, 0, 3]."""
+    return torch.empty(0, 0, 0, 3)
+
+
 class DecodedStream:
     """Images of batch item 0 of ``stream``; ``take`` counts images, not latent frames."""
 
@@ -51,11 +56,11 @@ class DecodedStream:
         while frames > 0:
             if not self._pending:
                 finished = self.stream.step()[0]
-                images = self.decode(finished) if len(finished) else torch.empty(0, 0, 0, 3)
+                images = self.decode(finished) if len(finished) else no_images()
                 if len(images):
                     self._pending.append(images)
                     self.images_out += len(images)
-            piece = torch.cat(self._pending) if self._pending else torch.empty(0, 0, 0, 3)
+            piece = torch.cat(self._pending) if self._pending else no_images()
             piece, rest = piece[:frames], piece[frames:]
             self._pending = [rest.clone()] if len(rest) else []
             frames -= len(piece)
