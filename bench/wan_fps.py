@@ -24,7 +24,13 @@ decoder at their real sizes with random weights instead (speed does not depend o
 values). ``--tiny`` runs the same code on tiny random weights at 64x64 on the CPU, to check
 the script itself (its figures say nothing about Wan).
 
+Rows are printed as they are measured; a row that fails says why in its row and the others
+still run (the exit status is then 1). ``--only TEXT`` measures only the rows whose setting
+contains TEXT (the stock clip baselines always run). ``--reserve-vram GIB`` / ``--lowvram``
+are ComfyUI's, for the behaviour of a smaller GPU on a big one.
+
 Usage: python bench/wan_fps.py [--unet PATH] [--vae PATH] [--random-weights | --tiny] [--frames 81] [--no-compile]
+                               [--only TEXT ...] [--reserve-vram GIB] [--lowvram]
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "scripts"), os.path.join(ROOT, "tests")]
@@ -47,13 +54,15 @@ TINY_FILE = "taew2_1.safetensors"
 SKIP_SIMILAR = 0.98  # the still-camera row's
 
 
-def load_pack():
-    """ComfyUI and the pack, imported the way ComfyUI imports a custom node package."""
+def load_pack(options):
+    """ComfyUI (with ``options``' memory settings) and the pack, imported the way ComfyUI
+    imports a custom node package."""
     import torch
     from comfy_server import comfy_path
     sys.path.insert(0, comfy_path())
     from comfy.cli_args import args
     args.cpu = not torch.cuda.is_available()
+    args.reserve_vram, args.lowvram = options.reserve_vram, options.lowvram
     spec = importlib.util.spec_from_file_location("streamdit_comfy", os.path.join(ROOT, "__init__.py"),
                                                   submodule_search_locations=[ROOT])
     module = importlib.util.module_from_spec(spec)
@@ -110,8 +119,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--unet")
     ap.add_argument("--vae")
-    ap.add_argument("--frames", type=int, default=81, help="video frames timed after the first one")
-    ap.add_argument("--no-compile", action="store_true", help="leave out the torch.compile row")
+    ap.add_argument("--frames", type=int, default=81,
+                    help="video frames timed after the first chunk (rounded up to whole chunks)")
+    ap.add_argument("--no-compile", action="store_true", help="leave out the torch.compile rows")
+    ap.add_argument("--only", action="append", default=[], metavar="TEXT",
+                    help="measure only the rows whose setting contains TEXT (repeatable; the stock clip rows, "
+                         "the ratios' baseline, always run)")
+    ap.add_argument("--reserve-vram", type=float, metavar="GIB",
+                    help="ComfyUI's --reserve-vram: leave GIB of the GPU unused (a smaller GPU, on a big one)")
+    ap.add_argument("--lowvram", action="store_true", help="ComfyUI's --lowvram")
     which = ap.add_mutually_exclusive_group()
     which.add_argument("--random-weights", action="store_true", help="the real 1.3B, VAE and TAEHV shapes, random weights")
     which.add_argument("--tiny", action="store_true", help="tiny random weights on the CPU at 64x64 (checks the script)")
@@ -122,18 +138,41 @@ def main() -> None:
         sys.exit("no CUDA GPU here: this benchmark measures Wan on a GPU (use --tiny to check the script). "
                  "Nothing measured.")
     with torch.inference_mode(), tempfile.TemporaryDirectory() as scratch:   # as ComfyUI runs nodes
-        rows, what = measure(args, scratch, load_pack())
-    print(what)
+        what, rows = plan(args, scratch, load_pack(args))
+        print(what)
+        failed = report(rows)
+    if failed:
+        sys.exit(f"{failed} row(s) failed (their rows say why)")
+
+
+def report(rows) -> int:
+    """Measure ``rows`` ((setting, decoder, a function returning the row's figures)) and print the
+    table, each row as it is measured; a row that raises says why in its row and the next rows
+    still run. Returns how many failed. The ratio column is against the first row measured."""
+    import torch
     print("| setting | decoder | video FPS | FPS / stock clip | DiT-loop FPS | decode ms/frame | first frame s | "
           "peak GiB | model TFLOP/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    base = rows[0][2]
-    for name, decoder, r in rows:
-        print(f"| {name} | {decoder} | {r['fps']:.2f} | {r['fps'] / base['fps']:.2f} | {r['dit_fps']:.2f} | "
-              f"{r['decode_ms']:.1f} | {r['first_s']:.2f} | {r['peak_gib']:.1f} | {r['tflops']:.3g} |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    base, failed = None, 0
+    for name, decoder, run in rows:
+        try:
+            r = run()
+        except Exception as e:   # noqa: BLE001 - reported in the row; the other rows still run
+            failed += 1
+            why = (str(e).splitlines() or [""])[0][:200]
+            print(f"| {name} | {decoder} | failed: {type(e).__name__}: {why} | | | | | | |", flush=True)
+            traceback.print_exc()   # the whole story on stderr
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
+        base = base or r["fps"]
+        print(f"| {name} | {decoder} | {r['fps']:.2f} | {r['fps'] / base:.2f} | {r['dit_fps']:.2f} | "
+              f"{r['decode_ms']:.1f} | {r['first_s']:.2f} | {r['peak_gib']:.1f} | {r['tflops']:.3g} |", flush=True)
+    return failed
 
 
-def measure(args, scratch: str, pack):
+def plan(args, scratch: str, pack):
+    """(what is measured, the rows: (setting, decoder, a function measuring it)), the models loaded."""
     import comfy.model_management
     import comfy.sample
     import torch
@@ -200,21 +239,23 @@ def measure(args, scratch: str, pack):
         frames.decode = timed
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        with wan.experts_loaded(factory.experts, factory.batch, vae if decoder == "vae" else None):
+        with wan.experts_loaded(factory.experts, factory.batch, factory.vae_in_run):
             start = time.perf_counter()
             frames.take(1)
             sync()
             first = time.perf_counter() - start
+            frames.take(frames.ready)   # the rest of the first chunk (not timed): the timing starts at a chunk's start
+            counted = shift * -(-args.frames // shift)   # whole chunks, at least args.frames frames
             decoding[0], passes_before = 0.0, frames.stream.evaluations
             start = time.perf_counter()
-            take(args.frames)
+            take(counted)
             sync()
             total = time.perf_counter() - start
         passes = frames.stream.evaluations - passes_before
         flops = passes * wan_flops(model.model.diffusion_model, factory.partition.B, *shape[1:],
                                    factory.batch[0])
         dit = total - decoding[0]
-        return {"fps": args.frames / total, "dit_fps": args.frames / dit, "decode_ms": 1000 * decoding[0] / args.frames,
+        return {"fps": counted / total, "dit_fps": counted / dit, "decode_ms": 1000 * decoding[0] / counted,
                 "first_s": first, "peak_gib": peak_gib(), "tflops": flops / dit / 1e12}
 
     def clip_row(latents: int, steps: int, guidance: float) -> dict:
@@ -235,37 +276,49 @@ def measure(args, scratch: str, pack):
                 "first_s": seconds, "peak_gib": peak_gib(), "tflops": flops / sampled / 1e12}
 
     decoders = ["vae", *([TINY_FILE] if has_tiny else []), "latent rgb"]
-    stream_row(REALTIME, decoders[-1])   # warm-up: kernels, loading
-    rows = [("stock KSampler clip of 10 latents + one-shot decode, 20 steps cfg 5", "vae", clip_row(10, 20, 5.0)),
-            ("stock KSampler clip of 21 latents + one-shot decode, 4 steps guidance 1", "vae", clip_row(21, 4, 1.0))]
-    rows += [("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", d, stream_row(QUALITY, d)) for d in decoders[:2]]
-    rows.append(("quality, overlap decode", "vae", stream_row(QUALITY, "vae", overlap=True)))
-    rows += [("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", d, stream_row(REALTIME, d)) for d in decoders]
-    rows.append(("real time, overlap decode", "vae", stream_row(REALTIME, "vae", overlap=True)))
-    rows += [("real time: StreamDiT K=2 c=2 s=1 N=3, 4 steps guidance 1", d, stream_row(REFERENCES, d))
-             for d in decoders[:2]]
+    tiny = decoders[-2]
     moving = torch.rand(1 + args.frames, height, width, 3, generator=g)   # content does not matter for speed
     still = moving[:1].expand(len(moving), -1, -1, -1)
-    tiny = decoders[-2]
+    compiled = []   # the model with ComfyUI's torch.compile wrapper, compiled by the first row that uses it
+
+    def compiled_model():
+        if not compiled:
+            compiled.append(model.clone())
+            set_torch_compile_wrapper(model=compiled[0], backend="inductor")   # what TorchCompileModel does
+            stream_row(REALTIME, decoders[1], compiled[0])                     # compiles (not timed)
+        return compiled[0]
+
+    rows = [("stock KSampler clip of 10 latents + one-shot decode, 20 steps cfg 5", "vae", lambda: clip_row(10, 20, 5.0)),
+            ("stock KSampler clip of 21 latents + one-shot decode, 4 steps guidance 1", "vae", lambda: clip_row(21, 4, 1.0))]
+    rows += [("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", d, lambda d=d: stream_row(QUALITY, d)) for d in decoders[:2]]
+    rows.append(("quality, overlap decode", "vae", lambda: stream_row(QUALITY, "vae", overlap=True)))
+    rows += [("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", d, lambda d=d: stream_row(REALTIME, d))
+             for d in decoders]
+    rows.append(("real time, overlap decode", "vae", lambda: stream_row(REALTIME, "vae", overlap=True)))
+    rows += [("real time: StreamDiT K=2 c=2 s=1 N=3, 4 steps guidance 1", d, lambda d=d: stream_row(REFERENCES, d))
+             for d in decoders[:2]]
     rows += [(f"video to video: real time, a video at strength {STRENGTH:g}", tiny,
-              stream_row(REALTIME, tiny, video=VideoInput(moving, STRENGTH))),
+              lambda: stream_row(REALTIME, tiny, video=VideoInput(moving, STRENGTH))),
              (f"video to video: real time, a camera at strength {STRENGTH:g} (encoded as it comes)", tiny,
-              stream_row(REALTIME, tiny, camera=moving)),
+              lambda: stream_row(REALTIME, tiny, camera=moving)),
              (f"video to video: real time, a still camera, skip similar {SKIP_SIMILAR:g}", tiny,
-              stream_row(REALTIME, tiny, camera=still, skip_similar=SKIP_SIMILAR))]
+              lambda: stream_row(REALTIME, tiny, camera=still, skip_similar=SKIP_SIMILAR))]
     if not args.no_compile and not args.tiny:
-        compiled = model.clone()
-        set_torch_compile_wrapper(model=compiled, backend="inductor")   # what TorchCompileModel does
-        stream_row(REALTIME, decoders[1], compiled)                       # compiles
-        rows.append(("real time, TorchCompileModel (inductor)", decoders[1], stream_row(REALTIME, decoders[1], compiled)))
-        rows.append(("real time, TorchCompileModel (inductor), overlap decode", "vae",
-                     stream_row(REALTIME, "vae", compiled, overlap=True)))
+        rows += [("real time, TorchCompileModel (inductor)", decoders[1],
+                  lambda: stream_row(REALTIME, decoders[1], compiled_model())),
+                 ("real time, TorchCompileModel (inductor), overlap decode", "vae",
+                  lambda: stream_row(REALTIME, "vae", compiled_model(), overlap=True))]
+    rows = rows[:2] + [row for row in rows[2:] if not args.only or any(text in row[0] for text in args.only)]
+    stream_row(REALTIME, decoders[-1])   # warm-up: kernels, loading
     gpu = torch.cuda.get_device_name() if cuda else "CPU"
+    memory = (f", --reserve-vram {args.reserve_vram:g}" if args.reserve_vram is not None else "") + \
+        (", --lowvram" if args.lowvram else "")
     what = ("tiny random Wan (script check)" if args.tiny else
             "Wan 2.1 T2V 1.3B" + (" shapes, random weights" if args.random_weights else "")) + \
-        f" at {width}x{height}, {gpu}, torch {torch.__version__}, {args.frames} frames timed after the first; " \
+        f" at {width}x{height}, {gpu}{memory}, torch {torch.__version__}; streams timed over whole chunks of at least " \
+        f"{args.frames} frames after the first chunk, clips whole; " \
         f"model {comfy.model_management.unet_dtype()}, VAE {vae.vae_dtype}"
-    return rows, what
+    return what, rows
 
 
 if __name__ == "__main__":

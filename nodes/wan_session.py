@@ -156,6 +156,11 @@ class WanStreamFactory:
                 self.scheduler, self.decoder, self.overlap_decode)
 
     @property
+    def vae_in_run(self) -> VAE | None:
+        """The VAE when a run uses it (the full decode, or a video input to encode), to load with the model."""
+        return self.vae if self.decoder == "vae" or self.video is not None else None
+
+    @property
     def batch(self) -> list[int]:
         """The latents' shape in one model call: [passes, C, F, h, w]."""
         passes = len(self.wanted.embeddings) + (self.guidance != 1.0)

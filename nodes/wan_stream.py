@@ -85,8 +85,7 @@ class StreamDiTWanStream(StreamNode):
         factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
                                    guidance, schedule, model_low_noise, boundary, decoder, video_input, skip_similar,
                                    overlap_decode)
-        uses_vae = factory.decoder == "vae" or video_input is not None
-        with experts_loaded(factory.experts, factory.batch, vae if uses_vae else None):
+        with experts_loaded(factory.experts, factory.batch, factory.vae_in_run):
             out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
         latents = out.latents if out.latents is not None else torch.empty(0, *factory.shape)   # none decoded this run
         return io.NodeOutput(out, out.images, {"samples": latents.movedim(0, 1)[None]}, ui=recording_ui(out))

@@ -1,4 +1,5 @@
 """The benchmarks run: their own code on tiny settings (their figures are measured elsewhere)."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -16,8 +17,8 @@ def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "wan_fps.py"), "--tiny", "--frames", "4"],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    settings = {(row.split(" | ")[0][2:], row.split(" | ")[1]) for row in rows}
+    rows = table(out.stdout)
+    settings = {(row[0], row[1]) for row in rows}
     assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "taew2_1.safetensors") in settings
     assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "latent rgb") in settings
     assert ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "vae") in settings and len(rows) == 14
@@ -26,9 +27,40 @@ def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
         "video to video: real time, a video at strength 0.6",
         "video to video: real time, a camera at strength 0.6 (encoded as it comes)",
         "video to video: real time, a still camera, skip similar 0.98"}
-    for row in rows:   # every figure is a positive number
-        fps, dit_fps, first = (float(row.split(" | ")[i]) for i in (2, 4, 6))
-        assert fps > 0 and dit_fps > 0 and first > 0, row
+    for row in rows:   # every figure is a positive number; every timed part ran the model (whole chunks)
+        fps, dit_fps, first, tflops = (float(row[i]) for i in (2, 4, 6, 8))
+        assert fps > 0 and dit_fps > 0 and first > 0 and tflops > 0, row
+
+
+def test_the_wan_benchmark_measures_only_the_rows_asked_for():
+    """--only keeps the baselines and the rows asked for."""
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "wan_fps.py"), "--tiny", "--frames", "4",
+                          "--only", "real time, overlap", "--only", "K=2"], capture_output=True, text=True, timeout=600,
+                         cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert [row[:2] for row in table(out.stdout)] == [
+        ["stock KSampler clip of 10 latents + one-shot decode, 20 steps cfg 5", "vae"],
+        ["stock KSampler clip of 21 latents + one-shot decode, 4 steps guidance 1", "vae"],
+        ["real time, overlap decode", "vae"],
+        ["real time: StreamDiT K=2 c=2 s=1 N=3, 4 steps guidance 1", "vae"],
+        ["real time: StreamDiT K=2 c=2 s=1 N=3, 4 steps guidance 1", "taew2_1.safetensors"]]
+
+
+def test_a_failing_wan_benchmark_row_says_why_and_the_next_rows_still_run(capsys):
+    spec = importlib.util.spec_from_file_location("wan_fps", os.path.join(ROOT, "bench", "wan_fps.py"))
+    wan_fps = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wan_fps)
+    figures = dict(fps=20.0, dit_fps=40.0, decode_ms=25.0, first_s=0.5, peak_gib=9.0, tflops=400.0)
+
+    def out_of_memory():
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore lines")
+
+    failed = wan_fps.report([("baseline", "vae", lambda: figures), ("too big", "vae", out_of_memory),
+                             ("faster", "vae", lambda: {**figures, "fps": 30.0})])
+    assert failed == 1
+    rows = table(capsys.readouterr().out)
+    assert rows[1][:3] == ["too big", "vae", "failed: RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"]
+    assert rows[2][:4] == ["faster", "vae", "30.00", "1.50"]   # measured after the failure, against the baseline
 
 
 def test_the_video_to_video_benchmark_runs():

@@ -378,19 +378,26 @@ def test_overlapping_the_decode_gives_the_same_frames_and_latents(comfy, wan):
     torch.testing.assert_close(torch.cat([ahead.images, more.images]), whole.images, rtol=0, atol=0)
 
 
-def test_a_run_loads_the_model_and_the_vae_once_together(comfy, wan, monkeypatch):
-    """No per-chunk swapping: the model and the VAE are loaded in one call at the run's start,
-    and the streaming decode does not ask for the VAE alone at every chunk."""
+@pytest.mark.parametrize("decoder, video, with_vae", [("vae", False, True), ("latent rgb", True, True),
+                                                      ("latent rgb", False, False)])
+def test_a_run_loads_the_model_and_the_vae_once_together(comfy, wan, monkeypatch, decoder, video, with_vae):
+    """No per-chunk swapping: the model, and the VAE when the run uses it (the full decode, a
+    video input to encode), are loaded in one call at the run's start, and the streaming
+    decode and encode do not ask for the VAE alone at every chunk."""
     import comfy.model_management as mm
     model, vae = wan
+    mm.unload_all_models()
     calls = []
     load = mm.load_models_gpu
     monkeypatch.setattr(mm, "load_models_gpu", lambda models, *a, **k: (calls.append(list(models)), load(models, *a, **k)))
+    frames = torch.rand(29, 32, 32, 3, generator=torch.Generator().manual_seed(8))
     args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="loads",
                 action="restart", seed=0, width=32, height=32, K=0, N=2, c=2, s=1, scheduler="simple", guidance=1.0,
-                frames=21)                                       # five chunks leave the buffer
+                frames=21, decoder=decoder)                                       # five chunks leave the buffer
+    if video:
+        args["video_input"] = comfy.NODE_CLASS_MAPPINGS["StreamDiTVideoInput"].execute(0.6, images=frames).result[0]
     comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"].execute(**args)
-    assert len(calls) == 1 and model in calls[0] and vae.patcher in calls[0]
+    assert len(calls) == 1 and model in calls[0] and (vae.patcher in calls[0]) == with_vae
 
 
 def test_a_pass_that_cannot_fit_is_refused_with_what_to_change(pack):
