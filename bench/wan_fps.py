@@ -177,7 +177,6 @@ def plan(args, scratch: str, pack):
     import comfy.sample
     import torch
     from comfy_api.torch_helpers import set_torch_compile_wrapper
-    wan = pack("nodes.wan")
     Partition = pack("stream_core.engine.partition").Partition   # noqa: N806
     WanStreamFactory = pack("nodes.wan_session").WanStreamFactory   # noqa: N806
     FRAMES_PER_LATENT = pack("nodes.wan_session").FRAMES_PER_LATENT   # noqa: N806
@@ -239,7 +238,7 @@ def plan(args, scratch: str, pack):
         frames.decode = timed
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        with wan.experts_loaded(factory.experts, factory.batch, factory.vae_in_run):
+        with factory.models_loaded():
             start = time.perf_counter()
             frames.take(1)
             sync()

@@ -75,29 +75,37 @@ def model_tau_grid(patcher, scheduler: str, steps: int) -> torch.Tensor:
     return tau_of(sigmas.to(torch.float64).cpu())
 
 
-def too_big(needed: int, free: int, latents: int, size: tuple[int, int]) -> str | None:
-    """Why a model pass over ``latents`` latent frames of ``size`` (w, h) pixels, needing ``needed``
-    bytes with ``free`` bytes left beside the loaded models, cannot run; None when it can."""
+def too_big(needed: int, free: int, latents: int, size: tuple[int, int], with_decode: bool = False) -> str | None:
+    """Why a model pass over ``latents`` latent frames of ``size`` (w, h) pixels (``with_decode``: and
+    the overlapped decode of a latent frame), needing ``needed`` bytes with ``free`` bytes left beside
+    the loaded models, cannot run; None when it can."""
     if needed <= free:
         return None
-    return (f"one model pass over a buffer of {latents} latent frames at {size[0]}x{size[1]} needs about "
+    what = "one model pass" + (" and the overlapped decode" if with_decode else "")
+    return (f"{what} over a buffer of {latents} latent frames at {size[0]}x{size[1]} needs about "
             f"{needed / 2**30:.1f} GiB, and {free / 2**30:.1f} GiB are free beside the models: make the buffer "
-            "(K + N*c) or the frames smaller, use guidance 1 (one pass instead of two), or start ComfyUI with --lowvram")
+            "(K + N*c) or the frames smaller, use guidance 1 (one pass instead of two), "
+            + ("turn overlap decode off, " if with_decode else "") + "or start ComfyUI with --lowvram")
 
 
 @contextmanager
-def experts_loaded(experts: list, batch: list[int], vae=None):
-    """The models (and ``vae``, when it decodes) on their device together for a run over latents of
-    shape ``batch`` [passes, C, F, h, w], once per run, so a GPU too small for both holds each in
-    part rather than swapping them at every chunk; their patches applied (``pre_run``) and removed
-    after (``cleanup``), as ComfyUI's samplers do. Refuses with a message when one pass cannot fit."""
-    needed = max(e.model.memory_required(batch) for e in experts)
+def experts_loaded(experts: list, batch: list[int], vae=None, decode_alongside: bool = False):
+    """The models (and ``vae``, when the run uses it) on their device together for a run over
+    latents of shape ``batch`` [passes, C, F, h, w], once per run, so a GPU too small for both
+    holds each in part rather than swapping them at every chunk; their patches applied
+    (``pre_run``) and removed after (``cleanup``), as ComfyUI's samplers do. The memory asked
+    for is one model pass's or one latent frame's decode, whichever is more, or both together
+    when the decode runs alongside the model (``decode_alongside``: *overlap decode*). Refuses
+    with a message when that cannot fit."""
+    passes = max(e.model.memory_required(batch) for e in experts)
     models = [*experts, *([vae.patcher] if vae is not None else [])]
     decoding = 0 if vae is None else vae.memory_used_decode([1, batch[1], 1, *batch[3:]], vae.vae_dtype)   # a latent frame
-    comfy.model_management.load_models_gpu(models, memory_required=max(needed, decoding))
+    together = passes + decoding if decode_alongside else passes
+    comfy.model_management.load_models_gpu(models, memory_required=max(together, decoding))
     device = experts[0].load_device
     if device.type == "cuda":
-        why = too_big(needed, comfy.model_management.get_free_memory(device), batch[2], (batch[4] * 8, batch[3] * 8))
+        why = too_big(together, comfy.model_management.get_free_memory(device), batch[2], (batch[4] * 8, batch[3] * 8),
+                      decode_alongside and vae is not None)
         if why is not None:
             raise WanModelError(why)
     for expert in experts:

@@ -14,8 +14,8 @@ from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.session import Session
 from ..stream_core.engine.similarity_filter import check_threshold
 from ..stream_core.engine.stream import Stream
-from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, model_latents,
-                  model_tau_grid, vae_latents)
+from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, experts_loaded,
+                  model_latents, model_tau_grid, vae_latents)
 from .wan_decode import WanStreamDecoder
 from .wan_encode import FRAMES_PER_LATENT, WanStreamEncoder
 from .wan_previews import LatentRGBDecoder, load_tiny_decoder, tiny_decoder_files
@@ -155,10 +155,12 @@ class WanStreamFactory:
         return (tuple(map(id, self.experts)), self.boundary, id(self.vae), self.seed, self.shape, self.partition,
                 self.scheduler, self.decoder, self.overlap_decode)
 
-    @property
-    def vae_in_run(self) -> VAE | None:
-        """The VAE when a run uses it (the full decode, or a video input to encode), to load with the model."""
-        return self.vae if self.decoder == "vae" or self.video is not None else None
+    def models_loaded(self):
+        """``experts_loaded`` for a run of this stream: the experts, and the VAE when the run uses it
+        (the full decode, or a video input to encode), its decode alongside the model when it overlaps."""
+        uses_vae = self.decoder == "vae" or self.video is not None
+        return experts_loaded(self.experts, self.batch, self.vae if uses_vae else None,
+                              self.overlap_decode and self.decoder == "vae")
 
     @property
     def batch(self) -> list[int]:

@@ -14,7 +14,7 @@ from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, re
                      video_inputs)
 from .run import RunOptions, run_stream
 from .types import CATEGORY, ConditioningScheduleType, FramesType
-from .wan import ConditioningSchedule, experts_loaded
+from .wan import ConditioningSchedule
 from .wan_previews import tiny_decoder_files
 from .wan_session import DECODERS, WanStreamFactory
 from .validation import checked
@@ -85,7 +85,7 @@ class StreamDiTWanStream(StreamNode):
         factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
                                    guidance, schedule, model_low_noise, boundary, decoder, video_input, skip_similar,
                                    overlap_decode)
-        with experts_loaded(factory.experts, factory.batch, factory.vae_in_run):
+        with factory.models_loaded():
             out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
         latents = out.latents if out.latents is not None else torch.empty(0, *factory.shape)   # none decoded this run
         return io.NodeOutput(out, out.images, {"samples": latents.movedim(0, 1)[None]}, ui=recording_ui(out))

@@ -378,26 +378,34 @@ def test_overlapping_the_decode_gives_the_same_frames_and_latents(comfy, wan):
     torch.testing.assert_close(torch.cat([ahead.images, more.images]), whole.images, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("decoder, video, with_vae", [("vae", False, True), ("latent rgb", True, True),
-                                                      ("latent rgb", False, False)])
-def test_a_run_loads_the_model_and_the_vae_once_together(comfy, wan, monkeypatch, decoder, video, with_vae):
+@pytest.mark.parametrize("decoder, video, overlap, with_vae", [("vae", False, False, True), ("vae", False, True, True),
+                                                               ("latent rgb", True, False, True),
+                                                               ("latent rgb", False, True, False)])
+def test_a_run_loads_the_model_and_the_vae_once_together(comfy, wan, monkeypatch, decoder, video, overlap, with_vae):
     """No per-chunk swapping: the model, and the VAE when the run uses it (the full decode, a
     video input to encode), are loaded in one call at the run's start, and the streaming
-    decode and encode do not ask for the VAE alone at every chunk."""
+    decode and encode do not ask for the VAE alone at every chunk. The memory asked for is a
+    model pass's, or with the full decode overlapping the model, the pass's and a latent
+    frame's decode together."""
     import comfy.model_management as mm
     model, vae = wan
     mm.unload_all_models()
     calls = []
     load = mm.load_models_gpu
-    monkeypatch.setattr(mm, "load_models_gpu", lambda models, *a, **k: (calls.append(list(models)), load(models, *a, **k)))
+    monkeypatch.setattr(mm, "load_models_gpu", lambda models, *a, **k: (calls.append((list(models), k)),
+                                                                         load(models, *a, **k)))
     frames = torch.rand(29, 32, 32, 3, generator=torch.Generator().manual_seed(8))
     args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="loads",
                 action="restart", seed=0, width=32, height=32, K=0, N=2, c=2, s=1, scheduler="simple", guidance=1.0,
-                frames=21, decoder=decoder)                                       # five chunks leave the buffer
+                frames=21, decoder=decoder, overlap_decode=overlap)          # five chunks leave the buffer
     if video:
         args["video_input"] = comfy.NODE_CLASS_MAPPINGS["StreamDiTVideoInput"].execute(0.6, images=frames).result[0]
     comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"].execute(**args)
-    assert len(calls) == 1 and model in calls[0] and (vae.patcher in calls[0]) == with_vae
+    assert len(calls) == 1 and model in calls[0][0] and (vae.patcher in calls[0][0]) == with_vae
+    one_pass = model.model.memory_required([1, 16, 4, 4, 4])                # N*c = 4 latents of 4x4
+    decode = vae.memory_used_decode([1, 16, 1, 4, 4], vae.vae_dtype)
+    assert calls[0][1]["memory_required"] == (one_pass + decode if overlap and decoder == "vae" else
+                                              max(one_pass, decode if with_vae else 0))
 
 
 def test_a_pass_that_cannot_fit_is_refused_with_what_to_change(pack):
@@ -405,6 +413,9 @@ def test_a_pass_that_cannot_fit_is_refused_with_what_to_change(pack):
     assert too_big(2**30, 2**31, 10, (832, 480)) is None
     message = too_big(3 * 2**30, 2**30, 10, (832, 480))
     assert "10 latent frames at 832x480 needs about 3.0 GiB, and 1.0 GiB are free" in message and "--lowvram" in message
+    assert message.startswith("one model pass over") and "overlap" not in message
+    message = too_big(3 * 2**30, 2**30, 10, (832, 480), with_decode=True)
+    assert message.startswith("one model pass and the overlapped decode over") and "turn overlap decode off" in message
 
 
 @pytest.mark.parametrize("kind", ["wan", "wan22"])
