@@ -300,6 +300,30 @@ def tiny_decoder_file(comfy, comfy_base):
     return taehv, "taew_test.safetensors"
 
 
+def test_torch_compile_model_compiles_a_wan_stream_once(comfy, wan):
+    """ComfyUI's TorchCompileModel node (inductor, here on the CPU) applies to a Wan stream: the
+    model calls run compiled graphs, the frames equal the plain model's, and once the shapes of a
+    lean start and a steady stream have been compiled, a new stream compiles nothing more (no
+    recompilation per call from the per-frame timesteps or the options the calls carry)."""
+    from comfy_extras.nodes_torch_compile import TorchCompileModel
+    from torch._dynamo.utils import counters
+    model, vae = wan
+    compiled = TorchCompileModel.execute(model, "inductor").result[0]
+    args = dict(positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="compiled",
+                action="restart", seed=0, width=32, height=32, K=0, N=4, c=2, s=1, scheduler="simple", guidance=1.0,
+                frames=21, decoder="latent rgb")
+    node = comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"]
+    plain = node.execute(model=model, **args).result[1]
+    counters.clear()
+    first = node.execute(model=compiled, **args).result[1]
+    assert counters["stats"]["unique_graphs"] > 0                      # the wrapper compiled the diffusion model
+    counters.clear()
+    again = node.execute(model=compiled, **args).result[1]
+    assert counters["stats"]["unique_graphs"] == 0 and counters["frames"]["total"] == 0   # nothing recompiled
+    torch.testing.assert_close(first, plain, rtol=0, atol=1e-5)
+    torch.testing.assert_close(again, plain, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("chunks", [[7], [1, 1, 1, 1, 1, 1, 1], [1, 2, 4], [3, 4]], ids=str)
 def test_the_tiny_decoder_streams_what_taehv_decodes_at_once(pack, tiny_decoder_file, chunks):
     previews = pack("nodes.wan_previews")
