@@ -1,16 +1,16 @@
 """Streaming speed of a stock Wan 2.1 T2V model through the pack's Wan path (832x480).
 
 Every stream row runs the Wan Stream node's own session (its factory, its decoders, its
-model loading), inside ``torch.inference_mode()`` as ComfyUI's executor runs nodes. Rows:
-the shipped quality setting (20 steps, cfg 5) and the real-time setting (4 steps, guidance
-1, one pass per shift), each with the full VAE decode, the tiny TAEHV decoder and the
-latent-RGB preview, and the full decode overlapping the next step (*overlap decode*); the
-real-time one with ComfyUI's torch.compile wrapper (as TorchCompileModel adds it), alone
-and with the overlapped full decode; video to video at the real-time setting (the default strength,
+model loading), inside ``torch.inference_mode()`` as ComfyUI's executor runs nodes. Rows, in
+this order: the baselines, ComfyUI's stock KSampler (euler) on clips with the stock one-shot
+decode; the real-time setting (4 steps, guidance 1, one pass per shift), with the full VAE
+decode, the tiny TAEHV decoder and the latent-RGB preview, the full decode overlapping the
+next step (*overlap decode*), and ComfyUI's torch.compile wrapper (as TorchCompileModel adds
+it; its graphs compiled before the row) alone and with the overlapped full decode; two
+reference latents (the full VAE, the tiny decoder); video to video at the real-time setting (the default strength,
 0.6): a video file, a camera's frames encoded as they come (the Wan VAE's causal encoder,
-kept across chunks), and a still camera with *skip similar input* 0.98; the baselines,
-measured in the same run, are ComfyUI's stock KSampler (euler) on clips with the stock
-one-shot decode.
+kept across chunks), and a still camera with *skip similar input* 0.98; last, the slow
+quality setting (20 steps, cfg 5) with the same decoder and speed-option rows.
 
 Columns: end-to-end video FPS, DiT-loop FPS (decode time left out; a camera's encode stays
 in), decode ms per frame, time to the first frame, peak GPU memory, and the model calls'
@@ -22,7 +22,8 @@ taew2_1.safetensors in models/vae_approx/. The text encoder is not needed: the p
 fixed random embeddings. ``--random-weights`` builds the 1.3B model, the VAE and the tiny
 decoder at their real sizes with random weights instead (speed does not depend on the
 values). ``--tiny`` runs the same code on tiny random weights at 64x64 on the CPU, to check
-the script itself (its figures say nothing about Wan).
+the script itself (its figures say nothing about Wan; ``--no-compile`` leaves out the
+compiled rows, which take inductor minutes there).
 
 Rows are printed as they are measured; a row that fails says why in its row and the others
 still run (the exit status is then 1). ``--only TEXT`` measures only the rows whose setting
@@ -278,22 +279,34 @@ def plan(args, scratch: str, pack):
     tiny = decoders[-2]
     moving = torch.rand(1 + args.frames, height, width, 3, generator=g)   # content does not matter for speed
     still = moving[:1].expand(len(moving), -1, -1, -1)
-    compiled = []   # the model with ComfyUI's torch.compile wrapper, compiled by the first row that uses it
+    compiled, warm = [], []   # the model with ComfyUI's torch.compile wrapper; the settings it has compiled
 
-    def compiled_model():
+    def compiled_model(setting: dict):
+        """The compiled model, its graphs for ``setting``'s shapes compiled (not timed) the first time."""
         if not compiled:
             compiled.append(model.clone())
             set_torch_compile_wrapper(model=compiled[0], backend="inductor")   # what TorchCompileModel does
-            stream_row(REALTIME, decoders[1], compiled[0])                     # compiles (not timed)
+        if setting not in warm:
+            stream_row(setting, decoders[-1], compiled[0])
+            warm.append(setting)
         return compiled[0]
 
+    def settings(name: str, setting: dict, chosen: list[str]) -> list:
+        """The rows of one setting: each decoder in ``chosen``, overlap decode, and TorchCompileModel
+        (the tiny decoder, or the next cheapest) alone and with overlap decode."""
+        out = [(f"{name}", d, lambda d=d: stream_row(setting, d)) for d in chosen]
+        out.append((f"{name.split(':')[0]}, overlap decode", "vae", lambda: stream_row(setting, "vae", overlap=True)))
+        if not args.no_compile:
+            out += [(f"{name.split(':')[0]}, TorchCompileModel (inductor)", decoders[1],
+                     lambda: stream_row(setting, decoders[1], compiled_model(setting))),
+                    (f"{name.split(':')[0]}, TorchCompileModel (inductor), overlap decode", "vae",
+                     lambda: stream_row(setting, "vae", compiled_model(setting), overlap=True))]
+        return out
+
+    # the ratios' baselines first, then the real-time rows (issue 18's targets), the slow quality ones last
     rows = [("stock KSampler clip of 10 latents + one-shot decode, 20 steps cfg 5", "vae", lambda: clip_row(10, 20, 5.0)),
             ("stock KSampler clip of 21 latents + one-shot decode, 4 steps guidance 1", "vae", lambda: clip_row(21, 4, 1.0))]
-    rows += [("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", d, lambda d=d: stream_row(QUALITY, d)) for d in decoders[:2]]
-    rows.append(("quality, overlap decode", "vae", lambda: stream_row(QUALITY, "vae", overlap=True)))
-    rows += [("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", d, lambda d=d: stream_row(REALTIME, d))
-             for d in decoders]
-    rows.append(("real time, overlap decode", "vae", lambda: stream_row(REALTIME, "vae", overlap=True)))
+    rows += settings("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", REALTIME, decoders)
     rows += [("real time: StreamDiT K=2 c=2 s=1 N=3, 4 steps guidance 1", d, lambda d=d: stream_row(REFERENCES, d))
              for d in decoders[:2]]
     rows += [(f"video to video: real time, a video at strength {STRENGTH:g}", tiny,
@@ -302,11 +315,7 @@ def plan(args, scratch: str, pack):
               lambda: stream_row(REALTIME, tiny, camera=moving)),
              (f"video to video: real time, a still camera, skip similar {SKIP_SIMILAR:g}", tiny,
               lambda: stream_row(REALTIME, tiny, camera=still, skip_similar=SKIP_SIMILAR))]
-    if not args.no_compile and not args.tiny:
-        rows += [("real time, TorchCompileModel (inductor)", decoders[1],
-                  lambda: stream_row(REALTIME, decoders[1], compiled_model())),
-                 ("real time, TorchCompileModel (inductor), overlap decode", "vae",
-                  lambda: stream_row(REALTIME, "vae", compiled_model(), overlap=True))]
+    rows += settings("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", QUALITY, decoders)
     rows = rows[:2] + [row for row in rows[2:] if not args.only or any(text in row[0] for text in args.only)]
     stream_row(REALTIME, decoders[-1])   # warm-up: kernels, loading
     gpu = torch.cuda.get_device_name() if cuda else "CPU"
