@@ -294,7 +294,7 @@ def plan(args, scratch: str, pack):
     def settings(name: str, setting: dict, chosen: list[str]) -> list:
         """The rows of one setting: each decoder in ``chosen``, overlap decode, and TorchCompileModel
         (the tiny decoder, or the next cheapest) alone and with overlap decode."""
-        out = [(f"{name}", d, lambda d=d: stream_row(setting, d)) for d in chosen]
+        out = [(name, d, lambda d=d: stream_row(setting, d)) for d in chosen]
         out.append((f"{name.split(':')[0]}, overlap decode", "vae", lambda: stream_row(setting, "vae", overlap=True)))
         if not args.no_compile:
             out += [(f"{name.split(':')[0]}, TorchCompileModel (inductor)", decoders[1],
