@@ -109,6 +109,10 @@ def wan_workflow(unet: str, low_noise_unet: str | None = None) -> dict:
 # a 4-step distillation of Wan 2.1 1.3B (Self-Forcing DMD, as a LoRA) and the tiny TAEHV decoder
 REALTIME_LORA = "Wan2_1_self_forcing_dmd_1_3B_lora_rank_32_fp16.safetensors"
 TINY_DECODER = "taew2_1.safetensors"
+# Self-Forcing DMD was distilled at timesteps 1000, 750, 500, 250 warped by a shift of 5 (its
+# configs/self_forcing_dmd.yaml); ModelSamplingSD3 at shift 5 with the simple scheduler over 4 steps
+# gives those sigmas exactly (1, 0.9375, 0.833, 0.625), shift 8 others (0.96, 0.889, 0.727)
+REALTIME_SHIFT = 5.0
 
 
 def wan_realtime_workflow() -> dict:
@@ -119,7 +123,7 @@ def wan_realtime_workflow() -> dict:
         del workflow[node]
     workflow["12"] = {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["1", 0], "lora_name": REALTIME_LORA,
                                                                      "strength_model": 1.0}}
-    workflow["2"]["inputs"]["model"] = ["12", 0]
+    workflow["2"]["inputs"].update(model=["12", 0], shift=REALTIME_SHIFT)
     workflow["9"]["inputs"].update(stream_id="wan-live", K=0, N=4, c=2, s=1, guidance=1.0, frames=32,
                                    decoder=TINY_DECODER, realtime=True, record=True)
     del workflow["9"]["inputs"]["schedule"]
@@ -269,7 +273,8 @@ TEMPLATES = (
         "streamdit_wan21_t2v_1_3b_realtime", "Wan 2.1 1.3B live, 4 steps",
         "Wan 2.1 1.3B live in 4 steps (Self Forcing LoRA, tiny decoder). Needs the Wan files.",
         "**Wan 2.1 1.3B as a live stream.** The Self Forcing (DMD) LoRA makes it a 4 step model: one model pass per "
-        "buffer shift (steps per chunk 1, guidance 1); the tiny decoder taew2_1 turns latents into pixels fast.\n\n"
+        "buffer shift (steps per chunk 1, guidance 1), at shift 5, the noise levels the LoRA was distilled at; the "
+        "tiny decoder taew2_1 turns latents into pixels fast.\n\n"
         f"Press **Run (Instant)**; edit the positive prompt and the running stream follows it. {PANEL}\n\n"
         + WAN_FILES_NOTE.format(extra=", the LoRA in models/loras, taew2_1 in models/vae_approx"),
         wan_realtime_workflow(), wan_stages(("1", "12", "2", "6"), change=False), ("Wan 2.1",),

@@ -365,6 +365,22 @@ def test_the_wan_stream_node_decodes_with_the_tiny_decoder_or_latent_rgb(comfy, 
         node.execute(**args, decoder="absent.safetensors")
 
 
+def test_the_real_time_workflow_steps_at_the_noise_levels_its_lora_was_distilled_at(pack, wan):
+    """Self-Forcing DMD was distilled at timesteps 1000, 750, 500, 250 warped by a shift of 5: the
+    shipped real-time workflow's ModelSamplingSD3 and its buffer's 4 steps give those sigmas."""
+    from comfy_extras.nodes_model_advanced import ModelSamplingSD3
+    from conftest import load_workflow
+    workflow = load_workflow("streamdit_wan21_t2v_1_3b_realtime")
+    stream = next(node["inputs"] for node in workflow.values() if node["class_type"] == "StreamDiTWanStream")
+    sampling = workflow[stream["model"][0]]
+    assert sampling["class_type"] == "ModelSamplingSD3"
+    shifted = ModelSamplingSD3().patch(wan[0], sampling["inputs"]["shift"])[0]
+    grid = pack("nodes.wan").model_tau_grid(shifted, stream["scheduler"], stream["N"] * stream["s"])
+    sigmas = pack("stream_core.engine.flow").sigma_of(grid)
+    t = torch.tensor([1000, 750, 500, 250]) / 1000
+    torch.testing.assert_close(sigmas, torch.cat([5 * t / (1 + 4 * t), torch.zeros(1)]).double(), rtol=0, atol=1e-4)
+
+
 def test_a_wan_stream_starts_lean(comfy, wan):
     """The start-up passes leave out the chunks already taken (the first frame sooner): N = 4,
     c = 2, s = 1 makes its 3 start-up model calls over 6, 4 and 2 latents, then every step
