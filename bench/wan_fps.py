@@ -6,8 +6,9 @@ this order: the baselines, ComfyUI's stock KSampler (euler) on clips with the st
 decode; the real-time setting (4 steps, guidance 1, one pass per shift), with the full VAE
 decode, the tiny TAEHV decoder and the latent-RGB preview, the full decode overlapping the
 next step (*overlap decode*), and ComfyUI's torch.compile wrapper (as TorchCompileModel adds
-it; its graphs compiled before the row) alone and with the overlapped full decode; two
-reference latents (the full VAE, the tiny decoder); video to video at the real-time setting (the default strength,
+it; its graphs compiled before the row) alone and with the overlapped full decode; the
+frames taken by the node's run with its live view and its H.264 recording (encoded on the
+run's output thread); two reference latents (the full VAE, the tiny decoder); video to video at the real-time setting (the default strength,
 0.6): a video file, a camera's frames encoded as they come (the Wan VAE's causal encoder,
 kept across chunks), and a still camera with *skip similar input* 0.98; last, the slow
 quality setting (20 steps, cfg 5) with the same decoder and speed-option rows.
@@ -176,15 +177,18 @@ def plan(args, scratch: str, pack):
     """(what is measured, the rows: (setting, decoder, a function measuring it)), the models loaded."""
     import comfy.model_management
     import comfy.sample
+    import folder_paths
     import torch
     from comfy_api.torch_helpers import set_torch_compile_wrapper
     Partition = pack("stream_core.engine.partition").Partition   # noqa: N806
     WanStreamFactory = pack("nodes.wan_session").WanStreamFactory   # noqa: N806
     FRAMES_PER_LATENT = pack("nodes.wan_session").FRAMES_PER_LATENT   # noqa: N806
     frame_input = pack("stream_core.engine.frame_input")
+    run = pack("nodes.run")
     VideoInput, STRENGTH = frame_input.VideoInput, frame_input.DEFAULT_STRENGTH   # noqa: N806
 
     model, vae, has_tiny = load_models(args, scratch)
+    folder_paths.set_output_directory(scratch)   # the recorded rows' videos
     width, height = (64, 64) if args.tiny else (832, 480)
     shape = (model.model.latent_format.latent_channels, height // 8, width // 8)
     g = torch.Generator().manual_seed(0)
@@ -198,10 +202,12 @@ def plan(args, scratch: str, pack):
         return torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
 
     def stream_row(setting: dict, decoder: str, patcher=None, video=None, camera=None, skip_similar=0.0,
-                   overlap=False) -> dict:
+                   overlap=False, recorded=False) -> dict:
         """The Wan Stream node's own session (its factory), models loaded as the node loads them.
         ``overlap``: its *overlap decode* (the decode on a worker thread; the decode time is then
-        the time the stream waits for it).
+        the time the stream waits for it). ``recorded``: the timed frames taken by the node's run
+        (``run.advance``: the live view, and every frame written to the stream's H.264 recording
+        on the run's output thread).
         ``video``: a ``VideoInput`` (a file: encoded as the run starts, before the timing);
         ``camera``: images [F, H, W, 3] fed through the session's camera from the second frame
         on, the frames of one shift before each, encoded as the stream takes them (timed)."""
@@ -216,6 +222,9 @@ def plan(args, scratch: str, pack):
         fed = [0]
 
         def take(n: int) -> None:
+            if recorded:
+                run.advance(session, "bench", n, None, run.RunOptions(fps=16.0, record=True))
+                return
             if camera is None:
                 frames.take(n)
                 return
@@ -307,6 +316,8 @@ def plan(args, scratch: str, pack):
     rows = [("stock KSampler clip of 10 latents + one-shot decode, 20 steps cfg 5", "vae", lambda: clip_row(10, 20, 5.0)),
             ("stock KSampler clip of 21 latents + one-shot decode, 4 steps guidance 1", "vae", lambda: clip_row(21, 4, 1.0))]
     rows += settings("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", REALTIME, decoders)
+    rows += [("real time, through the node's run: live view, recorded (H.264 on the output thread)", d,
+              lambda d=d: stream_row(REALTIME, d, recorded=True)) for d in decoders[:2]]
     rows += [("real time: StreamDiT K=2 c=2 s=1 N=3, 4 steps guidance 1", d, lambda d=d: stream_row(REFERENCES, d))
              for d in decoders[:2]]
     rows += [(f"video to video: real time, a video at strength {STRENGTH:g}", tiny,

@@ -36,6 +36,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from typing import Callable
 
 import numpy as np
 import torch
@@ -315,8 +316,11 @@ class LiveView:
         self._timeline = self.session.report()["timeline"]
         HUB.send_status(self.stream_id, self.session, self.owner)
 
-    def frames(self, first_index: int, images: torch.Tensor) -> None:
-        """images: IMAGE [n, H, W, 3], frames ``first_index``.. of the stream (n may be 0)."""
+    def frames(self, first_index: int, images: torch.Tensor,
+               later: Callable[[Callable[[], None]], None] = lambda send: send()) -> None:
+        """images: IMAGE [n, H, W, 3], frames ``first_index``.. of the stream (n may be 0). What they
+        show (prompt, noise levels, camera) is read now; their encoding and sending is handed to
+        ``later`` (a run's ``Backlog.submit``: off the stream's thread, in order; by default now)."""
         if not len(images):
             return
         now = time.monotonic()
@@ -329,10 +333,9 @@ class LiveView:
         source = self.session.stream.frame_input
         input_times = [source.left(first_index + n) if source is not None and source.live else None
                        for n in range(len(images))]
-        HUB.send_frames(self.stream_id, first_index, images, {
-            "session": id(self.session), "fps": self.fps, "made_fps": round(made_fps, 2), "prompt": report["prompt"],
-            "tau": report["tau"], "camera": report["camera"],
-            "similarity_filter": report["similarity_filter"]}, input_times)
+        meta = {"session": id(self.session), "fps": self.fps, "made_fps": round(made_fps, 2), "prompt": report["prompt"],
+                "tau": report["tau"], "camera": report["camera"], "similarity_filter": report["similarity_filter"]}
+        later(lambda: HUB.send_frames(self.stream_id, first_index, images, meta, input_times))
 
     def preview(self, images: torch.Tensor) -> tuple | None:
         """The newest of ``images`` for ComfyUI's progress bar (shown on the node), at most

@@ -1,7 +1,8 @@
 """One queued run of a stream node: find or start the session, then advance it by some
 frames. Each frame, as it is made, goes to the live viewers, to the stream's recording and
-to the run's output; between steps the run honours Cancel, the browser's requests (new
-prompt, stop) and, for a real-time stream, its frame rate.
+to the run's output; the JPEG and video encoding happen on the run's output thread (a
+``Backlog``, in order) while the stream makes the next frames. Between steps the run honours
+Cancel, the browser's requests (new prompt, stop) and, for a real-time stream, its frame rate.
 
 Cancel keeps nothing back: frames made before it were shown live and recorded, the next
 run starts after them (``first_frame`` jumps), and the cancelled run returns no output.
@@ -9,6 +10,7 @@ Stop ends the run with the frames it has.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ import comfy.model_management
 import comfy.utils
 import torch
 
+from ..stream_core.engine.backlog import Backlog
 from ..stream_core.engine.session import Session, SessionFactory, StopRequested
 from .live import LiveView, prompt_server
 from .pacer import Pacer
@@ -24,6 +27,7 @@ from .registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS
 from .types import StreamFrames
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
+OUTPUT_BACKLOG = 2           # pieces of frames waiting for the output thread before the stream waits for it
 
 
 @dataclass(frozen=True)
@@ -104,13 +108,14 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
                                                                                       "first_frame": first}}))
     pacer = attached(session, "pacer", options.realtime, lambda p: p.fps == options.fps, lambda: Pacer(options.fps))
     held = HeldFrames()
+    output = Backlog(OUTPUT_BACKLOG)
     made = 0
 
     def take(images: torch.Tensor) -> None:
         nonlocal made
-        live.frames(first + made, images)
-        if recorder is not None:
-            recorder.write(images, run_start=made == 0)
+        live.frames(first + made, images, output.submit)
+        if recorder is not None and len(images):
+            output.submit(functools.partial(recorder.write, images, run_start=made == 0))
         held.add(images)
         made += len(images)
 
@@ -130,14 +135,17 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
     try:
         live.status()
         session.apply_requests()
-        session.frames.deliver(frames, sink)
-    except StopRequested:
-        if not made:
-            session.frames.deliver(1, take)
+        try:
+            session.frames.deliver(frames, sink)
+        except StopRequested:
+            if not made:
+                session.frames.deliver(1, take)
+        output.drain()   # every frame shown and recorded; a failed recording fails the run
     except comfy.model_management.InterruptProcessingException:
         STREAMS.changed(stream_id)
         raise
     finally:
+        output.close()   # after Cancel or an error too, what was made is shown and recorded
         session.running = False
         if recorder is not None:
             recorder.index(session.report()["timeline"], {"stream_id": stream_id,

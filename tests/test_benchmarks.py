@@ -21,9 +21,10 @@ def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
     settings = {(row[0], row[1]) for row in rows}
     assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "taew2_1.safetensors") in settings
     assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "latent rgb") in settings
-    assert ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "vae") in settings and len(rows) == 15
+    assert ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "vae") in settings and len(rows) == 17
     assert {("quality, overlap decode", "vae"), ("real time, overlap decode", "vae"),
-            ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "latent rgb")} <= settings
+            ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "latent rgb"),
+            ("real time, through the node's run: live view, recorded (H.264 on the output thread)", "vae")} <= settings
     assert {name for name, _ in settings if name.startswith("video to video")} == {
         "video to video: real time, a video at strength 0.6",
         "video to video: real time, a camera at strength 0.6 (encoded as it comes)",

@@ -46,6 +46,38 @@ def test_a_recording_grows_across_runs_with_its_index_and_a_restart_begins_a_new
     assert video_frames(path) == 16                     # the replaced stream's video is closed, whole
 
 
+def test_frames_are_recorded_in_order_off_the_streams_thread(student, pack, monkeypatch):
+    """The video encoding runs on the run's output thread while the stream makes the next
+    frames: every frame reaches the recording, in order, and the run's output is the same."""
+    recorder = pack("nodes.recorder").StreamRecorder
+    written, write = [], recorder.write
+    monkeypatch.setattr(recorder, "write", lambda self, images, run_start=False: (
+        written.append((threading.current_thread().name, images.clone())), write(self, images, run_start))[1])
+    out = student("rec-thread", action="restart", frames=21, record=True)
+    assert {name.split("_")[0] for name, _ in written} == {"streamdit-output"}
+    assert torch.equal(torch.cat([images for _, images in written]), out.images)
+
+
+def test_a_cancelled_recorded_run_records_every_frame_it_made(student, pack):
+    import comfy.model_management as mm
+    import folder_paths
+    streams = pack("nodes.registry").STREAMS
+    first = student("cancel-rec", action="restart", frames=2, record=True)
+    worker = threading.Thread(target=lambda: pytest.raises(mm.InterruptProcessingException, student, "cancel-rec",
+                                                           frames=100000, record=True))
+    worker.start()
+    session = streams.get("cancel-rec")
+    deadline = time.monotonic() + 60
+    while session.frames.frames_taken < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    mm.interrupt_current_processing(True)
+    worker.join(60)
+    mm.interrupt_current_processing(False)
+    session.attachments.pop("recording").close()
+    path = os.path.join(folder_paths.get_output_directory(), first.recording["subfolder"], first.recording["filename"])
+    assert session.frames.frames_taken >= 40 and video_frames(path) == session.frames.frames_taken
+
+
 def test_cancel_keeps_nothing_back_and_the_next_run_starts_after_the_cancelled_frames(student, pack):
     import comfy.model_management as mm
     streams = pack("nodes.registry").STREAMS
