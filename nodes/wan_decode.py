@@ -71,4 +71,6 @@ class WanStreamDecoder(CausalCoder):
         out = torch.cat(frames, dim=2)
         if self.wan22:
             out = comfy.ldm.wan.vae2_2.unpatchify(out, patch_size=2)
-        return vae.process_output(out.to(vae.output_device).float())[0].movedim(0, -1)   # [m, H, W, 3]
+        # ComfyUI's decode does these per-pixel steps on the CPU; on the VAE's device they give the same
+        # values (float32 arithmetic), and leave the stream's thread only the copy
+        return vae.process_output(out.float())[0].movedim(0, -1).to(vae.output_device)   # [m, H, W, 3]
