@@ -27,7 +27,7 @@ from .registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS
 from .types import StreamFrames
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
-OUTPUT_BACKLOG = 2           # pieces of frames waiting for the output thread before the stream waits for it
+OUTPUT_BACKLOG = 4           # output jobs waiting before the stream waits (a piece of frames makes two: live view, recording)
 
 
 @dataclass(frozen=True)
