@@ -37,8 +37,6 @@ Usage: python bench/wan_fps.py [--unet PATH] [--vae PATH] [--random-weights | --
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 import tempfile
@@ -47,6 +45,7 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "scripts"), os.path.join(ROOT, "tests")]
+from comfy_pack import load_pack  # noqa: E402
 
 QUALITY = dict(partition=(0, 5, 2, 4), guidance=5.0)    # the shipped quality workflow: 20 steps, cfg 5
 REALTIME = dict(partition=(0, 4, 2, 1), guidance=1.0)   # a step-distilled model's setting: 4 steps
@@ -54,23 +53,6 @@ REFERENCES = dict(partition=(2, 3, 2, 1), guidance=1.0)  # the same with two ref
 TEXT_TOKENS, TEXT_DIM = 512, 4096
 TINY_FILE = "taew2_1.safetensors"
 SKIP_SIMILAR = 0.98  # the still-camera row's
-
-
-def load_pack(options):
-    """ComfyUI (with ``options``' memory settings) and the pack, imported the way ComfyUI
-    imports a custom node package."""
-    import torch
-    from comfy_server import comfy_path
-    sys.path.insert(0, comfy_path())
-    from comfy.cli_args import args
-    args.cpu = not torch.cuda.is_available()
-    args.reserve_vram, args.lowvram = options.reserve_vram, options.lowvram
-    spec = importlib.util.spec_from_file_location("streamdit_comfy", os.path.join(ROOT, "__init__.py"),
-                                                  submodule_search_locations=[ROOT])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["streamdit_comfy"] = module
-    spec.loader.exec_module(module)
-    return lambda name: importlib.import_module(f"streamdit_comfy.{name}")
 
 
 def find(folder: str, name: str, given: str | None) -> str | None:
@@ -140,7 +122,7 @@ def main() -> None:
         sys.exit("no CUDA GPU here: this benchmark measures Wan on a GPU (use --tiny to check the script). "
                  "Nothing measured.")
     with torch.inference_mode(), tempfile.TemporaryDirectory() as scratch:   # as ComfyUI runs nodes
-        what, rows = plan(args, scratch, load_pack(args))
+        what, rows = plan(args, scratch, load_pack(args.reserve_vram, args.lowvram))
         print(what)
         failed = report(rows)
     if failed:

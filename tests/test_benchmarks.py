@@ -67,6 +67,17 @@ def test_a_failing_wan_benchmark_row_says_why_and_the_next_rows_still_run(capsys
     assert rows[2][:4] == ["faster", "vae", "30.00", "1.50"]   # measured after the failure, against the baseline
 
 
+def test_the_run_output_benchmark_runs():
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run_output.py"), "--sizes", "64x64,32x16",
+                          "--pieces", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = table(out.stdout)   # size, JPEG, record, output, cap on the stream's thread, on the output thread
+    assert [row[0] for row in rows] == ["64x64", "32x16"]
+    for row in rows:
+        shown, record, output, inline, aside = map(float, row[1:])
+        assert shown > 0 and record > 0 and abs(output - shown - record) < 0.02 and 0 < inline < aside <= 50.0
+
+
 def test_the_video_to_video_benchmark_runs():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "video_to_video.py"), "--frames", "12",
                           "--camera-seconds", "6", "--seeds", "2"], capture_output=True, text=True, timeout=600, cwd=ROOT)

@@ -1,0 +1,78 @@
+"""What a run's output costs per frame: the JPEG a live viewer gets and the H.264 recording.
+
+A run hands every frame to its viewers (one JPEG per quality asked for, ``nodes/live.py``)
+and, when it records, to the stream's growing video (``nodes/recorder.py``). Both now run on
+the run's output thread (``Backlog``) while the stream makes the next frames; before, the
+stream's thread did them between steps. This measures each on this machine's CPU at the
+given sizes, the pack's own code on smooth random content panning a pixel a frame (8 frames
+a piece, as a Wan chunk at c = 2), and what it would cap a stream at whose model and decode take ``--gpu-ms`` a frame:
+1000 / (gpu + output) FPS on the stream's thread, 1000 / max(gpu, output) on its own.
+
+Usage: python bench/run_output.py [--sizes 832x480,64x64] [--pieces 6] [--gpu-ms 20]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "scripts")]
+PIECE = 8              # frames handed over at a time: a Wan chunk of 2 latents
+VIEWER_QUALITY = 80    # the panel's default JPEG quality
+
+
+def frames(width: int, height: int, count: int):
+    """[count, height, width, 3] in [0, 1], like decoded video: smooth random content panning
+    one pixel a frame, with a little grain."""
+    import torch
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(1, 3, max(1, height // 16), max(1, (width + count) // 16), generator=g)
+    scene = torch.nn.functional.interpolate(base, size=(height, width + count), mode="bicubic")[0].movedim(0, -1)
+    clip = torch.stack([scene[:, i:i + width] for i in range(count)])
+    return (clip + 0.005 * torch.randn(clip.shape, generator=g)).clamp(0, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="832x480,64x64")
+    ap.add_argument("--pieces", type=int, default=6, help="pieces of 8 frames timed per size")
+    ap.add_argument("--gpu-ms", type=float, default=20.0, help="a GPU's model + decode time per frame")
+    args = ap.parse_args()
+    from comfy_pack import load_pack
+    pack = load_pack()
+    import folder_paths
+    jpeg, StreamRecorder = pack("nodes.live").jpeg, pack("nodes.recorder").StreamRecorder   # noqa: N806
+
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; {args.pieces} pieces of {PIECE} "
+          f"frames per size")
+    print(f"| size | JPEG q{VIEWER_QUALITY} ms/frame | H.264 record ms/frame | output ms/frame | "
+          f"FPS cap at {args.gpu_ms:g} ms GPU, on the stream's thread | on the output thread |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as out:
+        folder_paths.set_output_directory(out)
+        for size in args.sizes.split(","):
+            width, height = map(int, size.split("x"))
+            pieces = frames(width, height, PIECE * (args.pieces + 1)).split(PIECE)
+            recorder = StreamRecorder(f"bench-{size}", 16.0, {})
+            recorder.write(pieces[0], run_start=True)                  # opens the file (not timed)
+            start = time.perf_counter()
+            for piece in pieces[1:]:
+                recorder.write(piece)
+            record = 1000 * (time.perf_counter() - start) / (PIECE * args.pieces)
+            recorder.close()
+            start = time.perf_counter()
+            for piece in pieces[1:]:
+                for image in piece:
+                    jpeg(image, VIEWER_QUALITY)
+            shown = 1000 * (time.perf_counter() - start) / (PIECE * args.pieces)
+            output = shown + record
+            print(f"| {size} | {shown:.2f} | {record:.2f} | {output:.2f} | {1000 / (args.gpu_ms + output):.1f} | "
+                  f"{1000 / max(args.gpu_ms, output):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
