@@ -316,11 +316,10 @@ class LiveView:
         self._timeline = self.session.report()["timeline"]
         HUB.send_status(self.stream_id, self.session, self.owner)
 
-    def frames(self, first_index: int, images: torch.Tensor,
-               later: Callable[[Callable[[], None]], None] = lambda send: send()) -> None:
+    def frames(self, first_index: int, images: torch.Tensor, later: Callable[[Callable[[], None]], None]) -> None:
         """images: IMAGE [n, H, W, 3], frames ``first_index``.. of the stream (n may be 0). What they
         show (prompt, noise levels, camera) is read now; their encoding and sending is handed to
-        ``later`` (a run's ``Backlog.submit``: off the stream's thread, in order; by default now)."""
+        ``later`` (a run's ``Backlog.submit``: off the stream's thread, in order)."""
         if not len(images):
             return
         now = time.monotonic()

@@ -14,9 +14,23 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, TypeVar
 
 import torch
+
+T = TypeVar("T")
+
+
+def in_callers_mode(job: Callable[[], T]) -> Callable[[], T]:
+    """``job`` to run on another thread in the calling thread's inference / grad mode (torch keeps
+    both per thread, so a worker would otherwise run with grad on and outside inference mode)."""
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+    def run() -> T:
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            return job()
+
+    return run
 
 
 class Backlog:
@@ -33,13 +47,7 @@ class Backlog:
     def submit(self, job: Callable[[], object]) -> None:
         """Queue ``job``; raises the error of a job that failed before it."""
         self._settle(lambda: len(self._waiting) >= self.limit)
-        inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
-
-        def run() -> None:
-            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-                job()
-
-        self._waiting.append(self._worker.submit(run))
+        self._waiting.append(self._worker.submit(in_callers_mode(job)))
 
     def drain(self) -> None:
         """Wait for every job queued; raises the first error of one that failed."""

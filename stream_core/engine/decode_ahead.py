@@ -18,6 +18,8 @@ from typing import Callable
 
 import torch
 
+from .backlog import in_callers_mode
+
 Decode = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
 """latents [n, C, H, W] -> a tuple of tensors (images [m, H, W, 3], and whatever goes with them)."""
 
@@ -37,7 +39,6 @@ class DecodeAhead:
 
     def _start(self, latents: torch.Tensor) -> Future:
         """``decode(latents)`` on the worker: a future of (what it made, the CUDA event after it or None)."""
-        inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
         side = ready = None
         if latents.is_cuda:   # the worker's stream waits for the caller's to have made the latents
             side = self._side_streams.setdefault(latents.device, torch.cuda.Stream(latents.device))
@@ -45,14 +46,13 @@ class DecodeAhead:
             latents.record_stream(side)
 
         def work() -> tuple[tuple[torch.Tensor, ...], torch.cuda.Event | None]:
-            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-                if side is None:
-                    return self.decode(latents), None
-                with torch.cuda.stream(side):
-                    side.wait_event(ready)
-                    return self.decode(latents), side.record_event()
+            if side is None:
+                return self.decode(latents), None
+            with torch.cuda.stream(side):
+                side.wait_event(ready)
+                return self.decode(latents), side.record_event()
 
-        return self._worker.submit(work)
+        return self._worker.submit(in_callers_mode(work))
 
     @staticmethod
     def _finish(future: Future, device: torch.device) -> tuple[torch.Tensor, ...]:
