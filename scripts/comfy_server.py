@@ -24,6 +24,29 @@ def comfy_path() -> str:
     return os.environ.get("COMFYUI_PATH") or os.path.join(ROOT, ".deps", "comfyui")
 
 
+def frontend_args() -> list[str]:
+    """``--front-end-root`` for the frontend that $STREAMDIT_FRONTEND_ROOT names (a frontend package's
+    ``static`` folder); none, so ComfyUI serves the one it pins, when it is unset."""
+    root = os.environ.get("STREAMDIT_FRONTEND_ROOT")
+    return ["--front-end-root", root] if root else []
+
+
+def versions() -> str:
+    """Which ComfyUI and frontend the tests and servers here run on, e.g.
+    ``ComfyUI 0.33.0 (.deps/comfyui-0.33), frontend 1.58.1 (--front-end-root)``."""
+    import importlib.metadata
+    import re
+    with open(os.path.join(comfy_path(), "comfyui_version.py")) as f:
+        comfy = re.search(r'__version__ = "([^"]+)"', f.read()).group(1)
+    root = os.environ.get("STREAMDIT_FRONTEND_ROOT")
+    if root:
+        match = re.search(r"frontend-([0-9.]+)", root)
+        frontend = f"{match.group(1) if match else root} (--front-end-root)"
+    else:
+        frontend = f"{importlib.metadata.version('comfyui-frontend-package')} (as pinned)"
+    return f"ComfyUI {comfy} ({os.path.relpath(comfy_path(), ROOT)}), frontend {frontend}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,7 +84,8 @@ class ComfyServer:
     def start(self, timeout: float = 180.0) -> "ComfyServer":
         cmd = [sys.executable, os.path.join(comfy_path(), "main.py"), "--cpu", "--listen", "127.0.0.1",
                "--port", str(self.port), "--base-directory", self.base,
-               "--database-url", "sqlite:///" + os.path.join(self.base, "user", "comfyui.db"), *self.extra_args]
+               "--database-url", "sqlite:///" + os.path.join(self.base, "user", "comfyui.db"), *frontend_args(),
+               *self.extra_args]
         log = open(self.log_path, "w")
         self.process = subprocess.Popen(cmd, cwd=comfy_path(), stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL)
@@ -146,3 +170,7 @@ class ComfyServer:
         """Path on disk of an output file listed in a /history entry."""
         folder = {"output": "output", "temp": "temp"}[item.get("type", "output")]
         return os.path.join(self.base, folder, item.get("subfolder", ""), item["filename"])
+
+
+if __name__ == "__main__":
+    print(versions())
