@@ -22,8 +22,10 @@ class StreamVideo(InputImpl.VideoFromComponents):
         super().__init__(components)
         self.streamdit = streamdit
 
-    def save_to(self, path, format=Types.VideoContainer.AUTO, codec=Types.VideoCodec.AUTO, metadata=None):
-        return super().save_to(path, format=format, codec=codec, metadata={**(metadata or {}), "streamdit": self.streamdit})
+    def save_to(self, path, format=Types.VideoContainer.AUTO, codec=Types.VideoCodec.AUTO, metadata=None, **options):
+        # the options newer ComfyUIs pass (crf, bit_depth, color_space, ...) go on as given
+        return super().save_to(path, format=format, codec=codec, metadata={**(metadata or {}), "streamdit": self.streamdit},
+                               **options)
 
 
 def stream_metadata(frames: StreamFrames, fps: float) -> dict:
