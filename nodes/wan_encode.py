@@ -8,6 +8,8 @@ decoding).
 """
 from __future__ import annotations
 
+import inspect
+
 import comfy.ldm.wan.vae2_2
 import torch
 
@@ -21,6 +23,10 @@ class WanStreamEncoder(CausalCoder):
 
     def __init__(self, vae):
         super().__init__(vae, "encoder")
+        # newer encoders hold a lone output frame back for the next call unless told the piece is the last;
+        # a stream wants every latent as soon as its frames are in (and the cache top-up keeps that exact)
+        takes_final = "final" in inspect.signature(self._coder.forward).parameters
+        self._no_holding_back = {"final": True} if takes_final else {}
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -35,7 +41,7 @@ class WanStreamEncoder(CausalCoder):
             x = comfy.ldm.wan.vae2_2.patchify(x, patch_size=2)
         pieces = ([x[:, :, :1]] if lead else []) + list(x[:, :, lead:].split(FRAMES_PER_LATENT, dim=2))
         pieces = [piece for piece in pieces if piece.shape[2]]
-        out = torch.cat([model.encoder(piece, feat_cache=self._cache, feat_idx=[0]) for piece in pieces], dim=2)
+        out = torch.cat([self.run(piece, **self._no_holding_back) for piece in pieces], dim=2)
         self._first = False
         mu = model.conv1(out).chunk(2, dim=1)[0]                                  # [1, C, n, h, w]
         return mu[0].movedim(1, 0).to(vae.output_device).float()
