@@ -262,6 +262,8 @@ def test_nodes_2_0_shows_the_newest_frame_on_the_stream_node(browser_and_server)
         page = open_comfy(browser, server, 1400, 900)
         page.server = server
         load(page, "streamdit_endless_live", stream_id="nodes2", frames=48)
+        page.evaluate("""async () => { window.__executed = [];
+            (await import('/scripts/api.js')).api.addEventListener('executed', (e) => window.__executed.push(String(e.detail.node))); }""")
         queue(page)
         node = page.locator("[data-node-id='3']")
         image = node.locator("img").first
@@ -269,6 +271,13 @@ def test_nodes_2_0_shows_the_newest_frame_on_the_stream_node(browser_and_server)
         assert image.get_attribute("src").startswith("blob:")   # ComfyUI's progress preview of the newest frame
         shot(page, "nodes2-stream-node", node)
         poll(lambda: idle(server), what="the run to end")
+        # the run ended with its recording in its outputs: the node goes on showing its newest frame
+        page.wait_for_function("() => window.__executed.includes('3')")
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        expect(node.get_by_text("failed to load")).to_have_count(0)
+        expect(node.locator("img").first).to_be_visible()
+        assert node.locator("img").first.get_attribute("src").startswith("blob:")
+        shot(page, "nodes2-stream-node-after-run", node)
         page.close()
     finally:
         server.request("POST", "/settings/Comfy.VueNodes.Enabled", False)

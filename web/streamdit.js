@@ -68,6 +68,27 @@ function copyToSchedule(id, timeline) {
   return `Copied ${timeline.length} prompt(s) into the Prompt Schedule node #${source.id}.`;
 }
 
+const STREAM_NODES = new Set(["StreamDiTStream", "StreamDiTWanStream"]);
+
+/** Nodes 2.0 (the Vue node view) draws a node's progress previews in place of its outputs' media:
+ * a stream node's last live frame (a JPEG) would be played as its recording ("Video failed to
+ * load"). There a stream node's run ends showing its newest frame; the recording stays in the
+ * run's outputs (queue, assets) and on Frame Output / Save Video. The classic canvas plays it. */
+function keepTheNewestFrameInNodes2() {
+  if (typeof api.dispatchCustomEvent !== "function") return;
+  const dispatch = api.dispatchCustomEvent.bind(api);
+  api.dispatchCustomEvent = (type, detail) => {
+    if (type === "executed" && detail?.output?.animated && app.extensionManager?.setting?.get("Comfy.VueNodes.Enabled")) {
+      const node = app.graph?.getNodeById?.(Number(detail.display_node ?? detail.node));
+      if (node && STREAM_NODES.has(node.type)) {
+        const { images, animated, ...rest } = detail.output;
+        detail = { ...detail, output: rest };
+      }
+    }
+    return dispatch(type, detail);
+  };
+}
+
 let panel = null;
 
 /** The one panel of this page, made on first use (its websocket connects at once). */
@@ -107,6 +128,7 @@ app.registerExtension({
   menuCommands: [{ path: ["View"], commands: ["StreamDiT.Live.Toggle"] }],
   keybindings: [{ combo: { key: "l", alt: true }, commandId: "StreamDiT.Live.Toggle" }],
   async setup() {
+    keepTheNewestFrameInNodes2();
     livePanel();
   },
 });
