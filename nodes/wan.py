@@ -75,17 +75,38 @@ def model_tau_grid(patcher, scheduler: str, steps: int) -> torch.Tensor:
     return tau_of(sigmas.to(torch.float64).cpu())
 
 
-def too_big(needed: int, free: int, latents: int, size: tuple[int, int], with_decode: bool = False) -> str | None:
+def too_big(needed: int, free: int, latents: int, size: tuple[int, int], with_decode: bool = False,
+            dynamic_vram: bool = False) -> str | None:
     """Why a model pass over ``latents`` latent frames of ``size`` (w, h) pixels (``with_decode``: and
     the overlapped decode of a latent frame), needing ``needed`` bytes with ``free`` bytes left beside
-    the loaded models, cannot run; None when it can."""
+    the loaded models, cannot run; None when it can. ``dynamic_vram``: ComfyUI's Dynamic VRAM loads
+    the model, which already moves weights out as needed (and ignores --lowvram)."""
     if needed <= free:
         return None
     what = "one model pass" + (" and the overlapped decode" if with_decode else "")
+    advice = ["make the buffer (K + N*c) or the frames smaller", "use guidance 1 (one pass instead of two)"]
+    if with_decode:
+        advice.append("turn overlap decode off")
+    if not dynamic_vram:
+        advice.append("start ComfyUI with --lowvram")
+    room = ("can be freed beside the models' working part (Dynamic VRAM already moves the weights out as needed)"
+            if dynamic_vram else "are free beside the models")
     return (f"{what} over a buffer of {latents} latent frames at {size[0]}x{size[1]} needs about "
-            f"{needed / 2**30:.1f} GiB, and {free / 2**30:.1f} GiB are free beside the models: make the buffer "
-            "(K + N*c) or the frames smaller, use guidance 1 (one pass instead of two), "
-            + ("turn overlap decode off, " if with_decode else "") + "or start ComfyUI with --lowvram")
+            f"{needed / 2**30:.1f} GiB, and {free / 2**30:.1f} GiB {room}: " + ", ".join(advice[:-1])
+            + f" or {advice[-1]}")
+
+
+def uses_dynamic_vram(patcher) -> bool:
+    """Whether ComfyUI's Dynamic VRAM (newer ComfyUI, on by default on GPUs) loads ``patcher``'s model."""
+    is_dynamic = getattr(patcher, "is_dynamic", None)
+    return bool(is_dynamic()) if callable(is_dynamic) else False
+
+
+def free_memory(patcher, device) -> int:
+    """Bytes a pass on ``device`` can have once loaded: what ``patcher`` says it can free, where the
+    patcher answers that (newer ComfyUI counts Dynamic VRAM's movable weights), else what is free."""
+    ask = getattr(patcher, "get_free_memory", None)
+    return int(ask(device)) if callable(ask) else int(comfy.model_management.get_free_memory(device))
 
 
 @contextmanager
@@ -104,8 +125,8 @@ def experts_loaded(experts: list, batch: list[int], vae=None, decode_alongside: 
     comfy.model_management.load_models_gpu(models, memory_required=max(together, decoding))
     device = experts[0].load_device
     if device.type == "cuda":
-        why = too_big(together, comfy.model_management.get_free_memory(device), batch[2], (batch[4] * 8, batch[3] * 8),
-                      decode_alongside and vae is not None)
+        why = too_big(together, free_memory(experts[0], device), batch[2], (batch[4] * 8, batch[3] * 8),
+                      decode_alongside and vae is not None, uses_dynamic_vram(experts[0]))
         if why is not None:
             raise WanModelError(why)
     for expert in experts:
@@ -169,8 +190,11 @@ def _apply_model_per_frame(patcher, x: torch.Tensor, t: torch.Tensor, c_concat=N
     base = patcher.model
     dtype = base.manual_cast_dtype or base.get_dtype()
     timestep = patcher.get_model_object("model_sampling").timestep(t).float()
+    options = dict(transformer_options or {})
+    if hasattr(patcher, "is_dynamic"):   # as the stock call: Dynamic VRAM prefetches the weights it moved out
+        options["prefetch_dynamic_vbars"] = uses_dynamic_vram(patcher)
     out = base.diffusion_model(x.to(dtype), timestep, context=c_crossattn.to(x.device, dtype), control=control,
-                               transformer_options=transformer_options or {})
+                               transformer_options=options)
     return x - out.float() * t[:, None, :, None, None]
 
 

@@ -343,6 +343,26 @@ def test_the_tiny_decoder_streams_what_taehv_decodes_at_once(pack, tiny_decoder_
     torch.testing.assert_close(streamed, one_shot, rtol=0, atol=1e-5)
 
 
+def test_a_tiny_autoencoder_loaded_by_comfyuis_vae_loader_streams_as_the_vae(comfy, comfy_base, wan):
+    """ComfyUI's own VAELoader loads TAEHV files (taew2_1, lighttaew2_1) as a VAE: wired to the
+    stream's vae input, the stream decodes with it, piece by piece, what that VAE's own decode of
+    the run's latents gives at once (and leaves the VAE as it was)."""
+    model, _ = wan
+    write(os.path.join(comfy_base, "models", "vae", "tiny_taew_test.safetensors"), taehv_state(seed=4))
+    taehv_vae = comfy.VAELoader().load_vae("tiny_taew_test.safetensors")[0]
+    assert type(taehv_vae.first_stage_model).__name__ == "TAEHV"
+    before = {k: v.clone() for k, v in taehv_vae.first_stage_model.state_dict().items()}
+    node = comfy.NODE_CLASS_MAPPINGS["StreamDiTWanStream"]
+    out = node.execute(model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=taehv_vae,
+                       stream_id="taehv-vae", action="restart", seed=0, width=32, height=32, K=0, N=2, c=2, s=1,
+                       scheduler="simple", guidance=1.0, frames=13, decoder="vae").result
+    images, latent = out[1], out[2]["samples"]                              # [13, 32, 32, 3], [1, 16, 4, 4, 4]
+    one_shot = taehv_vae.decode(latent)[0]
+    assert images.shape == one_shot.shape == (13, 32, 32, 3) and images.std() > 0.01
+    torch.testing.assert_close(images, one_shot.clamp(0, 1).to(images.dtype), rtol=0, atol=1e-5)
+    assert all(torch.equal(v, before[k]) for k, v in taehv_vae.first_stage_model.state_dict().items())
+
+
 def test_the_wan_stream_node_decodes_with_the_tiny_decoder_or_latent_rgb(comfy, wan, tiny_decoder_file):
     model, vae = wan
     args = dict(model=model, positive=conditioning(1, 8), negative=conditioning(2, 8), vae=vae, stream_id="decoders",
@@ -456,6 +476,66 @@ def test_a_pass_that_cannot_fit_is_refused_with_what_to_change(pack):
     assert message.startswith("one model pass over") and "overlap" not in message
     message = too_big(3 * 2**30, 2**30, 10, (832, 480), with_decode=True)
     assert message.startswith("one model pass and the overlapped decode over") and "turn overlap decode off" in message
+
+
+def test_under_dynamic_vram_the_refusal_gives_advice_that_works_there(pack):
+    """ComfyUI's Dynamic VRAM ignores --lowvram and already moves weights out: the advice leaves it out."""
+    message = pack("nodes.wan").too_big(3 * 2**30, 2**30, 10, (832, 480), dynamic_vram=True)
+    assert "needs about 3.0 GiB, and 1.0 GiB can be freed" in message and "Dynamic VRAM" in message
+    assert "--lowvram" not in message and "use guidance 1" in message
+
+
+def test_the_memory_check_asks_the_patcher_what_it_can_free(pack, wan):
+    """Where the patcher answers what it can free (newer ComfyUI: Dynamic VRAM's movable weights
+    too), that is the free memory the check uses; elsewhere ComfyUI's free memory."""
+    import comfy.model_management as mm
+    wan_ = pack("nodes.wan")
+    model = wan[0].clone()
+    device = torch.device("cpu")
+    expected = model.get_free_memory(device) if hasattr(model, "get_free_memory") else mm.get_free_memory(device)
+    assert abs(wan_.free_memory(model, device) - expected) < 2**30     # the same answer, a moment apart
+    model.get_free_memory = lambda device: 7 * 2**30                  # the patcher's answer wins
+    assert wan_.free_memory(model, device) == 7 * 2**30
+    assert wan_.uses_dynamic_vram(model) is False                      # CPU: no Dynamic VRAM
+    model.is_dynamic = lambda: True
+    assert wan_.uses_dynamic_vram(model) is True
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_the_model_call_passes_what_the_stock_call_passes_to_the_diffusion_model(pack, wan, dynamic):
+    """The transformer options the Wan model sees from a stream's call carry what ComfyUI's own
+    call adds (newer ComfyUI: ``prefetch_dynamic_vbars``, from the patcher that runs the model)."""
+    import comfy.patcher_extension as pe
+    wan_ = pack("nodes.wan")
+    model = wan[0].clone()
+    if hasattr(model, "is_dynamic"):
+        model.is_dynamic = lambda: dynamic
+    seen = []
+
+    def diffusion_wrapper(executor, *args, **kwargs):
+        options = kwargs.get("transformer_options", args[-1] if args and isinstance(args[-1], dict) else {})
+        seen.append({k: options[k] for k in ("prefetch_dynamic_vbars",) if k in options})
+        return executor(*args, **kwargs)
+
+    model.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "test", diffusion_wrapper)
+    x = torch.randn(1, 2, *LATENT, generator=torch.Generator().manual_seed(0))
+    schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(conditioning(1, 8)))
+    wan_.WanVelocity(model, schedule, wan_.cross_attn(conditioning(2, 8)), 1.0)(x, torch.tensor([0.5, 0.5]),
+                                                                                torch.arange(2))
+    base = model.model
+    previous = getattr(base, "current_patcher", None)
+    base.current_patcher = model          # as ComfyUI's sampler sets it for its run
+    try:
+        options = {"wrappers": {}}
+        pe.merge_nested_dicts(options["wrappers"], model.wrappers, copy_dict1=False)
+        base.apply_model(x.movedim(1, 2), torch.tensor([0.5]), c_crossattn=wan_.cross_attn(conditioning(1, 8)),
+                         transformer_options=options)
+    finally:
+        base.current_patcher = previous
+    ours, stock = seen
+    assert ours == stock and (("prefetch_dynamic_vbars" in stock) == hasattr(model, "is_dynamic"))
+    if stock:
+        assert stock["prefetch_dynamic_vbars"] is dynamic
 
 
 @pytest.mark.parametrize("kind", ["wan", "wan22"])
