@@ -7,6 +7,8 @@ Each is ``decoder(latents [n, C, h, w]) -> images [m, H, W, 3]`` in [0, 1].
 """
 from __future__ import annotations
 
+import copy
+
 import comfy.model_management
 import comfy.taesd.taehv
 import comfy.utils
@@ -32,9 +34,11 @@ class TinyStreamDecoder:
     run causally over a stream of VAE-space latents: each latent frame passes the decoder's
     blocks once, every memory block keeps the last frame it saw, and the decoder's first
     ``frames_to_trim`` frames are dropped, so decoding piece by piece equals TAEHV decoding
-    the whole clip at once."""
+    the whole clip at once. Latents pass the TAEHV's own ``process_in`` first, as in its decode
+    (scaling, for the files ComfyUI's loader gives a latent format; none for taew2_1)."""
 
     def __init__(self, taehv: comfy.taesd.taehv.TAEHV, device: torch.device, dtype: torch.dtype = torch.float32):
+        self.process_in = taehv.process_in
         self.net = taehv.decoder.to(device, dtype).eval()
         self.patch = taehv.patch_size
         self.latent_channels = taehv.latent_channels
@@ -70,6 +74,7 @@ class TinyStreamDecoder:
         if latents.shape[1] != self.latent_channels:
             raise WanModelError(f"the tiny decoder takes {self.latent_channels} latent channels, the model makes "
                                 f"{latents.shape[1]}: use taew2_1 for Wan 2.1 and 2.2 A14B, taew2_2 for Wan 2.2 5B")
+        latents = self.process_in(latents.movedim(0, 1)[None])[0].movedim(1, 0)   # [n, C, h, w]
         frames = [f for z in latents.to(self.device, self.dtype) for f in self._frames(z[None])]
         dropped = min(self._to_trim, len(frames))
         frames, self._to_trim = frames[dropped:], self._to_trim - dropped
@@ -79,6 +84,21 @@ class TinyStreamDecoder:
         if self.patch > 1:
             images = F.pixel_shuffle(images, self.patch)
         return images.float().clamp(0, 1).movedim(1, -1).cpu()
+
+
+def decoder_dtype(device: torch.device) -> torch.dtype:
+    """What a tiny decoder runs in: half precision on a GPU, single on a CPU."""
+    return torch.float16 if device.type == "cuda" else torch.float32
+
+
+def vae_tiny_decoder(vae, device: torch.device) -> TinyStreamDecoder | None:
+    """A stream decoder over ``vae`` where it is a TAEHV, as ComfyUI's VAELoader loads the tiny
+    video autoencoders (taew2_1, lighttaew2_1, taew2_2, ...); None for any other VAE. The stream
+    decodes with its own copy, leaving the VAE as ComfyUI loaded it."""
+    taehv = getattr(vae, "first_stage_model", None)
+    if not isinstance(taehv, comfy.taesd.taehv.TAEHV):
+        return None
+    return TinyStreamDecoder(copy.deepcopy(taehv), device, decoder_dtype(device))
 
 
 def load_tiny_decoder(name: str, device: torch.device) -> TinyStreamDecoder:
@@ -102,8 +122,7 @@ def load_tiny_decoder(name: str, device: torch.device) -> TinyStreamDecoder:
         taehv.decoder.load_state_dict(decoder)
     except RuntimeError as e:
         raise WanModelError(f"{name} does not fit the TAEHV decoder: {str(e).splitlines()[1].strip()}") from None
-    gpu = device.type == "cuda"
-    return TinyStreamDecoder(taehv, device, torch.float16 if gpu else torch.float32)
+    return TinyStreamDecoder(taehv, device, decoder_dtype(device))
 
 
 class LatentRGBDecoder:

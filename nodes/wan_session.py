@@ -18,7 +18,7 @@ from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model,
                   model_latents, model_tau_grid, vae_latents)
 from .wan_decode import WanStreamDecoder
 from .wan_encode import FRAMES_PER_LATENT, WanStreamEncoder
-from .wan_previews import LatentRGBDecoder, load_tiny_decoder, tiny_decoder_files
+from .wan_previews import LatentRGBDecoder, load_tiny_decoder, tiny_decoder_files, vae_tiny_decoder
 
 PATCH = 2             # Wan's spatial patch size on latents
 ENCODE_LATENTS = 8    # latents encoded at once when a video input is encoded (its memory)
@@ -61,15 +61,15 @@ class LatentTap:
 
 def stream_decoder(choice: str, model: ModelPatcher, vae: VAE, tap: LatentTap, ahead: bool = False):
     """(decode, held): the stream's decode function, model-space latents [n, C, h, w] -> images
-    [m, H, W, 3], by ``choice`` ("vae": the full VAE, exact; "latent rgb"; a tiny decoder's file in
-    vae_approx), and what it holds between calls (the decoder, and the decode under way: their
+    [m, H, W, 3], by ``choice`` ("vae": the VAE input, exact, or that VAE's tiny decoder where it is
+    a TAEHV that ComfyUI's VAELoader loaded; "latent rgb"; a tiny decoder's file in vae_approx), and what it holds between calls (the decoder, and the decode under way: their
     memory counts toward the session's, and they close with it). ``ahead``: decode on a worker
     thread while the next step denoises (``DecodeAhead``; a step's images come with the next
     step's). The latents of every image decoded also go, in the VAE's space, to ``tap``."""
     if choice == "latent rgb":                  # the RGB factors read the model's own latent space
         decoder = LatentRGBDecoder(model.model.latent_format, vae.spacial_compression_decode())
     elif choice == "vae":
-        decoder = WanStreamDecoder(vae)
+        decoder = vae_tiny_decoder(vae, model.load_device) or WanStreamDecoder(vae)
     elif choice in tiny_decoder_files():
         decoder = load_tiny_decoder(choice, model.load_device)
         if decoder.latent_channels != model.model.latent_format.latent_channels:
