@@ -1,5 +1,5 @@
 """HTTP routes to watch and steer streams from the browser: new prompt, word check, stop,
-list, the live websocket and the standalone viewer page."""
+list, the live websocket and the standalone viewer page; and the templates' thumbnails."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,10 @@ from ..stream_core.engine.timeline import MAX_PROMPT_CHARS
 from .live import HUB
 from .registry import STREAMS
 
-WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # as ComfyUI loaded it (custom_nodes/<name>)
+WEB_DIR = os.path.join(PACK_DIR, "web")
+WORKFLOWS_DIR = os.path.join(PACK_DIR, "example_workflows")
+THUMBNAIL = r"[A-Za-z0-9_\-]+\.(?:webp|jpg)"
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -113,6 +116,17 @@ async def get_view(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"/extensions/{urllib.parse.quote(name)}/view.html" + (f"?{query}" if query else ""))
 
 
+async def get_thumbnail(request: web.Request) -> web.FileResponse:
+    """A template's thumbnail, at the address ComfyUI's template browser asks for it
+    (``/workflow_templates/<pack folder>/<name>.webp``). Newer ComfyUI serves only the ``.json``
+    files of a pack's example_workflows/ there; older ones serve the whole folder themselves,
+    before this route is reached. The route's pattern takes thumbnails only, never a workflow."""
+    path = os.path.join(WORKFLOWS_DIR, request.match_info["file"])
+    if not os.path.isfile(path):
+        raise web.HTTPNotFound()
+    return web.FileResponse(path)
+
+
 def register_routes(routes: web.RouteTableDef) -> None:
     routes.post("/streamdit/prompt")(post_prompt)
     routes.post("/streamdit/check")(post_check)
@@ -120,3 +134,5 @@ def register_routes(routes: web.RouteTableDef) -> None:
     routes.get("/streamdit/streams")(get_streams)
     routes.get("/streamdit/ws")(HUB.websocket)
     routes.get("/streamdit/view")(get_view)
+    module = urllib.parse.quote(os.path.basename(PACK_DIR))
+    routes.get(f"/workflow_templates/{module}/{{file:{THUMBNAIL}}}")(get_thumbnail)

@@ -3,13 +3,15 @@
 Both directions follow /object_info: an input that is a widget (INT, FLOAT, STRING,
 BOOLEAN, a combo) takes the next value of the UI node's ``widgets_values``, in the
 order of the node's inputs; any other input is a link. A widget with a
-'control after generate' companion takes one more value after it.
+'control after generate' companion takes one more value after it. Newer ComfyUI's dynamic
+combos (SaveVideo's format and codec) take one value as a combo does: the pack's workflows
+name the option and leave its nested inputs at their defaults.
 """
 from __future__ import annotations
 
 import uuid
 
-WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", "COMFY_DYNAMICCOMBO_V3"}
 FRONTEND_ONLY = {"Note", "MarkdownNote"}
 
 

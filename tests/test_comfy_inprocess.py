@@ -58,3 +58,24 @@ def test_guidance_and_its_interval_reach_the_running_stream(comfy, pack):
     assert (velocity.guidance, velocity.guidance_until) == (3.0, 0.75)
     m["StreamDiTStream"].execute(**{**args, "action": "continue", "guidance": 2.0, "guidance_until": 0.5})
     assert (velocity.guidance, velocity.guidance_until) == (2.0, 0.5)
+
+def test_the_video_output_saves_with_whatever_its_comfyui_passes(comfy, pack, tmp_path):
+    """SaveVideo of newer ComfyUI passes crf (and more) to ``save_to``: the stream's video takes
+    every option its ComfyUI's video takes, and its file still carries the stream's metadata."""
+    import inspect
+    import json
+
+    import av
+    from comfy_api.latest import InputImpl
+    frame_output = pack("nodes.frame_output")
+    frames = torch.rand(4, 32, 32, 3, generator=torch.Generator().manual_seed(0))
+    stream = type("Frames", (), dict(images=frames, stream_id="s", first_index=0, fps=8.0, timeline=((0, "p"),)))
+    video = comfy.NODE_CLASS_MAPPINGS["StreamDiTFrameOutput"].execute(stream, 0.0).result[1]
+    assert isinstance(video, frame_output.StreamVideo)
+    known = inspect.signature(InputImpl.VideoFromComponents.save_to).parameters
+    options = {name: value for name, value in (("crf", 30.0), ("bit_depth", 8)) if name in known}
+    path = str(tmp_path / "saved.mp4")
+    video.save_to(path, metadata={"prompt": "{}"}, **options)
+    with av.open(path) as container:
+        assert container.streams.video[0].frames in (0, 4) and len(list(container.decode(video=0))) == 4
+        assert json.loads(container.metadata["streamdit"])["stream_id"] == "s"

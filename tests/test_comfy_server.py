@@ -16,7 +16,7 @@ from make_locales import node_defs
 from conftest import ROOT, SHIPPED_STUDENT, load_workflow, poll, workflow_names
 from stream_core.lab.analysis import look
 from stream_core.engine.timeline import parse_schedule
-from tiny_wan import wan_model_state, wan_vae_state, write
+from tiny_wan import taehv_state, wan_model_state, wan_vae_state, write
 from workflow_format import ui_to_api
 
 FRAME_OUTPUT, SAVE_VIDEO, STREAM, SCHEDULE, LOADER = "4", "5", "3", "2", "1"
@@ -37,6 +37,8 @@ def server(tmp_path_factory, comfy):
             if node["class_type"] in STOCK_LOADERS:
                 field, folder, make = STOCK_LOADERS[node["class_type"]]
                 write(os.path.join(base, "models", folder, node["inputs"][field]), make())
+            if node["class_type"] == "StreamDiTWanStream" and node["inputs"]["decoder"].endswith(".safetensors"):
+                write(os.path.join(base, "models", "vae_approx", node["inputs"]["decoder"]), taehv_state())
     with ComfyServer(base) as s:
         yield s
 
@@ -131,6 +133,40 @@ def test_ui_workflows_are_the_api_workflows_and_served_as_templates(server):
         ui = server.get(f"/api/workflow_templates/{pack}/{name}.json")
         assert ui == load_workflow(name, api=False)
         assert ui_to_api(ui, object_info) == load_workflow(name)
+
+
+def test_template_thumbnails_are_served_where_the_template_browser_asks(server, pack):
+    """Every template's thumbnail at /api/workflow_templates/<pack>/<name>.webp, as the file is,
+    from this ComfyUI; and from the pack's own route alone (newer ComfyUI serves only the .json
+    files there), which serves thumbnails and nothing else."""
+    import asyncio
+    import urllib.request
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+    for name in workflow_names():
+        for ext in ("webp", "jpg"):
+            path = os.path.join(ROOT, "example_workflows", f"{name}.{ext}")
+            if os.path.exists(path):
+                with urllib.request.urlopen(f"{server.url}/api/workflow_templates/streamdit-comfy/{name}.{ext}") as r:
+                    assert r.status == 200 and r.read() == open(path, "rb").read()
+
+    async def pack_routes_alone() -> list:
+        routes = web.RouteTableDef()
+        pack("nodes.routes").register_routes(routes)
+        app = web.Application()
+        app.add_routes(routes)
+        async with TestClient(TestServer(app)) as client:
+            answers = []
+            for file in ("streamdit_endless_live.webp", "streamdit_wan21_t2v_1_3b.jpg", "streamdit_endless_live.json",
+                         "..%2Fpyproject.toml", "missing.webp"):
+                r = await client.get(f"/workflow_templates/streamdit-comfy/{file}")
+                answers.append((r.status, await r.read()))
+            return answers
+
+    (webp, jpg, workflow, outside, missing) = asyncio.run(pack_routes_alone())
+    assert webp == (200, open(os.path.join(ROOT, "example_workflows", "streamdit_endless_live.webp"), "rb").read())
+    assert jpg[0] == 200 and jpg[1][:2] == b"\xff\xd8"
+    assert workflow[0] == outside[0] == missing[0] == 404
 
 
 def test_node_text_is_served_for_translation_and_the_english_locale_matches_the_nodes(server):
