@@ -78,6 +78,12 @@ def watch(page, stream_id: str) -> None:
     page.evaluate("(id) => window.streamditLive.panel.show(id)", stream_id)
 
 
+def stop_if_running(server, stream_id: str) -> None:
+    """A failed test's endless run is stopped, so the tests after it are not queued behind it."""
+    server.request("POST", "/streamdit/stop", {"stream_id": stream_id})
+    poll(lambda: idle(server), what=f"stream {stream_id!r} to stop")
+
+
 def queue(page) -> None:
     page.evaluate("() => window.app.queuePrompt(0)")
 
@@ -379,6 +385,7 @@ def test_the_camera_feeds_a_running_stream_and_stopping_it_returns_to_the_prompt
         poll(lambda: idle(server), what="the run to stop")
     finally:
         browser.close()
+        stop_if_running(server, "camera")
 
 
 def test_a_still_camera_skips_steps_and_the_panel_counts_them(playwright_and_server, tmp_path):
@@ -403,3 +410,4 @@ def test_a_still_camera_skips_steps_and_the_panel_counts_them(playwright_and_ser
         assert f["threshold"] == 0.98 and 4 <= f["skipped"] <= f["checked"], f
     finally:
         browser.close()
+        stop_if_running(server, "still-camera")

@@ -48,7 +48,10 @@ export class Camera {
     this.busy = true;
     this.canvas.toBlob(async (blob) => {
       this.busy = false;
-      if (blob && this.streamId === streamId && this.client.sendCamera(streamId, { strength, stamp }, await blob.arrayBuffer())) {
+      const jpeg = blob ? await blob.arrayBuffer() : null;
+      // asked after the await: a frame that resolves once the camera is stopped is not sent (it would
+      // reach the server after the camera's off and turn it back on)
+      if (jpeg && this.streamId === streamId && this.client.sendCamera(streamId, { strength, stamp }, jpeg)) {
         this.sent += 1;
       }
     }, "image/jpeg", quality);
