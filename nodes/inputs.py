@@ -7,7 +7,7 @@ from comfy_api.latest import io, ui
 from nodes import MAX_RESOLUTION
 
 from ..stream_core.engine.partition import Partition, PartitionError
-from .registry import STREAMS
+from .registry import STREAMS, stream_id_problem
 from .types import StreamFrames, VideoInputType
 from .validation import problem
 
@@ -15,7 +15,8 @@ from .validation import problem
 def stream_inputs() -> list:
     return [
         io.String.Input("stream_id", default="stream-1",
-                        tooltip="Name of the stream. Runs with the same id continue one stream."),
+                        tooltip="Name of the stream (letters, digits, spaces and - _ . :). Runs with the same id "
+                                "continue one stream."),
         io.Combo.Input("action", options=["continue", "restart"], default="continue",
                        tooltip="continue: go on from where this stream id stopped (a new model, seed, size "
                                "or partition starts a new stream). restart: start from frame 0 every run."),
@@ -98,8 +99,11 @@ class StreamNode(io.ComfyNode):
         return cls.hidden.unique_id if cls.hidden is not None else None
 
     @classmethod
-    def validate_inputs(cls, K=None, N=None, c=None, s=None):
+    def validate_inputs(cls, K=None, N=None, c=None, s=None, stream_id=None):
         # ComfyUI leaves the bounds of the inputs named here to this check
+        why = None if stream_id is None else stream_id_problem(stream_id)
+        if why is not None:
+            return f"stream_id = {stream_id!r}: {why}"
         values = {"K": K, "N": N, "c": c, "s": s}
         if None in values.values():   # linked from another node: checked when it runs
             return True

@@ -1,6 +1,7 @@
 """Running streams by id: the sessions that outlive one queued run (V3 nodes keep no state)."""
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict, deque
 
@@ -9,6 +10,23 @@ from ..stream_core.engine.session import Session
 MAX_STREAMS = 8                  # streams kept at once, and
 MAX_STREAM_BYTES = 4 * 2**30     # the memory they may hold between runs (Session.nbytes), together
 REMEMBERED_DROPS = 256
+MAX_STREAM_ID = 64               # characters of a stream id
+STREAM_ID = re.compile(r"[\w .:-]+")   # letters (any script's), digits, space and - _ . :
+
+
+def stream_id_problem(stream_id) -> str | None:
+    """What is wrong with ``stream_id``, or None: the one rule of stream ids (checked before a prompt
+    runs, and wherever an id arrives), so every id that passed is plain text everywhere it goes
+    (file names, log lines, messages to the browser)."""
+    if not isinstance(stream_id, str):
+        return "a stream id is text"
+    if not 1 <= len(stream_id) <= MAX_STREAM_ID:
+        return f"a stream id has 1 to {MAX_STREAM_ID} characters, got {len(stream_id)}"
+    if not STREAM_ID.fullmatch(stream_id):
+        bad = next(ch for ch in stream_id if not STREAM_ID.fullmatch(ch))
+        return (f"a stream id has letters, digits, spaces and - _ . : only, not {bad!r} "
+                f"(U+{ord(bad):04X})")
+    return None
 
 
 class Registry:

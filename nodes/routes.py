@@ -8,9 +8,9 @@ import urllib.parse
 
 from aiohttp import web
 
-from ..stream_core.engine.timeline import MAX_PROMPT_CHARS
+from ..stream_core.engine.timeline import MAX_PROMPT_CHARS, live_prompt_problem
 from .live import HUB
-from .registry import STREAMS
+from .registry import STREAMS, stream_id_problem
 
 PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # as ComfyUI loaded it (custom_nodes/<name>)
 WEB_DIR = os.path.join(PACK_DIR, "web")
@@ -45,6 +45,9 @@ async def _body(request: web.Request, *fields: str) -> dict | web.Response:
 
 
 def _session(stream_id: str):
+    why = stream_id_problem(stream_id)
+    if why is not None:
+        return None, _error(400, f"stream_id: {why}")
     session = STREAMS.get(stream_id)
     if session is None:
         return None, _error(404, f"no stream with id {stream_id!r}; known: {[k for k, _ in STREAMS.items()]}")
@@ -55,11 +58,10 @@ async def post_prompt(request: web.Request) -> web.Response:
     body = await _body(request, "stream_id", "prompt")
     if isinstance(body, web.Response):
         return body
+    why = live_prompt_problem(body["prompt"])
+    if why is not None:
+        return _error(400, why)
     prompt = body["prompt"].strip()
-    if not prompt:
-        return _error(400, "the prompt is empty")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        return _error(400, f"the prompt is longer than {MAX_PROMPT_CHARS} characters")
     session, error = _session(body["stream_id"])
     if error:
         return error

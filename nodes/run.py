@@ -23,7 +23,7 @@ from ..stream_core.engine.session import Session, SessionFactory, StopRequested
 from .live import LiveView, prompt_server
 from .pacer import Pacer
 from .recorder import StreamRecorder
-from .registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS
+from .registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS, stream_id_problem
 from .types import StreamFrames
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
@@ -61,11 +61,13 @@ class HeldFrames:
 
 
 def tell_user(text: str, node_id: str | None) -> None:
-    """A warning in the log and, when a server runs, as text on the node."""
+    """A warning in the log and, when a server runs, as text on the node, for the browser that
+    queued the prompt only (as ComfyUI's own execution messages go); none when no browser did."""
     logging.warning("[StreamDiT] %s", text)
     server = prompt_server()
-    if server is not None and node_id is not None:
-        server.send_progress_text(text, node_id)
+    client = getattr(server, "client_id", None)
+    if node_id is not None and client is not None:
+        server.send_progress_text(text, node_id, client)
 
 
 def open_session(stream_id: str, action: str, factory: SessionFactory, node_id: str | None = None) -> Session:
@@ -134,8 +136,8 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
     session.running = True
     try:
         live.status()
-        session.apply_requests()
         try:
+            session.apply_requests()   # a stop sent before the first step ends the run as any stop does
             session.frames.deliver(frames, sink)
         except StopRequested:
             if not made:
@@ -167,6 +169,9 @@ def run_stream(factory: SessionFactory, stream_id: str, action: str, frames: int
     """What every stream node does: open or continue the session, apply this run's settings,
     warn about words the model does not know and settings it was not trained for, advance by
     ``frames``."""
+    why = stream_id_problem(stream_id)
+    if why is not None:
+        raise ValueError(f"stream_id = {stream_id!r}: {why}")
     session = open_session(stream_id, action, factory, node_id)
     with session.lock:
         factory.reconfigure(session)

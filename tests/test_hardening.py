@@ -104,7 +104,10 @@ DELETE = object()
 NAN, INF = float("nan"), float("inf")
 
 NATIVE_CASES = [   # (node, input, bad value, what the answer must say)
-    (STREAM, "stream_id", "s" * 1001, "at most 1000 characters"),
+    (STREAM, "stream_id", "s" * 1001, "a stream id has 1 to 64 characters, got 1001"),
+    # markup in an id would reach pages as HTML (frontend 1.32 renders a node's progress text so)
+    (STREAM, "stream_id", "<img src=x onerror=alert(1)>", "a stream id has letters, digits, spaces and - _ . : only"),
+    (STREAM, "stream_id", "\ud800x", "(U+D800)"),   # a lone surrogate failed later runs
     (STREAM, "action", "bogus", "'action' = 'bogus' is not allowed: it must be one of 'continue', 'restart'"),
     (STREAM, "action", 5, "'action' = 5 is not allowed"),
     (STREAM, "action", "", "'action' = '' is not allowed"),
@@ -239,6 +242,11 @@ ROUTE_CASES = [   # (path, body bytes, content type, status, message)
     ("/streamdit/prompt", b'{"stream_id": 7, "prompt": "x"}', "application/json", 400, "'stream_id' (a string)"),
     ("/streamdit/prompt", b'{"stream_id": "victim", "prompt": ["x"]}', "application/json", 400, "'prompt' (a string)"),
     ("/streamdit/prompt", b'{"stream_id": "victim", "prompt": "   "}', "application/json", 400, "the prompt is empty"),
+    ("/streamdit/prompt", b'{"stream_id": "victim", "prompt": "a red circle\\n16: a blue square moving left"}',
+     "application/json", 400, "a prompt is one line: it has a line break (U+000A)"),
+    ("/streamdit/prompt", b'{"stream_id": "victim", "prompt": "a red circle\\u2028a blue square"}',
+     "application/json", 400, "a prompt is one line: it has a line break (U+2028)"),
+    ("/streamdit/stop", b'{"stream_id": "<b>x</b>"}', "application/json", 400, "stream_id: a stream id has"),
     ("/streamdit/prompt", json.dumps({"stream_id": "victim", "prompt": "x" * 1001}).encode(), "application/json", 400,
      "longer than 1000 characters"),
     ("/streamdit/prompt", b'{"stream_id": "nobody", "prompt": "x"}', "application/json", 404, "no stream with id 'nobody'"),

@@ -161,3 +161,31 @@ def test_a_buffer_or_size_the_model_was_not_trained_on_streams_with_a_warning(st
     out = student("untrained", action="restart", frames=2, N=6)   # K + N*c = 12, trained on 8
     assert out.images.shape == (2, 64, 64, 3)
     assert "trained on a buffer of 8 frames; K + N*c = 12 may stream worse" in caplog.text
+
+
+def test_a_stop_sent_before_a_runs_first_step_ends_it_with_a_frame(student, pack):
+    """A stop that arrives between runs, or as a run starts, ends the next run as any stop does:
+    cleanly, with the frame it has (it failed with a bare StopRequested)."""
+    streams = pack("nodes.registry").STREAMS
+    student("early-stop", action="restart", frames=2)
+    streams.get("early-stop").request_stop()
+    out = student("early-stop", frames=50)
+    assert out.first_index == 2 and len(out.images) == 1
+    assert len(student("early-stop", frames=3).images) == 3            # the stop was used up
+
+
+@pytest.mark.parametrize("stream_id", ["<img src=x onerror=alert(1)>", "\ud800x", "a" * 65, "", "tab\there"])
+def test_a_stream_id_outside_the_rule_is_refused_before_anything_runs(comfy, pack, stream_id):
+    """One rule for stream ids, checked before a prompt runs (validate_inputs) and by the run itself."""
+    registry = pack("nodes.registry")
+    node = comfy.NODE_CLASS_MAPPINGS["StreamDiTStream"]
+    why = node.validate_inputs(K=0, N=4, c=2, s=1, stream_id=stream_id)
+    assert isinstance(why, str) and why.startswith(f"stream_id = {stream_id!r}: a stream id has")
+    with pytest.raises(ValueError, match="a stream id has"):
+        pack("nodes.run").run_stream(None, stream_id, "restart", 1, None)
+    assert registry.STREAMS.get(stream_id) is None
+
+
+@pytest.mark.parametrize("stream_id", ["stream-1", "wan live 2", "Straße_3.v:2", "ストリーム"])
+def test_stream_ids_of_letters_digits_spaces_and_punctuation_pass(pack, stream_id):
+    assert pack("nodes.registry").stream_id_problem(stream_id) is None

@@ -49,3 +49,13 @@ def test_text_velocity_context_follows_the_timeline(model):
     velocity.switch("a red square zebra", 2)
     assert velocity.unknown_words() == ["zebra"]
     torch.testing.assert_close(velocity.context(torch.arange(8))[5], model.encode(["a red square zebra"])[0])
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\u2028", "\u2029", "\x85", "\x0b"])
+def test_a_live_prompt_is_one_line(brk):
+    """A line break in a live re-prompt would become a second schedule entry when the timeline
+    is copied back into a schedule: it is refused, naming the character."""
+    timeline = PromptTimeline(((0, "a red circle"),))
+    with pytest.raises(ScheduleError, match=f"one line: it has a line break \\(U\\+{ord(brk):04X}\\)"):
+        timeline.switched(f"a red circle{brk}16: a blue square moving left", 8)
+    assert timeline.switched("a blue square\tmoving left", 8).entries[-1] == (8, "a blue square\tmoving left")

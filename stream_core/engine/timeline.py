@@ -11,6 +11,22 @@ from dataclasses import dataclass
 import torch
 
 MAX_PROMPT_CHARS = 1000
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"   # what str.splitlines splits at
+
+
+def live_prompt_problem(prompt: str) -> str | None:
+    """What is wrong with a live re-prompt, or None: one line of 1 to ``MAX_PROMPT_CHARS``
+    characters (a schedule's entries are lines: a line break would smuggle in another entry)."""
+    if not prompt.strip():
+        return "the prompt is empty"
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return f"the prompt is longer than {MAX_PROMPT_CHARS} characters"
+    broken = next((ch for ch in prompt if ch in LINE_BREAKS), None)
+    if broken is not None:
+        return f"a prompt is one line: it has a line break (U+{ord(broken):04X})"
+    return None
+
+
 MAX_SCHEDULE_CHARS = 100_000   # a schedule's text, and
 MAX_ENTRIES = 1000             # its entries, at most
 MAX_FRAME = 10**9              # the last frame an entry may start at
@@ -99,9 +115,8 @@ class PromptTimeline:
         """A copy where ``prompt`` takes over from ``at_frame`` on (later entries dropped). An
         endless stream's live switches keep coming: past ``MAX_ENTRIES`` the oldest go (they
         are long out of the buffer; a recording's index keeps them)."""
-        if not prompt.strip():
-            raise ScheduleError("the new prompt is empty")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise ScheduleError(f"the new prompt is longer than {MAX_PROMPT_CHARS} characters")
+        why = live_prompt_problem(prompt)
+        if why is not None:
+            raise ScheduleError(why)
         kept = tuple((f, p) for f, p in self.entries if f < at_frame)[-(MAX_ENTRIES - 1):]
         return PromptTimeline(kept + ((at_frame, prompt.strip()),), self.transition)
