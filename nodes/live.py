@@ -11,8 +11,9 @@ stream and to no one else:
 Text messages are JSON: ``{"type": "status", "stream_id", ...Session.report()}`` when a run
 starts or ends and when its timeline changes (to the stream's viewers, and to the browser
 that queued the run, so its panel can follow the run), and ``{"type": "streams", "streams": {id: {"running", "frames"}}}``
-when a viewer connects and whenever a run starts or ends. A viewer sends JSON text
-``{"watch": [stream ids], "quality": 10..100, "max_fps": 1..240}``. A viewer that falls
+to the viewers that asked for the list (``"list": true``: the panel, the viewer's stream picker), when
+they ask and whenever a run starts or ends. A viewer sends JSON text
+``{"watch": [stream ids], "list": true | false, "quality": 10..100, "max_fps": 1..240}``. A viewer that falls
 behind loses its oldest frames, never its newest, and never a status.
 
 The panel's camera sends its frames as binary messages, at most ``MAX_CAMERA_FPS`` a second:
@@ -31,11 +32,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import struct
 import threading
 import time
 import urllib.parse
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -54,6 +57,7 @@ MAX_CAMERA_BYTES = 2 * 2**20
 MAX_CAMERA_PIXELS = 1920 * 1080
 MAX_CAMERA_FPS = 60.0
 FRAME_BACKLOG = 48        # frames a viewer may have waiting before its oldest are dropped
+SEND_TIMEOUT = 10.0       # seconds one message may wait for a viewer to read it before it is closed
 FRAME_BURST = 16          # frames a viewer may take at once above its max_fps (a chunk leaves at once)
 MAX_WATCHED = 16          # streams one viewer may watch
 NODE_PREVIEW_FPS = 8.0    # the newest frame on the stream node, at most this often
@@ -97,9 +101,9 @@ def status(stream_id: str, session: Session) -> dict:
     return {"type": "status", "stream_id": stream_id, **session.report()}
 
 
-def camera_frame(data: bytes) -> tuple[dict, torch.Tensor]:
-    """A camera message -> (its JSON header, the image [H, W, 3] uint8); ValueError
-    saying what is wrong otherwise. The image's size is checked before it is decoded."""
+def camera_message(data: bytes) -> tuple[dict, bytes]:
+    """A camera message -> (its JSON header, the JPEG's bytes), read without decoding the image
+    (this runs on the server's event loop); ValueError saying what is wrong otherwise."""
     if len(data) < 8:
         raise ValueError("a camera message is [u32 kind][u32 n][n bytes of JSON][JPEG]")
     kind, n = struct.unpack(">II", data[:8])
@@ -114,14 +118,41 @@ def camera_frame(data: bytes) -> tuple[dict, torch.Tensor]:
     stamp = header.get("stamp", 0.0)
     if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not np.isfinite(stamp):
         raise ValueError("the camera message's stamp must be a number")
+    return header, data[8 + n:]
+
+
+def camera_image(jpeg: bytes, size: tuple[int, int] | None) -> torch.Tensor:
+    """A camera frame's JPEG -> [H, W, 3] uint8, at ``size`` (width, height) when given: decoded at
+    the JPEG's nearest larger scale, then area-scaled, so a frame larger than the stream costs
+    little more than one of its size, and what waits for the stream is at the stream's size. The
+    image's size is checked before it is decoded; ValueError otherwise."""
     try:
-        image = Image.open(io.BytesIO(data[8 + n:]), formats=["JPEG"])
+        image = Image.open(io.BytesIO(jpeg), formats=["JPEG"])
         if image.width * image.height > MAX_CAMERA_PIXELS:
             raise ValueError(f"camera frames may have at most {MAX_CAMERA_PIXELS} pixels, got {image.width}x{image.height}")
+        if size is not None and image.size != tuple(size):
+            image.draft("RGB", tuple(size))
+            image = image.convert("RGB").resize(tuple(size), Image.Resampling.BOX)
         pixels = np.asarray(image.convert("RGB"))
     except (OSError, Image.DecompressionBombError, SyntaxError):
         raise ValueError("the camera frame is not a JPEG image") from None
-    return header, torch.from_numpy(pixels.copy())
+    return torch.from_numpy(pixels.copy())
+
+
+def feed_camera(stream_id: str, header: dict, jpeg: bytes) -> None:
+    """One camera frame into stream ``stream_id`` (off the event loop: the decode costs milliseconds);
+    ValueError saying why not."""
+    session = STREAMS.get(stream_id)
+    if session is None:
+        raise ValueError(f"no stream with id {stream_id!r}: queue it first")
+    image = camera_image(jpeg, session.input_size)
+    was_on = session.camera is not None
+    session.feed(image, header.get("strength", DEFAULT_STRENGTH), header.get("stamp", 0.0))
+    if not was_on:
+        STREAMS.changed(stream_id)
+
+
+CAMERA_DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamdit-camera")
 
 
 class Viewer:
@@ -131,35 +162,57 @@ class Viewer:
     def __init__(self, ws: web.WebSocketResponse, client_id: str | None):
         self.ws, self.client_id = ws, client_id
         self.watching: frozenset[str] = frozenset()
+        self.listing = False                                 # whether it asked for the list of streams
         self.quality, self.max_fps = VIEWER_DEFAULTS["quality"], VIEWER_DEFAULTS["max_fps"]
         self.dropped = 0
+        self.too_slow = False                                # it did not read for SEND_TIMEOUT: closed
         self._frames: deque[bytes] = deque()
         self._texts: deque[str] = deque(maxlen=256)
         self._wake = asyncio.Event()
         self._budget: dict[str, tuple[float, float]] = {}   # stream id -> (frames allowed now, when)
         self._camera_at = 0.0                                # when the last camera frame was taken
         self._camera_error: str | None = None
+        self._decoding = False                               # a camera frame of this viewer on the worker
+        self._camera_waiting: tuple[dict, bytes] | None = None   # the newest that arrived meanwhile
+        self.camera_dropped = 0                              # camera frames replaced while waiting
 
     def camera(self, data: bytes) -> None:
         """A camera frame from this browser into its stream (at most ``MAX_CAMERA_FPS`` a second;
-        faster ones are dropped); a refusal is answered once, not once per frame."""
+        faster ones are dropped). Its header is read here, on the event loop; its image is decoded
+        and scaled on the camera worker, one of this viewer's frames at a time: a frame that
+        arrives while one is decoding waits in its place, replacing (dropping) any that waited.
+        A refusal is answered once, not once per frame."""
         now = time.monotonic()
         if now - self._camera_at < 1.0 / MAX_CAMERA_FPS:
             return
         self._camera_at = now
-        stream_id, error = None, None
         try:
-            header, image = camera_frame(data)
-            stream_id = header["stream_id"]
-            session = STREAMS.get(stream_id)
-            if session is None:
-                raise ValueError(f"no stream with id {stream_id!r}: queue it first")
-            was_on = session.camera is not None
-            session.feed(image, header.get("strength", DEFAULT_STRENGTH), header.get("stamp", 0.0))
-            if not was_on:
-                STREAMS.changed(stream_id)
+            header, jpeg = camera_message(data)
         except ValueError as e:
-            error = str(e)
+            self._camera_answer(None, str(e))
+            return
+        if self._decoding:
+            self.camera_dropped += self._camera_waiting is not None
+            self._camera_waiting = (header, jpeg)
+            return
+        self._decode_camera(header, jpeg)
+
+    def _decode_camera(self, header: dict, jpeg: bytes) -> None:
+        self._decoding = True
+        done = asyncio.get_running_loop().run_in_executor(CAMERA_DECODER, feed_camera, header["stream_id"], header, jpeg)
+        done.add_done_callback(lambda future: self._camera_decoded(header["stream_id"], future))
+
+    def _camera_decoded(self, stream_id: str, future) -> None:
+        error = future.exception() if not future.cancelled() else None
+        self._camera_answer(stream_id, str(error) if isinstance(error, ValueError) else None)
+        if error is not None and not isinstance(error, ValueError):
+            logging.exception("[StreamDiT] a camera frame failed", exc_info=error)
+        self._decoding = False
+        if self._camera_waiting is not None and not self.ws.closed:
+            waiting, self._camera_waiting = self._camera_waiting, None
+            self._decode_camera(*waiting)
+
+    def _camera_answer(self, stream_id: str | None, error: str | None) -> None:
         if error != self._camera_error:
             self._camera_error = error
             if error is not None:
@@ -204,6 +257,8 @@ class Viewer:
             value = request.get(name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high:
                 setattr(self, name, type(VIEWER_DEFAULTS[name])(value))
+        if isinstance(request.get("list"), bool):
+            self.listing = request["list"]
         watch = request.get("watch")
         if not isinstance(watch, list):
             return []
@@ -217,10 +272,17 @@ class Viewer:
             await self._wake.wait()
             self._wake.clear()
             while self._texts or self._frames:
-                if self._texts:
-                    await self.ws.send_str(self._texts.popleft())
-                else:
-                    await self.ws.send_bytes(self._frames.popleft())
+                send = self.ws.send_str(self._texts.popleft()) if self._texts else self.ws.send_bytes(self._frames.popleft())
+                try:
+                    await asyncio.wait_for(send, SEND_TIMEOUT)
+                except asyncio.TimeoutError:   # a viewer that does not read: it costs the others nothing more
+                    self.too_slow = True
+                    try:
+                        await asyncio.wait_for(self.ws.close(code=1008, message=b"too slow: frames waited too long"),
+                                               SEND_TIMEOUT)
+                    except asyncio.TimeoutError:
+                        pass   # the heartbeat ends the connection
+                    return
 
 
 class LiveHub:
@@ -246,7 +308,6 @@ class LiveHub:
         with self._lock:
             self._viewers.add(viewer)
         pump = asyncio.create_task(viewer.pump())
-        viewer.offer_text(listing())
         try:
             async for message in ws:
                 if message.type == WSMsgType.BINARY:
@@ -257,10 +318,13 @@ class LiveHub:
                 if len(message.data) > MAX_TEXT_BYTES:
                     await ws.close(code=1009, message=b"text messages are at most 16 KB")
                     break
+                listed = viewer.listing
                 for stream_id in viewer.configure(message.data):
                     session = STREAMS.get(stream_id)
                     if session is not None:
                         viewer.offer_text(status(stream_id, session))
+                if viewer.listing and not listed:
+                    viewer.offer_text(listing())
         finally:
             with self._lock:
                 self._viewers.discard(viewer)
@@ -273,12 +337,13 @@ class LiveHub:
 
     def send_status(self, stream_id: str, session: Session, owner: str | None) -> None:
         """The stream's state to its viewers and to the browser ``owner`` that queued the run;
-        the list of streams to everyone."""
+        the list of streams to the viewers that asked for it."""
         message, streams = status(stream_id, session), listing()
         for viewer in self.viewers():
             if stream_id in viewer.watching or (owner is not None and viewer.client_id == owner):
                 self._call(viewer.offer_text, message)
-            self._call(viewer.offer_text, streams)
+            if viewer.listing:
+                self._call(viewer.offer_text, streams)
 
     def send_frames(self, stream_id: str, first_index: int, images: torch.Tensor, meta: dict,
                     input_times: list) -> None:
@@ -287,7 +352,7 @@ class LiveHub:
         frame frame n was drawn from, or None."""
         for n, image in enumerate(images):
             now = time.time()
-            takers = [v for v in self.viewers() if v.wants(stream_id, now)]
+            takers = [v for v in self.viewers() if not v.too_slow and v.wants(stream_id, now)]
             encoded: dict[int, bytes] = {}
             for viewer in takers:
                 if viewer.quality not in encoded:
@@ -295,7 +360,14 @@ class LiveHub:
                         {"stream_id": stream_id, "index": first_index + n, "time": now, **meta,
                          **({} if input_times[n] is None else {"input_time": input_times[n]})},
                         jpeg(image, viewer.quality))
-                self._call(viewer.offer_frame, encoded[viewer.quality])
+            if takers:   # one call onto the event loop a frame, however many viewers take it
+                self._call(offer_to, [(viewer, encoded[viewer.quality]) for viewer in takers])
+
+
+def offer_to(pairs: list) -> None:
+    """(viewer, frame message) pairs: each message into its viewer's queue (on the event loop)."""
+    for viewer, message in pairs:
+        viewer.offer_frame(message)
 
 
 HUB = LiveHub()

@@ -176,7 +176,7 @@ class WanStreamFactory:
         stream = Stream(source, self.partition, self.shape, seed=self.seed,
                         grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
         session = Session(DecodedStream(stream, decode), source, self.key, self.wanted,
-                          camera_encoder=lambda: WanVideoEncoder(self))
+                          camera_encoder=lambda: WanVideoEncoder(self), input_size=(self.width, self.height))
         session.attachments.update(held, latents=tap)   # their state counts toward the session's memory
         return session
 

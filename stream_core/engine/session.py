@@ -79,6 +79,7 @@ class Session:
     key: tuple
     schedule: Any
     camera_encoder: Callable[[], Encoder] | None = None
+    input_size: tuple[int, int] | None = None
     camera: LiveFrames | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     running: bool = False

@@ -94,7 +94,7 @@ class NativeStreamFactory:
         weights = next(self.model.parameters())
         stream = Stream(source, self.partition, self.shape, seed=self.seed, device=weights.device, dtype=weights.dtype)
         return Session(DecodedStream(stream, lambda latents: to_images(self.model, latents)), source, self.key,
-                       self.schedule, camera_encoder=lambda: self.encode)
+                       self.schedule, camera_encoder=lambda: self.encode, input_size=(self.width, self.height))
 
     def reconfigure(self, session: Session) -> None:
         session.follow(self.schedule)

@@ -20,7 +20,7 @@ export class LiveClient extends EventTarget {
     super();
     this.url = url;
     this.watching = [];
-    this.options = { quality: 85, max_fps: 60 };
+    this.options = { quality: 85, max_fps: 60, list: false };
     this.streams = {};
     this.socket = null;
     this.closed = false;
@@ -67,6 +67,12 @@ export class LiveClient extends EventTarget {
   watch(ids, options = {}) {
     this.watching = [...ids];
     Object.assign(this.options, options);
+    this.sendRequest();
+  }
+
+  /** Ask for the list of streams (a "streams" event now and whenever a run starts or ends), or stop. */
+  listStreams(on = true) {
+    this.options.list = on;
     this.sendRequest();
   }
 

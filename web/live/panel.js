@@ -109,6 +109,7 @@ export class Panel {
     addStyles(container.ownerDocument);
     container.style.height = "100%";   // the tab's content area has a height; the panel fills it
     container.append(this.root);
+    this.client.listStreams();   // the stream picker, from the moment the panel is shown
   }
 
   // --- what the server says ----------------------------------------------------------
