@@ -29,7 +29,11 @@ async def _body(request: web.Request, *fields: str) -> dict | web.Response:
     cross-site form or text/plain post cannot reach the streams."""
     if request.content_type != "application/json":
         return _error(415, f"send JSON (Content-Type: application/json), not {request.content_type or 'nothing'}")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    try:
+        raw = await request.content.read(MAX_BODY_BYTES + 1)
+    except web.RequestPayloadError:   # e.g. a body that is not what its Content-Encoding says
+        return _error(400, f"the request body cannot be read (Content-Encoding: "
+                           f"{request.headers.get('Content-Encoding', 'none')[:40]!r}); send plain JSON")
     if len(raw) > MAX_BODY_BYTES:
         return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     try:
@@ -129,10 +133,22 @@ async def get_thumbnail(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path)
 
 
+POSTED = {"/streamdit/prompt": '{"stream_id", "prompt"}', "/streamdit/check": '{"stream_id", "prompt"}',
+          "/streamdit/stop": '{"stream_id"}'}
+
+
+async def not_a_get(request: web.Request) -> web.Response:
+    """A GET of a route that takes a POST: what to send instead (not a bare 404)."""
+    return web.json_response({"error": f"POST a JSON object {POSTED[request.path]} to {request.path}"}, status=405,
+                             headers={"Allow": "POST"})
+
+
 def register_routes(routes: web.RouteTableDef) -> None:
     routes.post("/streamdit/prompt")(post_prompt)
     routes.post("/streamdit/check")(post_check)
     routes.post("/streamdit/stop")(post_stop)
+    for path in POSTED:
+        routes.get(path)(not_a_get)
     routes.get("/streamdit/streams")(get_streams)
     routes.get("/streamdit/ws")(HUB.websocket)
     routes.get("/streamdit/view")(get_view)

@@ -30,7 +30,7 @@ def live_prompt_problem(prompt: str) -> str | None:
 MAX_SCHEDULE_CHARS = 100_000   # a schedule's text, and
 MAX_ENTRIES = 1000             # its entries, at most
 MAX_FRAME = 10**9              # the last frame an entry may start at
-_LINE = re.compile(r"^\s*(-?\d{1,12})\s*:\s*(.*?)\s*$")
+_LINE = re.compile(r"^\s*(-?\d+)\s*:\s*(.*?)\s*$")
 
 
 class ScheduleError(ValueError):
@@ -49,7 +49,11 @@ def parse_schedule(text: str) -> tuple[tuple[int, str], ...]:
         match = _LINE.match(line)
         if not match:
             raise ScheduleError(f"line {number}: expected 'frame: prompt', got {line.strip()!r}")
-        frame, prompt = int(match.group(1)), match.group(2)
+        digits, prompt = match.group(1), match.group(2)
+        if len(digits.lstrip("-")) > len(str(MAX_FRAME)):
+            raise ScheduleError(f"line {number}: frame must be >= 0 and <= {MAX_FRAME}, got a number of "
+                                f"{len(digits.lstrip('-'))} digits")
+        frame = int(digits)
         if not 0 <= frame <= MAX_FRAME:
             raise ScheduleError(f"line {number}: frame must be >= 0 and <= {MAX_FRAME}, got {frame}")
         if not prompt:

@@ -78,7 +78,10 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu",
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
     for key, value in state.items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
+        if not value.is_floating_point():
+            raise CheckpointError(f"{path}: weight '{key}' is {str(value.dtype).replace('torch.', '')}, "
+                                  "a StreamDiT's weights are floating point")
+        if not torch.isfinite(value).all():
             raise CheckpointError(f"{path}: weight '{key}' contains NaN or Inf")
     model = StreamDiT(config)
     model.load_state_dict(state)
