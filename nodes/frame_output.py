@@ -86,3 +86,7 @@ class StreamDiTFrameOutput(io.ComfyNode):
             lossless=shown.shape[1] * shown.shape[2] <= PREVIEW_LOSSLESS_PIXELS, quality=90, method=0)
         return io.NodeOutput(images, video, frames.first_index,
                              ui={"images": [preview], "animated": (True,), "streamdit": [metadata]})
+
+
+# the pack's nodes that take a stream's frames, by class, with their check of the inputs given them
+FRAME_CONSUMERS = {"StreamDiTFrameOutput": StreamDiTFrameOutput.validate_inputs}

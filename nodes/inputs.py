@@ -1,6 +1,7 @@
 """What every stream node has: stream id, action, seed, partition, frames, live delivery; their checks."""
 from __future__ import annotations
 
+import inspect
 import time
 
 from comfy_api.latest import io, ui
@@ -9,7 +10,7 @@ from nodes import MAX_RESOLUTION
 from ..stream_core.engine.partition import Partition, PartitionError
 from .registry import STREAMS, stream_id_problem
 from .types import StreamFrames, VideoInputType
-from .validation import problem
+from .validation import InputError, problem
 
 
 def stream_inputs() -> list:
@@ -97,6 +98,28 @@ class StreamNode(io.ComfyNode):
     def node_id(cls) -> str | None:
         """The id of the node being run (to show text on it); None outside a queued prompt."""
         return cls.hidden.unique_id if cls.hidden is not None else None
+
+    @classmethod
+    def refuse_for_an_invalid_consumer(cls, consumers: dict) -> None:
+        """Raise ``InputError`` when a node of this prompt that takes this node's frames was refused by
+        its own check: ComfyUI then runs the prompt's other output nodes, this one among them, and
+        the stream would move on for a run that failed. ``consumers``: node class -> its
+        ``validate_inputs``, for the pack's nodes that take a stream's frames."""
+        hidden = cls.hidden
+        prompt, me = getattr(hidden, "prompt", None), getattr(hidden, "unique_id", None)
+        if not isinstance(prompt, dict) or me is None:
+            return
+        for node_id, node in prompt.items():
+            check = consumers.get(node.get("class_type")) if isinstance(node, dict) else None
+            inputs = node.get("inputs", {}) if check is not None else {}
+            if not any(isinstance(v, list) and v[:1] == [str(me)] for v in inputs.values()):
+                continue
+            literal = {k: v for k, v in inputs.items() if not isinstance(v, list)}
+            names = inspect.signature(check).parameters
+            why = check(**{k: v for k, v in literal.items() if k in names})
+            if why is not True:
+                raise InputError(f"node #{node_id} ({node['class_type']}) takes this stream's frames and was refused "
+                                 f"({why}): the stream does not advance for a prompt that failed")
 
     @classmethod
     def validate_inputs(cls, K=None, N=None, c=None, s=None, stream_id=None):

@@ -8,6 +8,7 @@ from ..stream_core.engine.guidance import GUIDANCE_UNTIL
 from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.session import NativeStreamFactory
+from .frame_output import FRAME_CONSUMERS
 from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
                      video_inputs)
 from .run import RunOptions, run_stream
@@ -44,7 +45,7 @@ class StreamDiTStream(StreamNode):
             ],
             outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
                      io.Image.Output(display_name="images", tooltip="This run's frames as an image batch.")],
-            hidden=[io.Hidden.unique_id],
+            hidden=[io.Hidden.unique_id, io.Hidden.prompt],
             is_output_node=True,
         )
 
@@ -57,5 +58,6 @@ class StreamDiTStream(StreamNode):
                 skip_similar: float = 0.0) -> io.NodeOutput:
         factory = NativeStreamFactory(model.model, model.key, schedule, seed, width, height, Partition(K, N, c, s),
                                       guidance, guidance_until, video_input, skip_similar)
+        cls.refuse_for_an_invalid_consumer(FRAME_CONSUMERS)
         out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
         return io.NodeOutput(out, out.images, ui=recording_ui(out))

@@ -10,6 +10,7 @@ from comfy_api.latest import io
 
 from ..stream_core.engine.frame_input import VideoInput
 from ..stream_core.engine.partition import Partition
+from .frame_output import FRAME_CONSUMERS
 from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
                      video_inputs)
 from .run import RunOptions, run_stream
@@ -70,7 +71,7 @@ class StreamDiTWanStream(StreamNode):
                      io.Latent.Output(display_name="latent",
                                       tooltip="The latent frames this run decoded, for stock nodes (VAE Decode, "
                                               "upscalers).")],
-            hidden=[io.Hidden.unique_id],
+            hidden=[io.Hidden.unique_id, io.Hidden.prompt],
             is_output_node=True,
         )
 
@@ -85,6 +86,7 @@ class StreamDiTWanStream(StreamNode):
         factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
                                    guidance, schedule, model_low_noise, boundary, decoder, video_input, skip_similar,
                                    overlap_decode)
+        cls.refuse_for_an_invalid_consumer(FRAME_CONSUMERS)
         with factory.models_loaded():
             out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
         latents = out.latents if out.latents is not None else torch.empty(0, *factory.shape)   # none decoded this run
