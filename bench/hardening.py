@@ -4,7 +4,10 @@ Rows: how long Cancel takes to stop a run at the largest buffers the shipped tea
 allows (4096 tokens, guided: two model passes per step), in its start-up and while it
 streams; the longest a plain request (/system_stats) waits while a 1 MB schedule is
 refused and while 20,000 re-prompts arrive; and the next 8-frame run after that flood
-against one before it (the baseline).
+against one before it (the baseline). Then a small stream (64x64, the student, 192 frames)
+against itself: while one socket floods it with full-HD noise camera frames (its frames per
+second as a ratio to its rate with no camera, and the longest /system_stats waited), and
+while 300 viewers watch it and never read.
 
 Usage: python bench/hardening.py
 """
@@ -22,6 +25,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "scripts")]
 from comfy_server import ComfyServer  # noqa: E402
+from raw_websocket import send_text, websocket  # noqa: E402
 
 SIZES = [  # (width, height, K, N, c, s): each buffer is 4096 tokens of the shipped teacher (16x16 pixels a token)
     (64, 64, 0, 64, 4, 1),
@@ -79,6 +83,48 @@ def longest_wait(server: ComfyServer, action) -> tuple[float, float]:
     return seconds, max(waits)
 
 
+def small_stream(stream_id: str) -> dict:
+    """The student at 64x64 (N=4 c=2 s=1), 192 frames, not paced: as fast as this machine goes."""
+    workflow = prompt(stream_id, 192, width=64, height=64, K=0, N=4, c=2, s=1, guidance=1.0)
+    workflow["1"]["inputs"]["model_name"] = "streamdit-shapes-64px-distilled.safetensors"
+    return workflow
+
+
+def run_seconds(server: ComfyServer, workflow: dict) -> float:
+    """Seconds the run took on the server (from its start to its success, as its messages say)."""
+    entry = server.run(workflow)
+    times = {m[0]: m[1]["timestamp"] for m in entry["status"]["messages"]}
+    return (times["execution_success"] - times["execution_start"]) / 1000
+
+
+def noise_jpeg(width: int, height: int) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)).save(
+        buffer, format="JPEG", quality=60)
+    return buffer.getvalue()
+
+
+def camera_flood(server: ComfyServer, stream_id: str, done: threading.Event) -> int:
+    """Full-HD noise camera frames to ``stream_id`` on one socket, as fast as it takes them, until
+    ``done``; returns how many were sent."""
+    import struct
+    jpeg = noise_jpeg(1920, 1080)
+    meta = json.dumps({"stream_id": stream_id, "strength": 0.6, "stamp": 0}).encode()
+    message = struct.pack(">II", 2, len(meta)) + meta + jpeg
+    _, sock = websocket(server)
+    sent = 0
+    while not done.is_set():
+        send_text(sock, message, opcode=2)
+        sent += 1
+    send_text(sock, json.dumps({"camera_off": stream_id}).encode())
+    sock.close()
+    return sent
+
+
 def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as base, ComfyServer(base) as server:
@@ -111,7 +157,32 @@ def main() -> None:
         after = time.monotonic() - start
         rows.append(("the next 8-frame run after them", after, f"s (before the flood: {before:.2f} s, "
                                                                f"ratio {after / before:.2f})"))
-    print(f"{platform.machine()}, {os.cpu_count()} cores; the shipped teacher, guidance 3, through ComfyUI's server")
+
+        small = small_stream("small")
+        run_seconds(server, small)                                        # warm
+        alone = run_seconds(server, small)
+        rows.append(("a 64x64 stream, 192 frames, no camera (the baseline)", alone, f"s, {192 / alone:.1f} frames/s"))
+        done, sent, timed = threading.Event(), {}, {}
+        flooding = threading.Thread(target=lambda: sent.update(frames=camera_flood(server, "small", done)))
+        flooding.start()
+        _, wait = longest_wait(server, lambda: timed.update(seconds=run_seconds(server, small)))
+        done.set()
+        flooding.join()
+        rows.append(("the same while one socket sends full-HD noise camera frames", timed["seconds"],
+                     f"s ({sent['frames']} frames sent; {timed['seconds'] / alone:.2f}x its time alone; "
+                     f"/system_stats waited at most {wait:.3f} s)"))
+        viewers = []
+        for _ in range(300):
+            _, sock = websocket(server)
+            send_text(sock, b'{"watch": ["small"], "max_fps": 240}')
+            viewers.append(sock)
+        watched = run_seconds(server, small)
+        for sock in viewers:
+            sock.close()
+        rows.append(("the same with 300 viewers that never read", watched,
+                     f"s ({watched / alone:.2f}x its time alone)"))
+    print(f"{platform.machine()}, {os.cpu_count()} cores; the shipped teacher, guidance 3 (the student for the "
+          "64x64 rows), through ComfyUI's server")
     print("| case | seconds | |")
     print("|---|---|---|")
     for case, seconds, note in rows:

@@ -53,6 +53,11 @@ def test_missing_unexpected_and_misshapen_weights_are_named(saved, tmp_path):
     _rewrite(bad, nan, meta)
     with pytest.raises(CheckpointError, match=f"weight '{first}' contains NaN"):
         load(bad)
+    whole = dict(tensors)
+    whole[first] = torch.ones_like(tensors[first], dtype=torch.int32)     # loading would round it silently
+    _rewrite(bad, whole, meta)
+    with pytest.raises(CheckpointError, match=f"weight '{first}' is int32, a StreamDiT's weights are floating point"):
+        load(bad)
 
 
 def test_corrupt_or_foreign_files_are_refused(saved, tmp_path):

@@ -9,15 +9,16 @@ import copy
 import io
 import json
 import os
-import socket
 import struct
 import time
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageSequence
 
 from comfy_server import ComfyServer
+from raw_websocket import receive, send_text, websocket
 from conftest import ROOT, load_workflow
 from tiny_wan import wan_stream_prompt, write_tiny_wan
 
@@ -59,15 +60,18 @@ def answer(server, make, victim: str = "victim", twin: str = "twin") -> str:
     """What the server says of the bad prompt ``make(victim)``: its validation errors (HTTP 400)
     or its execution error; fails the test if the prompt succeeds. The stream node is an output
     node, so when only another output node is bad ComfyUI runs the rest (HTTP 200 with node
-    errors): then ``make(twin)`` runs too, and the two streams stay in step."""
+    errors): then ``make(twin)`` runs too, and the two streams stay in step; unless the bad node takes
+    the stream's frames, when the stream node refuses to advance for the failed prompt."""
     status, reply = server.queue(make(victim))
     if status == 400:
         return json.dumps(reply)
     assert status == 200, reply
     entry = server.wait(reply["prompt_id"], timeout=120)
     if reply.get("node_errors"):
-        assert entry["status"]["status_str"] == "success"
-        assert server.run(make(twin))["status"]["status_str"] == "success"
+        if entry["status"]["status_str"] == "success":   # the bad node takes nothing from the stream: it ran on
+            assert server.run(make(twin))["status"]["status_str"] == "success"
+        else:                                            # it takes the stream's frames: the stream stayed where it was
+            assert "the stream does not advance for a prompt that failed" in json.dumps(entry["status"]["messages"])
         return json.dumps(reply["node_errors"])
     assert entry["status"]["status_str"] == "error", "the bad input was accepted"
     return json.dumps([m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"])
@@ -162,7 +166,7 @@ NATIVE_CASES = [   # (node, input, bad value, what the answer must say)
     (SCHEDULE, "schedule", "0: a\n0: b", "line 2: frame 0 already has a prompt"),
     (SCHEDULE, "schedule", "-3: a", "frame must be >= 0"),
     (SCHEDULE, "schedule", "99999999999: a", "frame must be >= 0 and <= 1000000000"),
-    (SCHEDULE, "schedule", "999999999999999999999: a", "expected 'frame: prompt'"),
+    (SCHEDULE, "schedule", "999999999999999999999: a", "frame must be >= 0 and <= 1000000000, got a number of 21 digits"),
     (SCHEDULE, "schedule", "0: " + "x" * 1001, "prompt longer than 1000"),
     (SCHEDULE, "schedule", "\n".join(f"{i}: a red circle" for i in range(105_000)), "at most 100000 are allowed"),
     (SCHEDULE, "schedule", "\n".join(f"{i}: a" for i in range(1001)), "at most 1000 entries"),
@@ -276,6 +280,53 @@ def test_a_bad_request_gets_a_clear_4xx_and_the_stream_goes_on(server, started, 
     in_lockstep(server, native, FRAMES)
 
 
+def test_a_body_unlike_its_encoding_and_a_get_of_a_post_route_are_answered_clearly(server, started):
+    """A body sent with Content-Encoding: deflate that is not deflate got HTTP 500 ("Server got itself
+    in trouble"); a GET of a route that takes a POST was a bare 404 with no body."""
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(server.url + "/streamdit/prompt", data=b'{"stream_id": "victim", "prompt": "x"}',
+                                     method="POST", headers={"Content-Type": "application/json",
+                                                             "Content-Encoding": "deflate"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400 and "cannot be read (Content-Encoding: 'deflate')" in json.loads(
+        refused.value.read())["error"]
+    for path, fields in (("/streamdit/prompt", "stream_id"), ("/streamdit/stop", "stream_id"),
+                         ("/streamdit/check", "prompt")):
+        status, reply = server.request("GET", path)
+        assert status == 405 and reply["error"].startswith("POST a JSON object") and fields in reply["error"], reply
+    in_lockstep(server, native, FRAMES)
+
+
+def test_stop_cancel_and_reprompt_at_random_moments_end_each_run_cleanly(server, started):
+    """Stop, ComfyUI's Cancel and a live re-prompt sent at seeded random moments of real-time runs
+    (before the first step, in start-up, between steps, at the end): every run ends as success, or
+    as interrupted for a Cancel, never with an error; the stream goes on after. Bounded: 12 runs."""
+    import random
+    rng = random.Random(36)
+    prompt = set_input(native("moments", frames=48), STREAM, None, {"realtime": True, "fps": 48.0})
+    for turn in range(12):
+        action, delay = rng.choice(["stop", "cancel", "prompt"]), rng.uniform(0.0, 1.2)
+        status, reply = server.queue(prompt)
+        assert status == 200, reply
+        time.sleep(delay)
+        if action == "stop":
+            code, _ = server.request("POST", "/streamdit/stop", {"stream_id": "moments"})
+            assert code in (202, 404, 409)          # started, not yet made, or already over
+        elif action == "cancel":
+            server.request("POST", "/interrupt", {})
+        else:
+            code, _ = server.request("POST", "/streamdit/prompt", {"stream_id": "moments", "prompt": "a blue square"})
+            assert code in (202, 404)
+        entry = server.wait(reply["prompt_id"], timeout=120)
+        kinds = [message[0] for message in entry["status"]["messages"]]
+        assert "execution_error" not in kinds, (turn, action, round(delay, 2), entry["status"])
+        assert entry["status"]["status_str"] == "success" or "execution_interrupted" in kinds, (turn, action, kinds)
+    assert server.run(native("moments"))["status"]["status_str"] == "success"
+    in_lockstep(server, native, FRAMES)
+
+
 def raw_post(server, path: str, body: bytes, content_type: str) -> tuple[int, dict]:
     import urllib.error
     import urllib.request
@@ -288,51 +339,6 @@ def raw_post(server, path: str, body: bytes, content_type: str) -> tuple[int, di
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
-
-
-def websocket(server, origin: str | None = None, timeout: float = 10.0):
-    """A raw websocket to /streamdit/ws (stdlib only): returns (HTTP status, socket)."""
-    import base64
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
-    key = base64.b64encode(os.urandom(16)).decode()
-    lines = [f"GET /streamdit/ws HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Upgrade: websocket",
-             "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
-    if origin:
-        lines.append(f"Origin: {origin}")
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    return int(head.split()[1]), sock
-
-
-def send_text(sock, payload: bytes, opcode: int = 1) -> None:
-    """One masked text frame (client to server); ``opcode`` 2: a binary one."""
-    mask = os.urandom(4)
-    n = len(payload)
-    header = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
-                                       if n < 65536 else bytes([0x80 | 127]) + n.to_bytes(8, "big"))
-    masked = (np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)).tobytes()
-    sock.sendall(header + mask + masked)
-
-
-def receive(sock) -> tuple[int, bytes]:
-    """One frame from the server: (opcode, payload)."""
-    def exactly(n):
-        data = b""
-        while len(data) < n:
-            chunk = sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
-    first, second = exactly(2)
-    n = second & 0x7F
-    if n == 126:
-        n = int.from_bytes(exactly(2), "big")
-    elif n == 127:
-        n = int.from_bytes(exactly(8), "big")
-    return first & 0x0F, exactly(n)
 
 
 SOCKET_CASES = [   # (what the viewer sends, what must follow)
@@ -357,7 +363,8 @@ def test_a_bad_viewer_message_is_refused_or_ignored_and_the_stream_goes_on(serve
     else:
         status, sock = websocket(server)
         assert status == 101
-        opcode, listing = receive(sock)                       # the list of streams comes first
+        send_text(sock, b'{"list": true}')
+        opcode, listing = receive(sock)                       # the list of streams, asked for
         assert opcode == 1 and json.loads(listing)["type"] == "streams"
         send_text(sock, sent)
         if then == "closed":                                  # too large a message: the server closes
@@ -369,6 +376,38 @@ def test_a_bad_viewer_message_is_refused_or_ignored_and_the_stream_goes_on(serve
             assert opcode == 1 and json.loads(status_message)["stream_id"] == "victim"
         sock.close()
     in_lockstep(server, native, FRAMES)
+
+
+def test_a_stream_does_not_advance_for_a_prompt_whose_frame_output_was_refused(server, started):
+    """ComfyUI runs a prompt's valid output nodes when another fails its check; the stream node is
+    one, and it would move its stream on for the user's failed run."""
+    before = server.get("/streamdit/streams")["victim"]["frames"]
+    status, reply = server.queue(set_input(native("victim"), FRAMES, "fps", -1.0))
+    assert status == 200 and FRAMES in reply["node_errors"], reply
+    entry = server.wait(reply["prompt_id"], timeout=120)
+    assert entry["status"]["status_str"] == "error"
+    assert "node #4 (StreamDiTFrameOutput) takes this stream's frames and was refused" in json.dumps(
+        entry["status"]["messages"])
+    assert server.get("/streamdit/streams")["victim"]["frames"] == before
+    in_lockstep(server, native, FRAMES)
+
+
+def test_the_list_of_streams_goes_only_to_viewers_that_ask_for_it(server, started):
+    """Stream ids are people's text: the list goes to the viewers that ask for it (the panel, the
+    viewer's picker), not to every page that is open."""
+    _, quiet = websocket(server)
+    _, asking = websocket(server)
+    send_text(asking, b'{"list": true}')
+    opcode, first = receive(asking)
+    assert opcode == 1 and json.loads(first)["type"] == "streams" and "victim" in json.loads(first)["streams"]
+    in_lockstep(server, native, FRAMES)                   # runs start and end
+    send_text(quiet, b'{"watch": ["victim"]}')
+    opcode, message = receive(quiet)
+    assert opcode == 1 and json.loads(message)["type"] == "status"   # nothing came before it: no list
+    opcode, message = receive(asking)
+    assert opcode == 1 and json.loads(message)["type"] == "streams"  # the one that asked heard of the runs
+    quiet.close()
+    asking.close()
 
 
 def camera_message(header: dict, image: bytes, kind: int = 2) -> bytes:
@@ -404,7 +443,6 @@ CAMERA_CASES = [   # (a camera message from the panel, what the answer says)
 def test_a_bad_camera_frame_is_answered_and_feeds_nothing(server, started, sent, message):
     status, sock = websocket(server)
     assert status == 101
-    receive(sock)                                             # the list of streams
     send_text(sock, sent, opcode=2)
     opcode, answer_ = receive(sock)
     assert opcode == 1 and message in json.loads(answer_)["error"], answer_
@@ -416,6 +454,61 @@ def test_a_bad_camera_frame_is_answered_and_feeds_nothing(server, started, sent,
 
 def test_after_bad_camera_frames_the_stream_goes_on(server, started):
     in_lockstep(server, native, FRAMES)
+
+
+def test_300_viewers_that_never_read_cost_the_stream_nothing(server, started):
+    """300 sockets watch the victim and never read: its runs still give its twin's frames, and the
+    server answers other requests meanwhile (their frames wait in bounded queues, oldest dropped)."""
+    sockets = []
+    try:
+        for _ in range(300):
+            status, sock = websocket(server)
+            assert status == 101
+            send_text(sock, b'{"watch": ["victim"], "max_fps": 240}')
+            sockets.append(sock)
+        in_lockstep(server, lambda stream_id: native(stream_id, frames=32), FRAMES)
+        assert server.get("/streamdit/streams")["victim"]["running"] is False
+    finally:
+        for sock in sockets:
+            sock.close()
+    in_lockstep(server, native, FRAMES)
+
+
+def test_a_camera_frame_larger_than_the_stream_is_scaled_as_it_arrives(pack):
+    """A full-HD camera frame to a 64x64 stream is decoded at a reduced scale and waits at the
+    stream's size: what a flood of them holds is what small ones would."""
+    live = pack("nodes.live")
+    big = encoded((1920, 1080))
+    image = live.camera_image(big, (64, 64))
+    assert image.shape == (64, 64, 3) and image.dtype == torch.uint8
+    assert abs(image.float().mean(dim=(0, 1)) - torch.tensor([200.0, 30.0, 30.0])).max() < 4
+    assert live.camera_image(GOOD_JPEG, None).shape == (64, 64, 3)
+
+
+def test_a_viewer_that_does_not_read_is_closed_after_a_bound(pack, monkeypatch):
+    """Its messages wait at most SEND_TIMEOUT; then the viewer is closed and takes no more frames."""
+    import asyncio
+    live = pack("nodes.live")
+    monkeypatch.setattr(live, "SEND_TIMEOUT", 0.05)
+
+    class Stuck:   # a socket whose peer never reads: a send never completes
+        closed, close_code = False, None
+
+        async def send_bytes(self, data):
+            await asyncio.Event().wait()
+
+        async def close(self, code, message):
+            self.closed, self.close_code = True, code
+
+    async def run():
+        viewer = live.Viewer(Stuck(), None)
+        viewer.watching = frozenset({"s"})
+        viewer.offer_frame(b"frame")
+        await asyncio.wait_for(viewer.pump(), 5)
+        return viewer
+
+    viewer = asyncio.run(run())
+    assert viewer.too_slow and viewer.ws.closed and viewer.ws.close_code == 1008
 
 
 def test_a_flood_of_prompts_coalesces_into_one(server):

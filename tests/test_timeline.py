@@ -17,6 +17,8 @@ def test_schedule_parses_and_sorts():
     ("0: a\n0: b", "line 2: frame 0 already has a prompt"),
     ("\n# only a comment\n", "the schedule is empty"),
     ("0: " + "x" * 1001, "line 1: prompt longer than 1000"),
+    ("1234567890123: a", r"line 1: frame must be >= 0 and <= 1000000000, got a number of 13 digits"),
+    ("0: a\n" + "9" * 5000 + ": b", r"line 2: frame must be >= 0 and <= 1000000000, got a number of 5000 digits"),
 ])
 def test_bad_schedule_lines_are_named(text, message):
     with pytest.raises(ScheduleError, match=message):
