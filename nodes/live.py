@@ -13,8 +13,14 @@ starts or ends and when its timeline changes (to the stream's viewers, and to th
 that queued the run, so its panel can follow the run), and ``{"type": "streams", "streams": {id: {"running", "frames"}}}``
 to the viewers that asked for the list (``"list": true``: the panel, the viewer's stream picker), when
 they ask and whenever a run starts or ends. A viewer sends JSON text
-``{"watch": [stream ids], "list": true | false, "quality": 10..100, "max_fps": 1..240}``. A viewer that falls
-behind loses its oldest frames, never its newest, and never a status.
+``{"watch": [stream ids], "list": true | false, "quality": 10..100, "max_fps": 1..240}`` and, as it
+receives frames, ``{"ack": frames received on this connection}``. The server's first message is
+``{"type": "hello", "token"}``, which the viewer echoes (``{"hello": token}``) to show it reads:
+frames go to a viewer once it has, and at most ``FRAME_WINDOW`` beyond the last it acknowledged,
+so one that does not read costs the streams nothing.
+The server reads each socket at most ``READ_MESSAGES_PER_SECOND`` messages and
+``READ_BYTES_PER_SECOND`` bytes a second. A viewer that falls
+behind loses frames (of those waiting to be sent, the oldest), never a status.
 
 The panel's camera sends its frames as binary messages, at most ``MAX_CAMERA_FPS`` a second:
 
@@ -33,6 +39,7 @@ import asyncio
 import io
 import json
 import logging
+import secrets
 import struct
 import threading
 import time
@@ -58,6 +65,9 @@ MAX_CAMERA_PIXELS = 1920 * 1080
 MAX_CAMERA_FPS = 60.0
 FRAME_BACKLOG = 48        # frames a viewer may have waiting before its oldest are dropped
 SEND_TIMEOUT = 10.0       # seconds one message may wait for a viewer to read it before it is closed
+FRAME_WINDOW = 32         # frames a viewer is sent beyond the last it acknowledged ({"ack": frames received})
+READ_MESSAGES_PER_SECOND = 2 * 60.0    # what the server reads of one socket, at most, on average:
+READ_BYTES_PER_SECOND = 2 * 2**20      # more waits in the sender's own buffers (its camera stalls)
 FRAME_BURST = 16          # frames a viewer may take at once above its max_fps (a chunk leaves at once)
 MAX_WATCHED = 16          # streams one viewer may watch
 NODE_PREVIEW_FPS = 8.0    # the newest frame on the stream node, at most this often
@@ -166,6 +176,9 @@ class Viewer:
         self.quality, self.max_fps = VIEWER_DEFAULTS["quality"], VIEWER_DEFAULTS["max_fps"]
         self.dropped = 0
         self.too_slow = False                                # it did not read for SEND_TIMEOUT: closed
+        self.sent = self.acked = 0                           # frames handed to it; frames it says it received
+        self.token = secrets.token_hex(8)                    # its hello, which it echoes once it reads
+        self.reads = False
         self._frames: deque[bytes] = deque()
         self._texts: deque[str] = deque(maxlen=256)
         self._wake = asyncio.Event()
@@ -219,13 +232,20 @@ class Viewer:
                 self.offer_text({"type": "camera", "stream_id": stream_id, "error": error})
 
     def wants(self, stream_id: str, now: float) -> bool:
-        """Whether the next frame of ``stream_id`` goes to this viewer: it watches the stream, and
-        the frame fits ``max_fps`` on average (a token bucket of ``FRAME_BURST`` frames)."""
-        if stream_id not in self.watching:
+        """Whether the next frame of ``stream_id`` goes to this viewer: it watches the stream, it has
+        shown that it reads (it echoed its hello) and acknowledged all but ``FRAME_WINDOW`` of the
+        frames it was sent (a viewer that does not read is sent nothing, or no more: it costs the
+        stream nothing), and the frame fits ``max_fps`` on average (a token bucket of
+        ``FRAME_BURST`` frames)."""
+        if stream_id not in self.watching or not self.reads:
+            return False
+        if self.sent - self.acked >= FRAME_WINDOW:
+            self.dropped += 1
             return False
         allowed, since = self._budget.get(stream_id, (FRAME_BURST, now))
         allowed = min(FRAME_BURST, allowed + (now - since) * self.max_fps)
         self._budget[stream_id] = (allowed - 1, now) if allowed >= 1 else (allowed, now)
+        self.sent += allowed >= 1
         return allowed >= 1
 
     def offer_frame(self, message: bytes) -> None:
@@ -259,6 +279,11 @@ class Viewer:
                 setattr(self, name, type(VIEWER_DEFAULTS[name])(value))
         if isinstance(request.get("list"), bool):
             self.listing = request["list"]
+        if request.get("hello") == self.token:
+            self.reads = True
+        ack = request.get("ack")
+        if isinstance(ack, int) and not isinstance(ack, bool) and self.acked < ack <= self.sent:
+            self.acked = ack
         watch = request.get("watch")
         if not isinstance(watch, list):
             return []
@@ -285,6 +310,25 @@ class Viewer:
                     return
 
 
+class ReadPace:
+    """How long to wait before reading one socket's next message, so that the server reads at most
+    ``messages`` messages and ``bytes_per_second`` bytes a second of it on average (bursts of a
+    tenth of a second pass at once): what a sender sends faster waits in its own buffers, and a
+    flood stalls its sender instead of the server's event loop."""
+
+    BURST = 0.1   # seconds of the budget a sender may spend at once
+
+    def __init__(self, messages: float, bytes_per_second: float):
+        self.messages, self.bytes_per_second = messages, bytes_per_second
+        self._free_at = 0.0
+
+    def wait(self, size: int, now: float) -> float:
+        """Seconds to wait after a message of ``size`` bytes read at ``now``."""
+        cost = max(1.0 / self.messages, size / self.bytes_per_second)
+        self._free_at = max(self._free_at, now - self.BURST) + cost
+        return max(0.0, self._free_at - now)
+
+
 class LiveHub:
     """The connected viewers; safe to call from the thread that runs the streams."""
 
@@ -308,8 +352,12 @@ class LiveHub:
         with self._lock:
             self._viewers.add(viewer)
         pump = asyncio.create_task(viewer.pump())
+        viewer.offer_text({"type": "hello", "token": viewer.token})
+        pace = ReadPace(READ_MESSAGES_PER_SECOND, READ_BYTES_PER_SECOND)
         try:
             async for message in ws:
+                size = len(message.data) if isinstance(message.data, (bytes, str)) else 0
+                await asyncio.sleep(pace.wait(size, time.monotonic()))
                 if message.type == WSMsgType.BINARY:
                     viewer.camera(message.data)
                     continue

@@ -10,7 +10,8 @@ import numpy as np
 
 
 def websocket(server, origin: str | None = None, timeout: float = 10.0):
-    """A raw websocket to ``server``'s (a ComfyServer) /streamdit/ws: returns (HTTP status, socket)."""
+    """A raw websocket to ``server``'s (a ComfyServer) /streamdit/ws: returns (HTTP status, socket).
+    The server's hello is read and not echoed: such a socket is sent statuses, never frames."""
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [f"GET /streamdit/ws HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Upgrade: websocket",
@@ -21,7 +22,11 @@ def websocket(server, origin: str | None = None, timeout: float = 10.0):
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
-    return int(head.split()[1]), sock
+    status = int(head.split()[1])
+    if status == 101:
+        opcode, hello = receive(sock)
+        assert opcode == 1 and b'"hello"' in hello, hello
+    return status, sock
 
 
 def send_text(sock, payload: bytes, opcode: int = 1) -> None:

@@ -251,6 +251,32 @@ def test_the_pop_out_and_the_standalone_viewer_show_the_stream(page, browser_and
     poll(lambda: idle(server), what="the run to stop")
 
 
+def test_no_stream_id_reaches_another_tab_as_html(page):
+    """Another browser fills the streams (at most 8 are kept), then queues a stream whose id is
+    markup: that id was accepted, and "stream 'fill0' was dropped to make room for '<img ...>'"
+    went to every tab as the node's progress text, which frontend 1.32 renders as HTML (the script
+    ran in this page). Now the id is refused before the prompt runs, and what the pack says on a
+    node goes to the browser that queued the prompt alone."""
+    server = page.server
+    load(page, "streamdit_continue_stream")                           # this page shows a node #3 too
+    page.evaluate("() => { window.__xss = 0; }")
+
+    def stream(stream_id: str) -> dict:
+        prompt = load_workflow("streamdit_continue_stream")
+        prompt["3"]["inputs"].update(stream_id=stream_id, frames=2)
+        del prompt["5"]
+        return prompt
+
+    for i in range(9):                                                 # the ninth drops the first: a message
+        assert server.run(stream(f"fill{i}"))["status"]["status_str"] == "success"
+    status, answer = server.queue(stream("<img src=x onerror=window.__xss=1>"))
+    assert status == 400 and "a stream id has letters, digits, spaces and - _ . : only" in str(answer)
+    page.evaluate("() => new Promise(r => setTimeout(r, 500))")       # what would have been sent, arrives
+    assert page.evaluate("() => window.__xss") == 0
+    assert page.locator("img[src='x']").count() == 0
+    assert "was dropped to make room" not in page.locator("body").inner_text()
+
+
 def test_the_whole_panel_is_usable_at_1280x720(page):
     shot(page, "panel-1280x720")
     for name in ("select", "live", "play", "scrub", "fit", "fullscreen", "popout", "stop", "input", "switch", "camera",

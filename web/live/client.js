@@ -3,6 +3,7 @@
 
 const FRAME = 1;
 const CAMERA = 2;
+const ACK_EVERY = 4;   // frames between two acknowledgements (well inside the server's window)
 
 /** A binary frame message -> {stream_id, index, fps, session, meta, blob}. */
 export function parseFrame(buffer) {
@@ -31,7 +32,10 @@ export class LiveClient extends EventTarget {
     if (this.closed) return;
     const socket = new WebSocket(this.url());
     socket.binaryType = "arraybuffer";
-    socket.addEventListener("open", () => this.sendRequest());
+    socket.addEventListener("open", () => {
+      this.received = 0;   // frames received on this connection
+      this.sendRequest();
+    });
     socket.addEventListener("message", (e) => this.receive(e.data));
     socket.addEventListener("close", () => {
       this.socket = null;
@@ -45,11 +49,16 @@ export class LiveClient extends EventTarget {
   receive(data) {
     if (data instanceof ArrayBuffer) {
       const frame = parseFrame(data);
+      this.received += 1;
+      // the server sends a few frames beyond the last acknowledged (nodes/live.py FRAME_WINDOW)
+      if (this.received % ACK_EVERY === 0) this.send({ ack: this.received });
       if (frame) this.emit("frame", frame);
       return;
     }
     const message = JSON.parse(data);
-    if (message.type === "streams") {
+    if (message.type === "hello") {
+      this.send({ hello: message.token });   // frames come once the server knows this end reads
+    } else if (message.type === "streams") {
       this.streams = message.streams;
       this.emit("streams", message.streams);
     } else if (message.type === "status") {
@@ -77,9 +86,11 @@ export class LiveClient extends EventTarget {
   }
 
   sendRequest() {
-    if (this.socket?.readyState === WebSocket.OPEN) {
-      this.socket.send(JSON.stringify({ watch: this.watching, ...this.options }));
-    }
+    this.send({ watch: this.watching, ...this.options });
+  }
+
+  send(message) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
   /** One camera frame (JPEG bytes) into a stream: header {strength, stamp}; false when not connected. */
@@ -97,7 +108,7 @@ export class LiveClient extends EventTarget {
   }
 
   cameraOff(streamId) {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ camera_off: streamId }));
+    this.send({ camera_off: streamId });
   }
 
   close() {
