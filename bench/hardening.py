@@ -5,7 +5,7 @@ allows (4096 tokens, guided: two model passes per step), in its start-up and whi
 streams; the longest a plain request (/system_stats) waits while a 1 MB schedule is
 refused and while 20,000 re-prompts arrive; and the next 8-frame run after that flood
 against one before it (the baseline). Then a small stream (64x64, the student, 192 frames)
-against itself, medians of three runs taken in turn: fed by a socket flooding it with
+against itself, medians of five runs taken in turn: fed by a socket flooding it with
 full-HD noise camera frames, against fed by a camera at its own size and rate (and the
 longest /system_stats waited); watched by 300 sockets that never read, against by none.
 
@@ -149,7 +149,7 @@ def watched_run(server: ComfyServer, stream_id: str, viewers: int) -> float:
     return seconds
 
 
-def small_stream_rows(server: ComfyServer, repeats: int = 3) -> list[tuple[str, float, str]]:
+def small_stream_rows(server: ComfyServer, repeats: int = 5) -> list[tuple[str, float, str]]:
     """The small stream's rows, each the median of ``repeats`` runs taken in turn (this machine's
     own noise is tens of percent): fed by a camera at its size and rate, then by a full-HD flood
     instead; watched by nobody, then by 300 sockets that never read."""
