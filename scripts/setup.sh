@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEPS="$ROOT/.deps"
 PY="${PYTHON:-python3}"
 EDITION="${1:-0.3.75}"
-NEWEST_FRONTEND=1.58.1
+source "$ROOT/scripts/versions.sh"
 
 case "$EDITION" in
   0.3.75)
@@ -25,13 +25,13 @@ case "$EDITION" in
   0.33)
     VENV="$ROOT/.venv-0.33"
     COMFY="$DEPS/comfyui-0.33"
-    TARBALL="${STREAMDIT_SHARED:-$ROOT/../shared}/comfyui/ComfyUI-0.33.0.tar.gz"
+    TARBALL="$NEWER_COMFYUI_TARBALL"
     TORCH=(torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0)   # newer ComfyUI imports torchaudio with comfy.sd
     ;;
   *) echo "setup: unknown ComfyUI '$EDITION' (0.3.75 or 0.33)" >&2; exit 2 ;;
 esac
 STAMP="$VENV/.setup-done"
-KEY="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$0" | sha256sum | cut -c1-16) $COMFY"
+KEY="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$0" "$ROOT/scripts/versions.sh" | sha256sum | cut -c1-16) $COMFY"
 
 step_start=0
 step() { step_start=$SECONDS; echo "setup [$EDITION]: $*"; }

@@ -10,8 +10,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-TARBALL="${STREAMDIT_SHARED:-$ROOT/../shared}/comfyui/ComfyUI-0.33.0.tar.gz"
-NEWEST_FRONTEND=1.58.1
+source "$ROOT/scripts/versions.sh"
+TARBALL="$NEWER_COMFYUI_TARBALL"
 BROWSER_TESTS=(tests/test_browser.py tests/test_templates.py)
 
 # pytest on ComfyUI $1 with frontend $2 ("" = the one that ComfyUI pins), then the rest of the arguments
