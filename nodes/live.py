@@ -149,19 +149,6 @@ def camera_image(jpeg: bytes, size: tuple[int, int] | None) -> torch.Tensor:
     return torch.from_numpy(pixels.copy())
 
 
-def feed_camera(stream_id: str, header: dict, jpeg: bytes) -> None:
-    """One camera frame into stream ``stream_id`` (off the event loop: the decode costs milliseconds);
-    ValueError saying why not."""
-    session = STREAMS.get(stream_id)
-    if session is None:
-        raise ValueError(f"no stream with id {stream_id!r}: queue it first")
-    image = camera_image(jpeg, session.input_size)
-    was_on = session.camera is not None
-    session.feed(image, header.get("strength", DEFAULT_STRENGTH), header.get("stamp", 0.0))
-    if not was_on:
-        STREAMS.changed(stream_id)
-
-
 CAMERA_DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamdit-camera")
 
 
@@ -187,13 +174,15 @@ class Viewer:
         self._camera_error: str | None = None
         self._decoding = False                               # a camera frame of this viewer on the worker
         self._camera_waiting: tuple[dict, bytes] | None = None   # the newest that arrived meanwhile
+        self._camera_epoch = 0                               # moves on at each camera-off: frames before it are void
         self.camera_dropped = 0                              # camera frames replaced while waiting
 
     def camera(self, data: bytes) -> None:
         """A camera frame from this browser into its stream (at most ``MAX_CAMERA_FPS`` a second;
         faster ones are dropped). Its header is read here, on the event loop; its image is decoded
-        and scaled on the camera worker, one of this viewer's frames at a time: a frame that
-        arrives while one is decoding waits in its place, replacing (dropping) any that waited.
+        and scaled on the camera worker, one of this viewer's frames at a time (a frame that
+        arrives while one is decoding waits in its place, replacing (dropping) any that waited),
+        then fed to its stream back on the event loop, in order with this viewer's camera-off.
         A refusal is answered once, not once per frame."""
         now = time.monotonic()
         if now - self._camera_at < 1.0 / MAX_CAMERA_FPS:
@@ -211,15 +200,31 @@ class Viewer:
         self._decode_camera(header, jpeg)
 
     def _decode_camera(self, header: dict, jpeg: bytes) -> None:
+        stream_id = header["stream_id"]
+        session = STREAMS.get(stream_id)
+        if session is None:
+            self._camera_answer(stream_id, f"no stream with id {stream_id!r}: queue it first")
+            return
         self._decoding = True
-        done = asyncio.get_running_loop().run_in_executor(CAMERA_DECODER, feed_camera, header["stream_id"], header, jpeg)
-        done.add_done_callback(lambda future: self._camera_decoded(header["stream_id"], future))
+        done = asyncio.get_running_loop().run_in_executor(CAMERA_DECODER, camera_image, jpeg, session.input_size)
+        epoch = self._camera_epoch
+        done.add_done_callback(lambda future: self._camera_decoded(stream_id, session, header, epoch, future))
 
-    def _camera_decoded(self, stream_id: str, future) -> None:
-        error = future.exception() if not future.cancelled() else None
-        self._camera_answer(stream_id, str(error) if isinstance(error, ValueError) else None)
-        if error is not None and not isinstance(error, ValueError):
-            logging.exception("[StreamDiT] a camera frame failed", exc_info=error)
+    def _camera_decoded(self, stream_id: str, session: Session, header: dict, epoch: int, future) -> None:
+        """On the event loop, in order with this viewer's other messages: the decoded frame into its
+        stream, unless the camera was turned off meanwhile (it would turn it back on)."""
+        error = None
+        try:
+            if epoch == self._camera_epoch and STREAMS.get(stream_id) is session:
+                was_on = session.camera is not None
+                session.feed(future.result(), header.get("strength", DEFAULT_STRENGTH), header.get("stamp", 0.0))
+                if not was_on:
+                    STREAMS.changed(stream_id)
+        except ValueError as e:
+            error = str(e)
+        except Exception:   # noqa: BLE001 - a frame's failure must not end the viewer's connection
+            logging.exception("[StreamDiT] a camera frame failed")
+        self._camera_answer(stream_id, error)
         self._decoding = False
         if self._camera_waiting is not None and not self.ws.closed:
             waiting, self._camera_waiting = self._camera_waiting, None
@@ -269,6 +274,9 @@ class Viewer:
             return []
         camera_off = request.get("camera_off")
         session = STREAMS.get(camera_off) if isinstance(camera_off, str) else None
+        if isinstance(camera_off, str):   # this viewer's frames still decoding or waiting are void
+            self._camera_epoch += 1
+            self._camera_waiting = None
         if session is not None:
             session.request_camera_off()
             STREAMS.changed(camera_off)   # a restart with the same inputs is no longer the cached one

@@ -165,7 +165,7 @@ def issues_panel_lists_the_files(page, name: str, wanted: dict) -> None:
     page.get_by_text("View details").first.click()
     section = page.locator("div").filter(has_text="Missing Models").filter(
         has=page.get_by_role("button", name="Download all")).last
-    expect(section).to_be_visible()
+    expect(section).to_be_visible(timeout=30_000)   # listed once the frontend has checked the files
     for file, model in wanted.items():
         row = section.locator("div").filter(has_text=file).filter(has=page.get_by_role("button", name="Download")).last
         expect(row).to_be_visible()
