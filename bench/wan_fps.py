@@ -294,7 +294,7 @@ def plan(args, scratch: str, pack):
                      lambda: stream_row(setting, "vae", compiled_model(setting), overlap=True))]
         return out
 
-    # the ratios' baselines first, then the real-time rows (issue 18's targets), the slow quality ones last
+    # the ratios' baselines first, then the real-time rows (the targets a GPU run checks), the slow quality ones last
     rows = [("stock KSampler clip of 10 latents + one-shot decode, 20 steps cfg 5", "vae", lambda: clip_row(10, 20, 5.0)),
             ("stock KSampler clip of 21 latents + one-shot decode, 4 steps guidance 1", "vae", lambda: clip_row(21, 4, 1.0))]
     rows += settings("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", REALTIME, decoders)
