@@ -15,7 +15,7 @@ to the viewers that asked for the list (``"list": true``: the panel, the viewer'
 they ask and whenever a run starts or ends. A viewer sends JSON text
 ``{"watch": [stream ids], "list": true | false, "quality": 10..100, "max_fps": 1..240}`` and, as it
 receives frames, ``{"ack": frames received on this connection}``. The server's first message is
-``{"type": "hello", "token"}``, which the viewer echoes (``{"hello": token}``) to show it reads:
+``{"type": "hello", "token", "window": FRAME_WINDOW}``, which the viewer echoes (``{"hello": token}``) to show it reads:
 frames go to a viewer once it has, and at most ``FRAME_WINDOW`` beyond the last it acknowledged,
 so one that does not read costs the streams nothing.
 The server reads each socket at most ``READ_MESSAGES_PER_SECOND`` messages and
@@ -360,7 +360,7 @@ class LiveHub:
         with self._lock:
             self._viewers.add(viewer)
         pump = asyncio.create_task(viewer.pump())
-        viewer.offer_text({"type": "hello", "token": viewer.token})
+        viewer.offer_text({"type": "hello", "token": viewer.token, "window": FRAME_WINDOW})
         pace = ReadPace(READ_MESSAGES_PER_SECOND, READ_BYTES_PER_SECOND)
         try:
             async for message in ws:

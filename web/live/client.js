@@ -3,7 +3,6 @@
 
 const FRAME = 1;
 const CAMERA = 2;
-const ACK_EVERY = 4;   // frames between two acknowledgements (well inside the server's window)
 
 /** A binary frame message -> {stream_id, index, fps, session, meta, blob}. */
 export function parseFrame(buffer) {
@@ -34,6 +33,7 @@ export class LiveClient extends EventTarget {
     socket.binaryType = "arraybuffer";
     socket.addEventListener("open", () => {
       this.received = 0;   // frames received on this connection
+      this.ackEvery = 1;   // until the server's hello says its window
       this.sendRequest();
     });
     socket.addEventListener("message", (e) => this.receive(e.data));
@@ -50,13 +50,14 @@ export class LiveClient extends EventTarget {
     if (data instanceof ArrayBuffer) {
       const frame = parseFrame(data);
       this.received += 1;
-      // the server sends a few frames beyond the last acknowledged (nodes/live.py FRAME_WINDOW)
-      if (this.received % ACK_EVERY === 0) this.send({ ack: this.received });
+      // the server sends at most its window of frames beyond the last acknowledged: ack four times a window
+      if (this.received % this.ackEvery === 0) this.send({ ack: this.received });
       if (frame) this.emit("frame", frame);
       return;
     }
     const message = JSON.parse(data);
     if (message.type === "hello") {
+      this.ackEvery = Math.max(1, Math.floor(message.window / 4));
       this.send({ hello: message.token });   // frames come once the server knows this end reads
     } else if (message.type === "streams") {
       this.streams = message.streams;
