@@ -1,7 +1,7 @@
 """What a run's output costs per frame: the JPEG a live viewer gets and the H.264 recording.
 
-A run hands every frame to its viewers (one JPEG per quality asked for, ``nodes/live.py``)
-and, when it records, to the stream's growing video (``nodes/recorder.py``). Both now run on
+A run hands every frame to its viewers (one JPEG per quality asked for, ``nodes/live/hub.py``)
+and, when it records, to the stream's growing video (``nodes/run/recorder.py``). Both now run on
 the run's output thread (``Backlog``) while the stream makes the next frames; before, the
 stream's thread did them between steps. This measures each on this machine's CPU at the
 given sizes, the pack's own code on smooth random content panning a pixel a frame (8 frames
@@ -45,7 +45,7 @@ def main() -> None:
     from comfy_pack import load_pack
     pack = load_pack()
     import folder_paths
-    jpeg, StreamRecorder = pack("nodes.live").jpeg, pack("nodes.recorder").StreamRecorder   # noqa: N806
+    jpeg, StreamRecorder = pack("nodes.live.hub").jpeg, pack("nodes.run.recorder").StreamRecorder   # noqa: N806
 
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; {args.pieces} pieces of {PIECE} "
           f"frames per size")

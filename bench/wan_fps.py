@@ -163,10 +163,10 @@ def plan(args, scratch: str, pack):
     import torch
     from comfy_api.torch_helpers import set_torch_compile_wrapper
     Partition = pack("stream_core.engine.partition").Partition   # noqa: N806
-    WanStreamFactory = pack("nodes.wan_session").WanStreamFactory   # noqa: N806
-    FRAMES_PER_LATENT = pack("nodes.wan_session").FRAMES_PER_LATENT   # noqa: N806
+    WanStreamFactory = pack("nodes.wan.session").WanStreamFactory   # noqa: N806
+    FRAMES_PER_LATENT = pack("nodes.wan.session").FRAMES_PER_LATENT   # noqa: N806
     frame_input = pack("stream_core.engine.frame_input")
-    run = pack("nodes.run")
+    run = pack("nodes.run.queued_run")
     VideoInput, STRENGTH = frame_input.VideoInput, frame_input.DEFAULT_STRENGTH   # noqa: N806
 
     model, vae, has_tiny = load_models(args, scratch)

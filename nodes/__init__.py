@@ -1,17 +1,26 @@
-"""ComfyUI nodes of the pack: thin layers over stream_core."""
+"""ComfyUI nodes of the pack: V3 node classes over stream_core, in parts.
+
+- the kind-neutral nodes and what every stream node shares: this folder's modules;
+- ``wan/``: the Wan backend (a stock Wan MODEL as a stream) and its nodes;
+- ``run/``: one queued run of a stream node (pacing, the recording);
+- ``live/``: the streams the server holds, the pack's websocket and HTTP routes.
+
+Imports flow downward: wan -> the nodes here -> run -> live -> the wires (``types``,
+``validation``, ``comfy_nodes``) -> stream_core (``tests/test_architecture.py``).
+"""
 from __future__ import annotations
 
 from comfy_api.latest import ComfyExtension, io
 
-from .conditioning_schedule import StreamDiTConditioningSchedule
 from .frame_output import StreamDiTFrameOutput
-from .live import prompt_server
+from .live.hub import prompt_server
+from .live.routes import register_routes
 from .loader import StreamDiTLoader, register_folders
 from .native_stream import StreamDiTStream
 from .prompt_schedule import StreamDiTPromptSchedule
-from .routes import register_routes
 from .video_input import StreamDiTVideoInput
-from .wan_stream import StreamDiTWanStream
+from .wan.schedule_node import StreamDiTConditioningSchedule
+from .wan.stream_node import StreamDiTWanStream
 
 NODES = [StreamDiTLoader, StreamDiTPromptSchedule, StreamDiTStream, StreamDiTFrameOutput,
          StreamDiTWanStream, StreamDiTConditioningSchedule, StreamDiTVideoInput]

@@ -5,10 +5,10 @@ import inspect
 import time
 
 from comfy_api.latest import io, ui
-from nodes import MAX_RESOLUTION
+from .comfy_nodes import MAX_RESOLUTION
 
 from ..stream_core.engine.partition import Partition, PartitionError
-from .registry import STREAMS, stream_id_problem
+from .live.registry import STREAMS, stream_id_problem
 from .types import StreamFrames, VideoInputType
 from .validation import InputError, problem
 

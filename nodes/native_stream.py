@@ -11,7 +11,7 @@ from ..stream_core.native.session import NativeStreamFactory
 from .frame_output import FRAME_CONSUMERS
 from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
                      video_inputs)
-from .run import RunOptions, run_stream
+from .run.queued_run import RunOptions, run_stream
 from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType
 from .validation import checked
 

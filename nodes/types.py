@@ -9,7 +9,6 @@ from comfy_api.latest import io
 from ..stream_core.engine.frame_input import VideoInput
 from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.model import StreamDiT
-from .wan import ConditioningSchedule
 
 CATEGORY = "StreamDiT"
 
@@ -52,11 +51,6 @@ class ScheduleType(io.ComfyTypeIO):
 @io.comfytype(io_type="STREAMDIT_FRAMES")
 class FramesType(io.ComfyTypeIO):
     Type = StreamFrames
-
-
-@io.comfytype(io_type="STREAMDIT_CONDITIONING_SCHEDULE")
-class ConditioningScheduleType(io.ComfyTypeIO):
-    Type = ConditioningSchedule
 
 
 @io.comfytype(io_type="STREAMDIT_VIDEO_INPUT")

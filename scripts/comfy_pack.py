@@ -11,7 +11,7 @@ from comfy_server import ROOT, comfy_path
 
 
 def load_pack(reserve_vram: float | None = None, lowvram: bool = False):
-    """``pack("nodes.wan")`` -> that module of the pack. ComfyUI runs on the GPU when there is one
+    """``pack("nodes.wan.source")`` -> that module of the pack. ComfyUI runs on the GPU when there is one
     (else as ``--cpu``), with its ``--reserve-vram`` / ``--lowvram`` as given."""
     import torch
     sys.path.insert(0, comfy_path())

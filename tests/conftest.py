@@ -99,7 +99,7 @@ def comfy(comfy_base):
 
 @pytest.fixture(scope="session")
 def pack(comfy, comfy_base):
-    """``pack("nodes.wan")``: a module of the pack as ComfyUI imported it."""
+    """``pack("nodes.wan.source")``: a module of the pack as ComfyUI imported it."""
     import importlib
     path = os.path.join(comfy_base, "custom_nodes", "streamdit-comfy")
     name = next(n for n, m in list(sys.modules.items()) if getattr(m, "__file__", None) == os.path.join(path, "__init__.py"))

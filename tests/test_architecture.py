@@ -48,6 +48,41 @@ def test_nodes_never_import_the_lab(path):
     assert not any(name.startswith("stream_core.lab") for name in imports(path)), path
 
 
+WIRES = {"nodes.types", "nodes.validation", "nodes.comfy_nodes"}
+NODE_PARTS = ["wires", "live", "run", "nodes", "wan", "extension"]   # lowest first: each imports only those below
+
+
+def node_part(module: str) -> str:
+    """Which part of the ComfyUI layer ``module`` ("nodes.live.hub") belongs to."""
+    parts = module.split(".")
+    if module == "nodes":
+        return "extension"
+    if module in WIRES:
+        return "wires"
+    return parts[1] if parts[1] in NODE_PARTS else "nodes"
+
+
+@pytest.mark.parametrize("path", modules("nodes"))
+def test_the_comfyui_layer_imports_only_downward(path):
+    """wan -> the kind-neutral nodes -> run -> live -> the wires: the native nodes never pull in
+    Wan, the live transport never a run."""
+    module = path[:-3].replace(os.sep, ".").removesuffix(".__init__")
+    rank = NODE_PARTS.index(node_part(module))
+    for name in imports(path):
+        if name.split(".")[0] == "nodes" and name != module:
+            assert NODE_PARTS.index(node_part(name)) <= rank, f"{module} ({node_part(module)}) imports {name}"
+
+
+@pytest.mark.parametrize("path", modules("nodes"))
+def test_comfyuis_own_nodes_module_is_reached_only_through_comfy_nodes(path):
+    """The pack's folder and ComfyUI's module share the name ``nodes``: an absolute import of it
+    anywhere but ``nodes/comfy_nodes.py`` would read as the pack's own."""
+    source = open(os.path.join(ROOT, path)).read()
+    absolute = {a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Import) for a in n.names}
+    absolute |= {n.module for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom) and n.level == 0}
+    assert "nodes" not in absolute or path == os.path.join("nodes", "comfy_nodes.py"), path
+
+
 def test_the_checker_sees_a_wrong_import(tmp_path):
     """The import walk resolves relative imports, so an upward one cannot hide."""
     os.makedirs(tmp_path / "stream_core" / "engine")

@@ -54,7 +54,7 @@ def test_guidance_and_its_interval_reach_the_running_stream(comfy, pack):
     args = dict(model=model, schedule=schedule, stream_id="guided", action="restart", seed=1, width=64,
                 height=64, K=0, N=4, c=2, s=2, guidance=3.0, frames=2)
     m["StreamDiTStream"].execute(**args)
-    velocity = pack("nodes.registry").STREAMS.get("guided").source
+    velocity = pack("nodes.live.registry").STREAMS.get("guided").source
     assert (velocity.guidance, velocity.guidance_until) == (3.0, 0.75)
     m["StreamDiTStream"].execute(**{**args, "action": "continue", "guidance": 2.0, "guidance_until": 0.5})
     assert (velocity.guidance, velocity.guidance_until) == (2.0, 0.5)

@@ -152,7 +152,7 @@ def test_template_thumbnails_are_served_where_the_template_browser_asks(server, 
 
     async def pack_routes_alone() -> list:
         routes = web.RouteTableDef()
-        pack("nodes.routes").register_routes(routes)
+        pack("nodes.live.routes").register_routes(routes)
         app = web.Application()
         app.add_routes(routes)
         async with TestClient(TestServer(app)) as client:

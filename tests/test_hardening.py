@@ -477,7 +477,7 @@ def test_300_viewers_that_never_read_cost_the_stream_nothing(server, started):
 def test_a_camera_frame_larger_than_the_stream_is_scaled_as_it_arrives(pack):
     """A full-HD camera frame to a 64x64 stream is decoded at a reduced scale and waits at the
     stream's size: what a flood of them holds is what small ones would."""
-    live = pack("nodes.live")
+    live = pack("nodes.live.hub")
     big = encoded((1920, 1080))
     image = live.camera_image(big, (64, 64))
     assert image.shape == (64, 64, 3) and image.dtype == torch.uint8
@@ -488,7 +488,7 @@ def test_a_camera_frame_larger_than_the_stream_is_scaled_as_it_arrives(pack):
 def test_a_viewer_that_does_not_read_is_closed_after_a_bound(pack, monkeypatch):
     """Its messages wait at most SEND_TIMEOUT; then the viewer is closed and takes no more frames."""
     import asyncio
-    live = pack("nodes.live")
+    live = pack("nodes.live.hub")
     monkeypatch.setattr(live, "SEND_TIMEOUT", 0.05)
 
     class Stuck:   # a socket whose peer never reads: a send never completes

@@ -49,7 +49,7 @@ def test_a_recording_grows_across_runs_with_its_index_and_a_restart_begins_a_new
 def test_frames_are_recorded_in_order_off_the_streams_thread(student, pack, monkeypatch):
     """The video encoding runs on the run's output thread while the stream makes the next
     frames: every frame reaches the recording, in order, and the run's output is the same."""
-    recorder = pack("nodes.recorder").StreamRecorder
+    recorder = pack("nodes.run.recorder").StreamRecorder
     written, write = [], recorder.write
     monkeypatch.setattr(recorder, "write", lambda self, images, run_start=False: (
         written.append((threading.current_thread().name, images.clone())), write(self, images, run_start))[1])
@@ -61,7 +61,7 @@ def test_frames_are_recorded_in_order_off_the_streams_thread(student, pack, monk
 def test_a_cancelled_recorded_run_records_every_frame_it_made(student, pack):
     import comfy.model_management as mm
     import folder_paths
-    streams = pack("nodes.registry").STREAMS
+    streams = pack("nodes.live.registry").STREAMS
     first = student("cancel-rec", action="restart", frames=2, record=True)
     worker = threading.Thread(target=lambda: pytest.raises(mm.InterruptProcessingException, student, "cancel-rec",
                                                            frames=100000, record=True))
@@ -80,7 +80,7 @@ def test_a_cancelled_recorded_run_records_every_frame_it_made(student, pack):
 
 def test_cancel_keeps_nothing_back_and_the_next_run_starts_after_the_cancelled_frames(student, pack):
     import comfy.model_management as mm
-    streams = pack("nodes.registry").STREAMS
+    streams = pack("nodes.live.registry").STREAMS
     student("cancel", action="restart", frames=2)
     errors = []
     worker = threading.Thread(target=lambda: errors.append(
@@ -104,7 +104,7 @@ def test_cancel_keeps_nothing_back_and_the_next_run_starts_after_the_cancelled_f
 
 def test_a_restart_fingerprint_moves_only_when_the_stream_was_touched(comfy, pack):
     node = comfy.NODE_CLASS_MAPPINGS["StreamDiTStream"]
-    streams = pack("nodes.registry").STREAMS
+    streams = pack("nodes.live.registry").STREAMS
     before = node.fingerprint_inputs(action="restart", stream_id="touched")
     assert node.fingerprint_inputs(action="restart", stream_id="touched") == before
     streams.changed("touched")
@@ -112,7 +112,7 @@ def test_a_restart_fingerprint_moves_only_when_the_stream_was_touched(comfy, pac
 
 
 def test_a_runs_output_keeps_its_newest_frames_within_the_limit(pack):
-    held = pack("nodes.run").HeldFrames(limit=3 * 4 * 4 * 3 * 4)   # three 4x4 RGB float frames
+    held = pack("nodes.run.queued_run").HeldFrames(limit=3 * 4 * 4 * 3 * 4)   # three 4x4 RGB float frames
     for i in range(5):
         held.add(torch.full((1, 4, 4, 3), float(i)))
     assert len(held) == 3 and held.dropped == 2
@@ -129,7 +129,7 @@ def test_cancel_during_start_up_leaves_the_stream_as_if_it_had_not_begun(comfy, 
     schedule = m["StreamDiTPromptSchedule"].execute(PROMPT, 0).result[0]
     args = dict(model=model, schedule=schedule, action="restart", seed=5, width=256, height=256, K=2, N=3, c=2, s=2,
                 guidance=3.0, frames=2)
-    streams = pack("nodes.registry").STREAMS
+    streams = pack("nodes.live.registry").STREAMS
     fresh = m["StreamDiTStream"].execute(stream_id="fresh", **args).result[0].images
     errors, passes = [], []
     worker = threading.Thread(target=lambda: errors.append(pytest.raises(
@@ -166,7 +166,7 @@ def test_a_buffer_or_size_the_model_was_not_trained_on_streams_with_a_warning(st
 def test_a_stop_sent_before_a_runs_first_step_ends_it_with_a_frame(student, pack):
     """A stop that arrives between runs, or as a run starts, ends the next run as any stop does:
     cleanly, with the frame it has (it failed with a bare StopRequested)."""
-    streams = pack("nodes.registry").STREAMS
+    streams = pack("nodes.live.registry").STREAMS
     student("early-stop", action="restart", frames=2)
     streams.get("early-stop").request_stop()
     out = student("early-stop", frames=50)
@@ -177,15 +177,15 @@ def test_a_stop_sent_before_a_runs_first_step_ends_it_with_a_frame(student, pack
 @pytest.mark.parametrize("stream_id", ["<img src=x onerror=alert(1)>", "\ud800x", "a" * 65, "", "tab\there"])
 def test_a_stream_id_outside_the_rule_is_refused_before_anything_runs(comfy, pack, stream_id):
     """One rule for stream ids, checked before a prompt runs (validate_inputs) and by the run itself."""
-    registry = pack("nodes.registry")
+    registry = pack("nodes.live.registry")
     node = comfy.NODE_CLASS_MAPPINGS["StreamDiTStream"]
     why = node.validate_inputs(K=0, N=4, c=2, s=1, stream_id=stream_id)
     assert isinstance(why, str) and why.startswith(f"stream_id = {stream_id!r}: a stream id has")
     with pytest.raises(ValueError, match="a stream id has"):
-        pack("nodes.run").run_stream(None, stream_id, "restart", 1, None)
+        pack("nodes.run.queued_run").run_stream(None, stream_id, "restart", 1, None)
     assert registry.STREAMS.get(stream_id) is None
 
 
 @pytest.mark.parametrize("stream_id", ["stream-1", "wan live 2", "Straße_3.v:2", "ストリーム"])
 def test_stream_ids_of_letters_digits_spaces_and_punctuation_pass(pack, stream_id):
-    assert pack("nodes.registry").stream_id_problem(stream_id) is None
+    assert pack("nodes.live.registry").stream_id_problem(stream_id) is None

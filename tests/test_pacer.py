@@ -19,7 +19,7 @@ class FakeClock:
 
 @pytest.fixture
 def pacer_cls(comfy, pack):
-    return pack("nodes.pacer").Pacer
+    return pack("nodes.run.pacer").Pacer
 
 
 def test_frames_are_made_no_faster_than_fps(pacer_cls):

@@ -86,13 +86,13 @@ async def post(routes_module, path: str, body: dict):
 
 def test_a_stub_kind_streams_and_is_reprompted_through_the_real_routes(comfy, pack):
     _, factory_cls = stub_kind(pack, accepts_text=True)
-    run_stream = pack("nodes.run").run_stream
+    run_stream = pack("nodes.run.queued_run").run_stream
     timeline = pack("stream_core.engine.timeline").PromptTimeline(((0, "one two"),))
     factory = factory_cls(timeline)
     first = run_stream(factory, "stub", "restart", 6, None)
     assert first.images.shape == (6, 2, 2, 3) and bool((first.images == 2.0).all())
 
-    status, reply, listing = asyncio.run(post(pack("nodes.routes"), "/streamdit/prompt",
+    status, reply, listing = asyncio.run(post(pack("nodes.live.routes"), "/streamdit/prompt",
                                               {"stream_id": "stub", "prompt": "one two three x9"}))
     assert status == 202 and reply["unknown_words"] == ["x9"], reply
     assert listing["stub"]["prompt"] == "one two" and listing["stub"]["accepts_text"] is True
@@ -100,7 +100,7 @@ def test_a_stub_kind_streams_and_is_reprompted_through_the_real_routes(comfy, pa
 
     more = run_stream(factory, "stub", "continue", 4, None)   # the switch takes over from the next frame on
     assert more.first_index == 6 and bool((more.images == 4.0).all()), more.images[:, 0, 0, 0]
-    status, _, listing = asyncio.run(post(pack("nodes.routes"), "/streamdit/stop", {"stream_id": "stub"}))
+    status, _, listing = asyncio.run(post(pack("nodes.live.routes"), "/streamdit/stop", {"stream_id": "stub"}))
     assert status == 409 and listing["stub"]["prompt"] == "one two three x9"
     # the node's schedule, edited, replaces the live switch
     edited = run_stream(factory_cls(timeline.switched("a b c d e", 12)), "stub", "continue", 4, None)
@@ -110,8 +110,8 @@ def test_a_stub_kind_streams_and_is_reprompted_through_the_real_routes(comfy, pa
 def test_a_stub_kind_without_text_is_refused_with_its_own_reason(comfy, pack):
     _, factory_cls = stub_kind(pack, accepts_text=False)
     timeline = pack("stream_core.engine.timeline").PromptTimeline(((0, "one"),))
-    pack("nodes.run").run_stream(factory_cls(timeline), "stub-no-text", "restart", 2, None)
-    status, reply, listing = asyncio.run(post(pack("nodes.routes"), "/streamdit/prompt",
+    pack("nodes.run.queued_run").run_stream(factory_cls(timeline), "stub-no-text", "restart", 2, None)
+    status, reply, listing = asyncio.run(post(pack("nodes.live.routes"), "/streamdit/prompt",
                                               {"stream_id": "stub-no-text", "prompt": "two words"}))
     assert status == 409 and reply["error"] == "send any words"
     assert listing["stub-no-text"]["accepts_text"] is False
@@ -123,7 +123,7 @@ def test_every_shipped_kind_implements_the_whole_contract(pack, kind):
     session = pack("stream_core.engine.session")
     contract = session.ConditioningSource
     members = [m for m in vars(contract) if not m.startswith("_")] + list(contract.__annotations__) + ["__call__"]
-    cls = pack("stream_core.native.conditioning").TextVelocity if kind == "native" else pack("nodes.wan").WanVelocity
+    cls = pack("stream_core.native.conditioning").TextVelocity if kind == "native" else pack("nodes.wan.source").WanVelocity
     missing = [m for m in members if not hasattr(cls, m) and m not in getattr(cls, "__annotations__", {})]
     assert not missing and set(members) >= {"accepts_text", "how_to_reprompt", "timeline", "follow", "switch",
                                             "unknown_words", "output_frame"}, missing

@@ -77,7 +77,7 @@ def test_a_video_input_takes_a_stock_video_and_refuses_nothing_connected(nodes):
 
 
 def test_the_similarity_filter_skips_a_still_video_and_leaves_a_moving_one_alone(nodes, pack):
-    STREAMS = pack("nodes.registry").STREAMS
+    STREAMS = pack("nodes.live.registry").STREAMS
     m, model = nodes
     moving = images_of(Scene("red", "circle", "right"), 40)
     still = moving[:1].expand(40, -1, -1, -1).contiguous()

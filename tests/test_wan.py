@@ -50,7 +50,7 @@ def test_uniform_buffer_equals_the_stock_sampler(pack, request, kind):
     import comfy.sample
     from stream_core.engine.partition import Partition
     from stream_core.engine.stream import Stream
-    wan_ = pack("nodes.wan")
+    wan_ = pack("nodes.wan.source")
     model, _ = request.getfixturevalue(kind)
     latent = (model.model.latent_format.latent_channels, *LATENT[1:])
     frames, steps, cfg = 3, 4, 4.0
@@ -73,7 +73,7 @@ def test_per_frame_timesteps_reach_the_model(pack, wan):
     frame: 1000 * sigma, sigma = 1 - tau of that frame's chunk, for cond and uncond."""
     from stream_core.engine.partition import Partition
     from stream_core.engine.stream import Stream
-    wan_ = pack("nodes.wan")
+    wan_ = pack("nodes.wan.source")
     model, _ = wan
     seen = []
     hook = model.model.diffusion_model.register_forward_pre_hook(
@@ -99,7 +99,7 @@ def test_per_frame_timesteps_reach_the_model(pack, wan):
 def test_a_scheduled_prompt_blends_frame_by_frame(pack, wan):
     """Frames of one buffer under two prompts get each their own prompt's output."""
     from stream_core.engine.timeline import PromptTimeline
-    wan_ = pack("nodes.wan")
+    wan_ = pack("nodes.wan.source")
     model, _ = wan
     a, b = wan_.cross_attn(conditioning(1, 8)), wan_.cross_attn(conditioning(4, 8))
     x = torch.randn(1, 4, *LATENT, generator=torch.Generator().manual_seed(0))
@@ -119,7 +119,7 @@ def test_a_scheduled_prompt_blends_frame_by_frame(pack, wan):
 @pytest.mark.parametrize("kind", ["wan", "wan22"])
 @pytest.mark.parametrize("chunks", [[7], [1, 1, 1, 1, 1, 1, 1], [1, 2, 4], [3, 4]], ids=str)
 def test_streaming_decode_equals_the_one_shot_decode(pack, request, kind, chunks):
-    decoder_cls = pack("nodes.wan_decode").WanStreamDecoder
+    decoder_cls = pack("nodes.wan.decode").WanStreamDecoder
     _, vae = request.getfixturevalue(kind)
     size = 32 // vae.spacial_compression_decode()
     latents = torch.randn(1, vae.latent_channels, 7, size, size, generator=torch.Generator().manual_seed(5))
@@ -141,7 +141,7 @@ def test_two_experts_split_like_the_stock_two_sampler_workflow(pack, experts):
     import comfy.sample
     from stream_core.engine.partition import Partition
     from stream_core.engine.stream import Stream
-    wan_ = pack("nodes.wan")
+    wan_ = pack("nodes.wan.source")
     high, low = experts
     frames, steps, split, cfg = 2, 6, 2, 3.0
     positive, negative = conditioning(1, 8), conditioning(2, 8)
@@ -172,8 +172,8 @@ def test_two_experts_split_like_the_stock_two_sampler_workflow(pack, experts):
 
 def test_refused_models_get_a_clear_message(pack, comfy, comfy_base):
     import comfy.sd
-    wan_ = pack("nodes.wan")
-    decoder_cls = pack("nodes.wan_decode").WanStreamDecoder
+    wan_ = pack("nodes.wan.source")
+    decoder_cls = pack("nodes.wan.decode").WanStreamDecoder
     vace = comfy.sd.load_diffusion_model_state_dict(wan_model_state(model_type="vace", vace_layers=1,
                                                                     vace_in_dim=96))
     with pytest.raises(wan_.WanModelError, match="VaceWanModel.*own noise level"):
@@ -181,7 +181,7 @@ def test_refused_models_get_a_clear_message(pack, comfy, comfy_base):
     i2v = comfy.sd.load_diffusion_model_state_dict(wan_model_state(model_type="i2v", in_dim=36))
     with pytest.raises(wan_.WanModelError, match="image-to-video"):
         wan_.check_model(i2v)
-    for coder in (decoder_cls, pack("nodes.wan_encode").WanStreamEncoder):
+    for coder in (decoder_cls, pack("nodes.wan.encode").WanStreamEncoder):
         with pytest.raises(wan_.WanModelError, match="not a Wan 2.1 / 2.2 VAE"):
             coder(comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)}))
 
@@ -237,7 +237,7 @@ def test_text_prompts_from_the_panel_are_refused_with_a_reason(pack, wan):
     """The panel's prompt box sends text; a Wan stream follows CONDITIONING: it says so
     (``accepts_text``; the route answers 409 with ``how_to_reprompt``), and a switch is refused."""
     ScheduleError = pack("stream_core.engine.timeline").ScheduleError   # noqa: N806 (the pack's own class)
-    wan_ = pack("nodes.wan")
+    wan_ = pack("nodes.wan.source")
     schedule = wan_.ConditioningSchedule.single("positive", wan_.cross_attn(conditioning(1, 8)))
     velocity = wan_.WanVelocity(wan[0], schedule, None, 1.0)
     assert not velocity.accepts_text and "follows the CONDITIONING inputs" in velocity.how_to_reprompt
@@ -251,7 +251,7 @@ def test_model_calls_go_through_comfyuis_wrapper_chain(pack, wan):
     stream's model calls; passing through, they leave the output as it was; the per-frame
     timestep reaches them."""
     import comfy.patcher_extension as pe
-    wan_ = pack("nodes.wan")
+    wan_ = pack("nodes.wan.source")
     plain, _ = wan
     model = plain.clone()
     seen = {"apply": [], "diffusion": [], "function": []}
@@ -326,7 +326,7 @@ def test_torch_compile_model_compiles_a_wan_stream_once(comfy, wan):
 
 @pytest.mark.parametrize("chunks", [[7], [1, 1, 1, 1, 1, 1, 1], [1, 2, 4], [3, 4]], ids=str)
 def test_the_tiny_decoder_streams_what_taehv_decodes_at_once(pack, tiny_decoder_file, chunks):
-    previews = pack("nodes.wan_previews")
+    previews = pack("nodes.wan.previews")
     taehv, name = tiny_decoder_file
     assert name in previews.tiny_decoder_files()
     decoder = previews.load_tiny_decoder(name, torch.device("cpu"))
@@ -395,7 +395,7 @@ def test_the_real_time_workflow_steps_at_the_noise_levels_its_lora_was_distilled
     sampling = workflow[stream["model"][0]]
     assert sampling["class_type"] == "ModelSamplingSD3"
     shifted = ModelSamplingSD3().patch(wan[0], sampling["inputs"]["shift"])[0]
-    grid = pack("nodes.wan").model_tau_grid(shifted, stream["scheduler"], stream["N"] * stream["s"])
+    grid = pack("nodes.wan.source").model_tau_grid(shifted, stream["scheduler"], stream["N"] * stream["s"])
     sigmas = pack("stream_core.engine.flow").sigma_of(grid)
     t = torch.tensor([1000, 750, 500, 250]) / 1000
     torch.testing.assert_close(sigmas, torch.cat([5 * t / (1 + 4 * t), torch.zeros(1)]).double(), rtol=0, atol=1e-4)
@@ -469,7 +469,7 @@ def test_a_run_loads_the_model_and_the_vae_once_together(comfy, wan, monkeypatch
 
 
 def test_a_pass_that_cannot_fit_is_refused_with_what_to_change(pack):
-    too_big = pack("nodes.wan").too_big
+    too_big = pack("nodes.wan.source").too_big
     assert too_big(2**30, 2**31, 10, (832, 480)) is None
     message = too_big(3 * 2**30, 2**30, 10, (832, 480))
     assert "10 latent frames at 832x480 needs about 3.0 GiB, and 1.0 GiB are free" in message and "--lowvram" in message
@@ -480,7 +480,7 @@ def test_a_pass_that_cannot_fit_is_refused_with_what_to_change(pack):
 
 def test_under_dynamic_vram_the_refusal_gives_advice_that_works_there(pack):
     """ComfyUI's Dynamic VRAM ignores --lowvram and already moves weights out: the advice leaves it out."""
-    message = pack("nodes.wan").too_big(3 * 2**30, 2**30, 10, (832, 480), dynamic_vram=True)
+    message = pack("nodes.wan.source").too_big(3 * 2**30, 2**30, 10, (832, 480), dynamic_vram=True)
     assert "needs about 3.0 GiB, and 1.0 GiB can be freed" in message and "Dynamic VRAM" in message
     assert "--lowvram" not in message and "use guidance 1" in message
 
@@ -489,7 +489,7 @@ def test_the_memory_check_asks_the_patcher_what_it_can_free(pack, wan):
     """Where the patcher answers what it can free (newer ComfyUI: Dynamic VRAM's movable weights
     too), that is the free memory the check uses; elsewhere ComfyUI's free memory."""
     import comfy.model_management as mm
-    wan_ = pack("nodes.wan")
+    wan_ = pack("nodes.wan.source")
     model = wan[0].clone()
     device = torch.device("cpu")
     expected = model.get_free_memory(device) if hasattr(model, "get_free_memory") else mm.get_free_memory(device)
@@ -506,7 +506,7 @@ def test_the_model_call_passes_what_the_stock_call_passes_to_the_diffusion_model
     """The transformer options the Wan model sees from a stream's call carry what ComfyUI's own
     call adds (newer ComfyUI: ``prefetch_dynamic_vbars``, from the patcher that runs the model)."""
     import comfy.patcher_extension as pe
-    wan_ = pack("nodes.wan")
+    wan_ = pack("nodes.wan.source")
     model = wan[0].clone()
     if hasattr(model, "is_dynamic"):
         model.is_dynamic = lambda: dynamic
@@ -541,7 +541,7 @@ def test_the_model_call_passes_what_the_stock_call_passes_to_the_diffusion_model
 @pytest.mark.parametrize("kind", ["wan", "wan22"])
 @pytest.mark.parametrize("pieces", [[25], [1, 4, 4, 4, 4, 4, 4], [5, 8, 12], [13, 12]], ids=str)
 def test_streaming_encode_equals_the_one_shot_encode(pack, request, kind, pieces):
-    encoder_cls = pack("nodes.wan_encode").WanStreamEncoder
+    encoder_cls = pack("nodes.wan.encode").WanStreamEncoder
     _, vae = request.getfixturevalue(kind)
     video = torch.rand(25, 32, 32, 3, generator=torch.Generator().manual_seed(6))
     one_shot = vae.encode(video)[0].movedim(1, 0)           # [7, C, h, w]: ComfyUI's own encode
@@ -588,7 +588,7 @@ def test_a_camera_feeds_a_wan_stream_four_frames_a_latent(comfy, pack, wan):
                 guidance=1.0, frames=5)
     node = m["StreamDiTWanStream"]
     node.execute(**args)
-    session = pack("nodes.registry").STREAMS.get("wan-cam")
+    session = pack("nodes.live.registry").STREAMS.get("wan-cam")
     assert session.report()["video_input"]
     still = torch.rand(32, 32, 3, generator=torch.Generator().manual_seed(9))
     for stamp in range(8):                                   # a still camera, turned on mid-stream
@@ -611,7 +611,7 @@ def test_a_still_camera_lets_a_wan_stream_skip_steps(comfy, pack, wan):
                 guidance=1.0, frames=5, skip_similar=0.9)
     node = m["StreamDiTWanStream"]
     node.execute(**args)
-    session = pack("nodes.registry").STREAMS.get("wan-skip")
+    session = pack("nodes.live.registry").STREAMS.get("wan-skip")
     still = torch.rand(32, 32, 3, generator=torch.Generator().manual_seed(9))
     for stamp in range(8):
         session.feed(still, 0.5, stamp)

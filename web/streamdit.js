@@ -1,7 +1,7 @@
 // StreamDiT in ComfyUI's frontend: the "StreamDiT Live" bottom panel tab and its settings.
-// Frames come over the pack's own websocket (web/live/client.js, nodes/live.py) and play
+// Frames come over the pack's own websocket (web/live/client.js, nodes/live/hub.py) and play
 // at the stream's frame rate (web/live/player.js); the panel (web/live/panel.js) steers
-// the stream through the pack's HTTP routes (nodes/routes.py). The newest frame also shows
+// the stream through the pack's HTTP routes (nodes/live/routes.py). The newest frame also shows
 // on the stream node itself, through ComfyUI's own progress previews.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";

@@ -1,5 +1,5 @@
 // The panel's camera: frames from getUserMedia, drawn at the stream's size and sent to the
-// server at a set rate as binary camera messages (nodes/live.py), where the running stream
+// server at a set rate as binary camera messages (nodes/live/hub.py), where the running stream
 // takes the newest as its input (video-to-video). Stopping it turns the stream back to
 // text-to-video from its next step, without a reset.
 

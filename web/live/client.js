@@ -1,4 +1,4 @@
-// The browser's end of the pack's live websocket (nodes/live.py): binary frames of the
+// The browser's end of the pack's live websocket (nodes/live/hub.py): binary frames of the
 // streams it watches, JSON statuses and the list of streams; reconnects when dropped.
 
 const FRAME = 1;

@@ -18,13 +18,13 @@ import comfy.model_management
 import comfy.utils
 import torch
 
-from ..stream_core.engine.backlog import Backlog
-from ..stream_core.engine.session import Session, SessionFactory, StopRequested
-from .live import LiveView, prompt_server
+from ...stream_core.engine.backlog import Backlog
+from ...stream_core.engine.session import Session, SessionFactory, StopRequested
+from ..live.hub import LiveView, prompt_server
 from .pacer import Pacer
 from .recorder import StreamRecorder
-from .registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS, stream_id_problem
-from .types import StreamFrames
+from ..live.registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS, stream_id_problem
+from ..types import StreamFrames
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
 OUTPUT_BACKLOG = 4           # output jobs waiting before the stream waits (a piece of frames makes two: live view, recording)

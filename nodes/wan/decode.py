@@ -24,7 +24,7 @@ import comfy.ldm.wan.vae2_2
 import comfy.model_management
 import torch
 
-from .wan import WanModelError
+from .source import WanModelError
 
 
 def wan_vae_module(vae):

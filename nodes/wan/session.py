@@ -7,18 +7,18 @@ import torch
 from comfy.model_patcher import ModelPatcher
 from comfy.sd import VAE
 
-from ..stream_core.engine.decode_ahead import DecodeAhead
-from ..stream_core.engine.decoded_stream import DecodedStream, no_images
-from ..stream_core.engine.frame_input import VideoInput, play, resized
-from ..stream_core.engine.partition import Partition
-from ..stream_core.engine.session import Session
-from ..stream_core.engine.similarity_filter import check_threshold
-from ..stream_core.engine.stream import Stream
-from .wan import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, experts_loaded,
+from ...stream_core.engine.decode_ahead import DecodeAhead
+from ...stream_core.engine.decoded_stream import DecodedStream, no_images
+from ...stream_core.engine.frame_input import VideoInput, play, resized
+from ...stream_core.engine.partition import Partition
+from ...stream_core.engine.session import Session
+from ...stream_core.engine.similarity_filter import check_threshold
+from ...stream_core.engine.stream import Stream
+from .source import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, experts_loaded,
                   model_latents, model_tau_grid, vae_latents)
-from .wan_decode import WanStreamDecoder
-from .wan_encode import FRAMES_PER_LATENT, WanStreamEncoder
-from .wan_previews import LatentRGBDecoder, load_tiny_decoder, tiny_decoder_files, vae_tiny_decoder
+from .decode import WanStreamDecoder
+from .encode import FRAMES_PER_LATENT, WanStreamEncoder
+from .previews import LatentRGBDecoder, load_tiny_decoder, tiny_decoder_files, vae_tiny_decoder
 
 PATCH = 2             # Wan's spatial patch size on latents
 ENCODE_LATENTS = 8    # latents encoded at once when a video input is encoded (its memory)

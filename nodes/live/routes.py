@@ -8,11 +8,12 @@ import urllib.parse
 
 from aiohttp import web
 
-from ..stream_core.engine.timeline import MAX_PROMPT_CHARS, live_prompt_problem
-from .live import HUB
+from ...stream_core.engine.timeline import MAX_PROMPT_CHARS, live_prompt_problem
+from ..comfy_nodes import served_web_folders
+from .hub import HUB
 from .registry import STREAMS, stream_id_problem
 
-PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # as ComfyUI loaded it (custom_nodes/<name>)
+PACK_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # custom_nodes/<name>
 WEB_DIR = os.path.join(PACK_DIR, "web")
 WORKFLOWS_DIR = os.path.join(PACK_DIR, "example_workflows")
 THUMBNAIL = r"[A-Za-z0-9_\-]+\.(?:webp|jpg)"
@@ -113,8 +114,7 @@ async def get_streams(request: web.Request) -> web.Response:
 async def get_view(request: web.Request) -> web.Response:
     """The standalone viewer (one stream, full window; for OBS or a second screen): the pack's
     ``web/view.html`` where ComfyUI serves the pack's web folder, with the query kept."""
-    import nodes
-    name = next((n for n, d in nodes.EXTENSION_WEB_DIRS.items() if os.path.realpath(d) == os.path.realpath(WEB_DIR)),
+    name = next((n for n, d in served_web_folders().items() if os.path.realpath(d) == os.path.realpath(WEB_DIR)),
                 None)
     if name is None:
         return _error(404, "the pack's web folder is not served")

@@ -3,10 +3,16 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..stream_core.engine.timeline import PromptTimeline
-from .types import CATEGORY, ConditioningScheduleType
-from .wan import ConditioningSchedule, cross_attn
-from .validation import checked
+from ...stream_core.engine.timeline import PromptTimeline
+from ..types import CATEGORY
+from ..validation import checked
+from .source import ConditioningSchedule, cross_attn
+
+
+@io.comfytype(io_type="STREAMDIT_CONDITIONING_SCHEDULE")
+class ConditioningScheduleType(io.ComfyTypeIO):
+    """The wire of a Wan prompt schedule: stock conditionings by video frame."""
+    Type = ConditioningSchedule
 
 
 class StreamDiTConditioningSchedule(io.ComfyNode):

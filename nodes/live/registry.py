@@ -5,7 +5,7 @@ import re
 import threading
 from collections import OrderedDict, deque
 
-from ..stream_core.engine.session import Session
+from ...stream_core.engine.session import Session
 
 MAX_STREAMS = 8                  # streams kept at once, and
 MAX_STREAM_BYTES = 4 * 2**30     # the memory they may hold between runs (Session.nbytes), together

@@ -3,7 +3,7 @@ causal encoder's feature cache kept between calls.
 
 ComfyUI's one-shot encode runs the encoder over the first frame alone, then over 4 frames
 per latent, on a fresh cache; keeping the cache alive across calls makes a long video
-encoded in pieces give the latents of encoding it at once (as ``wan_decode`` does for
+encoded in pieces give the latents of encoding it at once (as ``decode`` does for
 decoding).
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import inspect
 import comfy.ldm.wan.vae2_2
 import torch
 
-from .wan import VIDEO_FRAMES_PER_LATENT as FRAMES_PER_LATENT   # after the first latent, which is one frame
-from .wan_decode import CausalCoder, load_vae
+from .source import VIDEO_FRAMES_PER_LATENT as FRAMES_PER_LATENT   # after the first latent, which is one frame
+from .decode import CausalCoder, load_vae
 
 
 class WanStreamEncoder(CausalCoder):

@@ -22,9 +22,9 @@ import comfy.patcher_extension
 import comfy.samplers
 import torch
 
-from ..stream_core.engine.flow import sigma_of, tau_of
-from ..stream_core.engine.guidance import guide
-from ..stream_core.engine.timeline import PromptTimeline, ScheduleError
+from ...stream_core.engine.flow import sigma_of, tau_of
+from ...stream_core.engine.guidance import guide
+from ...stream_core.engine.timeline import PromptTimeline, ScheduleError
 
 VIDEO_FRAMES_PER_LATENT = 4
 NO_TEXT_PROMPTS = ("a Wan stream follows the CONDITIONING inputs of its node: re-prompt it by editing them "

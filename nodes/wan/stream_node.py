@@ -8,17 +8,18 @@ from comfy.model_patcher import ModelPatcher
 from comfy.sd import VAE
 from comfy_api.latest import io
 
-from ..stream_core.engine.frame_input import VideoInput
-from ..stream_core.engine.partition import Partition
-from .frame_output import FRAME_CONSUMERS
-from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
+from ...stream_core.engine.frame_input import VideoInput
+from ...stream_core.engine.partition import Partition
+from ..frame_output import FRAME_CONSUMERS
+from ..inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
                      video_inputs)
-from .run import RunOptions, run_stream
-from .types import CATEGORY, ConditioningScheduleType, FramesType
-from .wan import ConditioningSchedule
-from .wan_previews import tiny_decoder_files
-from .wan_session import DECODERS, WanStreamFactory
-from .validation import checked
+from ..run.queued_run import RunOptions, run_stream
+from ..types import CATEGORY, FramesType
+from ..validation import checked
+from .source import ConditioningSchedule
+from .previews import tiny_decoder_files
+from .schedule_node import ConditioningScheduleType
+from .session import DECODERS, WanStreamFactory
 
 
 class StreamDiTWanStream(StreamNode):

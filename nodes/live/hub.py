@@ -53,8 +53,8 @@ import torch
 from aiohttp import WSMsgType, web
 from PIL import Image
 
-from ..stream_core.engine.frame_input import DEFAULT_STRENGTH
-from ..stream_core.engine.session import Session
+from ...stream_core.engine.frame_input import DEFAULT_STRENGTH
+from ...stream_core.engine.session import Session
 from .registry import STREAMS
 
 FRAME = 1                 # binary message kind: one frame

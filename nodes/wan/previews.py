@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 
-from ..stream_core.engine.decoded_stream import no_images
-from .wan import VIDEO_FRAMES_PER_LATENT, WanModelError
+from ...stream_core.engine.decoded_stream import no_images
+from .source import VIDEO_FRAMES_PER_LATENT, WanModelError
 
 FOLDER = "vae_approx"             # where ComfyUI keeps its preview decoders (taew2_1, taew2_2, ...)
 
