@@ -1,0 +1,1 @@
+"""One queued run of a stream node: pacing, the run's output and the stream's recording."""
