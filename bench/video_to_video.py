@@ -118,7 +118,8 @@ def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: fl
     latencies.sort()
     f = session.stream.similarity_filter
     return {"fps": made / elapsed, "latency": statistics.median(latencies), "p90": latencies[int(0.9 * (len(latencies) - 1))],
-            "dropped": camera.dropped / max(1, camera.received), "held": camera.held / max(1, camera.used + camera.held),
+            "dropped": camera.dropped / max(1, camera.received),
+            "repeated": camera.repeated / max(1, camera.used + camera.repeated),
             "skipped": f.skipped / max(1, f.checked), "drawn": drawn}
 
 
@@ -189,7 +190,7 @@ def main() -> None:
                    [look(image.permute(2, 0, 1) * 2 - 1) for _, image in c["drawn"]])
         stream = f"paced to {paced:g} fps" if paced else "as fast as it can"
         print(f"| {camera_fps:.0f} | {stream} | {strength:g} | {skip_similar:g} | {c['fps']:.1f} | {c['fps'] / text_to_video:.2f} "
-              f"| {c['latency'] * 1000:.0f} | {c['p90'] * 1000:.0f} | {c['dropped']:.0%} | {c['held']:.0%} "
+              f"| {c['latency'] * 1000:.0f} | {c['p90'] * 1000:.0f} | {c['dropped']:.0%} | {c['repeated']:.0%} "
               f"| {c['skipped']:.0%} | {r['colour']:.0%} | {r['median']:.1f} |", flush=True)
 
     print(f"\nsimilarity filter: file input, strength {LIVE_STRENGTH:g}, {args.frames} frames; a still input is the clip's first frame held")

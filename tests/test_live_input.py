@@ -43,7 +43,7 @@ def test_a_chunk_takes_the_newest_frames_in_order_and_holds_the_last_when_none_c
     assert values(live.latents(2, 2)) == [5.0, 5.0]           # none came: the newest is held
     live.push(image(6), 0.5)
     assert values(live.latents(4, 2)) == [6.0, 6.0]
-    assert (live.received, live.used, live.dropped, live.held) == (6, 3, 3, 3)
+    assert (live.received, live.used, live.dropped, live.repeated) == (6, 3, 3, 3)
     assert live.left(0) == 104 and live.left(1) == 105 and live.left(3) == 105 and live.left(99) is None
     assert live.latency is not None and live.latency >= 0
 
@@ -86,7 +86,7 @@ def test_a_stream_fed_from_another_thread_shows_the_newest_inputs_in_order():
     assert set(out) <= {0.0, *map(float, pushed)}                    # every frame is an input frame ...
     assert all(a <= b for a, b in zip(out, out[1:]))                 # ... in the order they came
     assert len(set(out)) > 2                                         # it followed the moving camera
-    assert live.used + live.held == stream.next_entry(0.0)           # one input per frame that reached its level
+    assert live.used + live.repeated == stream.next_entry(0.0)           # one input per frame that reached its level
 
 
 def session(encoder=encode) -> Session:

@@ -112,11 +112,11 @@ def test_a_restart_fingerprint_moves_only_when_the_stream_was_touched(comfy, pac
 
 
 def test_a_runs_output_keeps_its_newest_frames_within_the_limit(pack):
-    held = pack("nodes.run.queued_run").HeldFrames(limit=3 * 4 * 4 * 3 * 4)   # three 4x4 RGB float frames
+    kept = pack("nodes.run.queued_run").RunOutput(limit=3 * 4 * 4 * 3 * 4)   # three 4x4 RGB float frames
     for i in range(5):
-        held.add(torch.full((1, 4, 4, 3), float(i)))
-    assert len(held) == 3 and held.dropped == 2
-    assert held.images()[:, 0, 0, 0].tolist() == [2.0, 3.0, 4.0]
+        kept.add(torch.full((1, 4, 4, 3), float(i)))
+    assert len(kept) == 3 and kept.dropped == 2
+    assert kept.images()[:, 0, 0, 0].tolist() == [2.0, 3.0, 4.0]
 
 
 def test_cancel_during_start_up_leaves_the_stream_as_if_it_had_not_begun(comfy, pack):

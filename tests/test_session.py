@@ -127,3 +127,49 @@ def test_every_shipped_kind_implements_the_whole_contract(pack, kind):
     missing = [m for m in members if not hasattr(cls, m) and m not in getattr(cls, "__annotations__", {})]
     assert not missing and set(members) >= {"accepts_text", "how_to_reprompt", "timeline", "follow", "switch",
                                             "unknown_words", "output_frame"}, missing
+
+
+def test_a_status_request_during_a_model_call_does_not_wait_for_it(comfy, pack):
+    """While a stream's model call is under way (here: blocked until released), the list of
+    streams and the stream's report answer at once: nothing on the server's event loop reads
+    the device or waits on the stream's thread."""
+    import threading
+    source_cls, factory_cls = stub_kind(pack, accepts_text=True)
+    inside, release = threading.Event(), threading.Event()
+
+    class Blocking(source_cls):
+        def __call__(self, x, tau, frame_index):
+            if not release.is_set():
+                inside.set()
+                assert release.wait(120), "the test never released the model"
+            return super().__call__(x, tau, frame_index)
+
+    class BlockingFactory(factory_cls):
+        def create(self):
+            session = super().create()
+            blocking = Blocking(self.schedule, True)
+            session.source = session.stream.velocity = blocking
+            return session
+
+    timeline = pack("stream_core.engine.timeline").PromptTimeline(((0, "one two"),))
+    run = threading.Thread(target=pack("nodes.run.queued_run").run_stream,
+                           args=(BlockingFactory(timeline), "blocked", "restart", 4, None))
+    run.start()
+    try:
+        assert inside.wait(60), "the model was never called"
+
+        async def ask():
+            routes = web.RouteTableDef()
+            pack("nodes.live.routes").register_routes(routes)
+            app = web.Application()
+            app.add_routes(routes)
+            async with TestClient(TestServer(app)) as client:
+                return await asyncio.wait_for((await client.get("/streamdit/streams")).json(), 60)
+
+        listing = asyncio.run(ask())
+        assert not release.is_set() and listing["blocked"]["running"] is True
+        assert listing["blocked"]["tau"] and listing["blocked"]["prompt"] == "one two"
+    finally:
+        release.set()
+        run.join(60)
+    assert not run.is_alive()

@@ -595,7 +595,7 @@ def test_a_camera_feeds_a_wan_stream_four_frames_a_latent(comfy, pack, wan):
         session.feed(still, 0.0, stamp)
     latents = node.execute(**{**args, "action": "continue", "frames": 32})[2]["samples"][0]   # [C, 8, h, w]
     camera = session.camera.report()
-    assert (camera["received"], camera["used"]) == (8, 8) and camera["held"] > 0   # 4 per latent, then held
+    assert (camera["received"], camera["used"]) == (8, 8) and camera["repeated"] > 0   # 4 per latent, then repeated
     # strength 0: a latent takes its input as it reaches the cleanest chunk, so all 8 took the camera; they are the
     # Wan VAE's encoding of the still video, its first latent (the one frame the encoder starts on) left out: one
     # cache across the camera's calls

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import deque
 from dataclasses import dataclass
 
 import comfy.model_management
@@ -41,23 +42,29 @@ class RunOptions:
     record: bool = False
 
 
-class HeldFrames:
-    """The frames a run returns, at most ``limit`` bytes of them: past it the oldest go."""
+class RunOutput:
+    """The frames a run returns, at most ``limit`` bytes of them: past it the oldest go. Each
+    ``add`` costs the same however many frames came before (the byte count is kept)."""
 
     def __init__(self, limit: int = MAX_HELD_BYTES):
-        self.limit, self.pieces, self.dropped = limit, [], 0
+        self.limit, self.pieces, self.dropped = limit, deque(), 0
+        self._bytes = self._frames = 0
 
     def add(self, images: torch.Tensor) -> None:
         if len(images):
-            self.pieces.append(images.float().cpu())
-        while len(self.pieces) > 1 and sum(p.numel() * 4 for p in self.pieces) > self.limit:
-            self.dropped += len(self.pieces.pop(0))
+            piece = images.float().cpu()
+            self.pieces.append(piece)
+            self._bytes, self._frames = self._bytes + piece.nbytes, self._frames + len(piece)
+        while len(self.pieces) > 1 and self._bytes > self.limit:
+            oldest = self.pieces.popleft()
+            self._bytes, self._frames = self._bytes - oldest.nbytes, self._frames - len(oldest)
+            self.dropped += len(oldest)
 
     def __len__(self) -> int:
-        return sum(len(p) for p in self.pieces)
+        return self._frames
 
     def images(self) -> torch.Tensor:
-        return torch.cat(self.pieces)
+        return torch.cat(list(self.pieces))
 
 
 def tell_user(text: str, node_id: str | None) -> None:
@@ -109,7 +116,7 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
                         lambda: StreamRecorder(stream_id, options.fps, {"streamdit": {"stream_id": stream_id,
                                                                                       "first_frame": first}}))
     pacer = attached(session, "pacer", options.realtime, lambda p: p.fps == options.fps, lambda: Pacer(options.fps))
-    held = HeldFrames()
+    kept = RunOutput()
     output = Backlog(OUTPUT_BACKLOG)
     made = 0
 
@@ -118,7 +125,7 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
         live.frames(first + made, images, output.submit)
         if recorder is not None and len(images):
             output.submit(functools.partial(recorder.write, images, run_start=made == 0))
-        held.add(images)
+        kept.add(images)
         made += len(images)
 
     def between_steps() -> None:
@@ -153,13 +160,13 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
             recorder.index(session.report()["timeline"], {"stream_id": stream_id,
                                                            "next_frame": session.frames.frames_taken})
         live.status()
-    if held.dropped:
-        tell_user(f"this run made {made} frames; its outputs keep the newest {len(held)} "
+    if kept.dropped:
+        tell_user(f"this run made {made} frames; its outputs keep the newest {len(kept)} "
                   f"({MAX_HELD_BYTES >> 30} GiB); record the stream to keep every frame", node_id)
     recording = None if recorder is None else {"filename": recorder.filename, "subfolder": recorder.subfolder,
                                                "type": "output"}
     tap = session.attachments.get("latents")
-    return StreamFrames(held.images(), first + held.dropped, stream_id, options.fps,
+    return StreamFrames(kept.images(), first + kept.dropped, stream_id, options.fps,
                         tuple(tuple(entry) for entry in session.report()["timeline"]), recording,
                         None if tap is None else tap.take())
 

@@ -19,6 +19,8 @@ Two cache protocols exist, told apart by what the module has, not by ComfyUI's v
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import comfy.ldm.wan.vae
 import comfy.ldm.wan.vae2_2
 import comfy.model_management
@@ -81,6 +83,15 @@ class CausalCoder:
         out = self._coder(x, feat_cache=self._cache, feat_idx=[0], **options)
         carry_short_entries(before, self._cache)
         return torch.cat(out, dim=2) if isinstance(out, (list, tuple)) else out
+
+    def checkpoint(self) -> Callable[[], None]:
+        """The feature cache as it is now (its entries are replaced, never written into, so a
+        copy of the list keeps them): the undo of a failed step."""
+        cache, first = list(self._cache), self._first
+
+        def undo() -> None:
+            self._cache[:], self._first = cache, first
+        return undo
 
     @property
     def nbytes(self) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from comfy.model_patcher import ModelPatcher
@@ -11,6 +12,7 @@ from ...stream_core.engine.decode_ahead import DecodeAhead
 from ...stream_core.engine.decoded_stream import DecodedStream, no_images
 from ...stream_core.engine.frame_input import VideoInput, play, resized
 from ...stream_core.engine.partition import Partition
+from ...stream_core.engine.rollback import checkpoint
 from ...stream_core.engine.session import Session
 from ...stream_core.engine.similarity_filter import check_threshold
 from ...stream_core.engine.stream import Stream
@@ -60,7 +62,7 @@ class LatentTap:
 
 
 def stream_decoder(choice: str, model: ModelPatcher, vae: VAE, tap: LatentTap, ahead: bool = False):
-    """(decode, held): the stream's decode function, model-space latents [n, C, h, w] -> images
+    """(decode, parts): the stream's decode function, model-space latents [n, C, h, w] -> images
     [m, H, W, 3], by ``choice`` ("vae": the VAE input, exact, or that VAE's tiny decoder where it is
     a TAEHV that ComfyUI's VAELoader loaded; "latent rgb"; a tiny decoder's file in vae_approx), and what it holds between calls (the decoder, and the decode under way: their
     memory counts toward the session's, and they close with it). ``ahead``: decode on a worker
@@ -172,12 +174,12 @@ class WanStreamFactory:
         source = WanVelocity(self.model, self.wanted, cross_attn(self.negative), self.guidance, self.model_low_noise,
                              self.boundary)
         tap = LatentTap()
-        decode, held = stream_decoder(self.decoder, self.model, self.vae, tap, self.overlap_decode)
+        decode, parts = stream_decoder(self.decoder, self.model, self.vae, tap, self.overlap_decode)
         stream = Stream(source, self.partition, self.shape, seed=self.seed,
                         grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
         session = Session(DecodedStream(stream, decode), source, self.key, self.wanted,
                           camera_encoder=lambda: WanVideoEncoder(self), input_size=(self.width, self.height))
-        session.attachments.update(held, latents=tap)   # their state counts toward the session's memory
+        session.attachments.update(parts, latents=tap)   # their state counts toward the session's memory
         return session
 
     def reconfigure(self, session: Session) -> None:
@@ -219,3 +221,13 @@ class WanVideoEncoder:
             if len(frames) % FRAMES_PER_LATENT == 0:
                 frames, drop = torch.cat([frames[:1], frames]), 1
         return model_latents(f.model, self.encoder(frames)[drop:])[None]
+
+    def checkpoint(self) -> Callable[[], None]:
+        """The encoder as it is now (none yet, or its feature cache): the undo of a failed step."""
+        encoder = self.encoder
+        undo_cache = checkpoint(encoder)
+
+        def undo() -> None:
+            self.encoder = encoder
+            undo_cache()
+        return undo

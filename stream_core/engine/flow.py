@@ -14,9 +14,9 @@ X_PREDICTION_MIN_A = 0.05   # the x-prediction divides by the noise coefficient,
 
 def per_frame(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A per-frame value t, [F] (shared by the batch) or [Bsz, F], shaped to broadcast over
-    ``like`` [Bsz, F, ...] (and cast to its dtype)."""
+    ``like`` [Bsz, F, ...] (and moved to its device, cast to its dtype)."""
     frames = (1, -1) if t.ndim == 1 else tuple(t.shape)
-    return t.to(like.dtype).reshape(*frames, *([1] * (like.ndim - 2)))
+    return t.to(like.device, like.dtype).reshape(*frames, *([1] * (like.ndim - 2)))
 
 
 def noisy(x1: torch.Tensor, x0: torch.Tensor, tau: torch.Tensor, sigma_min: float = 0.0) -> torch.Tensor:
@@ -36,6 +36,12 @@ def velocity_from_clean(x1: torch.Tensor, x: torch.Tensor, tau: torch.Tensor, si
     keep = 1 - sigma_min
     a = (1 - keep * per_frame(tau, x)).clamp(min=X_PREDICTION_MIN_A)
     return (x1 - keep * x) / a
+
+
+def clean_from_velocity(v: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    """The clean frame ``x1 = x + (1 - tau) v`` a velocity ``v`` at ``x``, time ``tau``, points to
+    (``sigma_min`` = 0, the stream's path); the inverse of ``velocity_from_clean`` there."""
+    return x + v * per_frame(1 - tau, x)
 
 
 def sigma_of(tau: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,8 @@ takes its input when the buffer's schedule brings it to the level its ``strength
 of the shift cycle in which the frame's chunk reaches that level (``entry_chunk``), the frame
 is replaced by its input latent noised to exactly that level with the frame's own starting
 noise, and it is denoised from there under the prompt like any other frame. The first step
-from an off-grid level is the shorter one up to the next grid time (``held``), so the strength
-is continuous, not a choice of the grid's levels.
+from an off-grid level is the shorter one up to the next grid time (``waiting_at_floor``), so
+the strength is continuous, not a choice of the grid's levels.
 
 Before that the frame is made by the prompt alone, as context for the frames around it: the
 input is taken as late as it can be, so a camera frame reaches the output after the steps
@@ -18,6 +18,8 @@ prompt's alone.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -100,7 +102,7 @@ def entering(noise: torch.Tensor, latents: torch.Tensor | None, level: float) ->
     return noisy(latents.to(noise), noise, at), at
 
 
-def held(tau: torch.Tensor, dtau: torch.Tensor, floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def waiting_at_floor(tau: torch.Tensor, dtau: torch.Tensor, floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-frame times and steps [B] of a buffer whose frames wait at ``floor`` [B]: a frame
     is evaluated at ``max(tau, floor)`` and moves only where ``tau + dtau`` passes its floor."""
     floor = floor.to(tau)
@@ -158,11 +160,14 @@ class VideoInput:
             raise ValueError(f"input video must be images [F, H, W, 3] with F >= 1, got {tuple(self.images.shape)}")
         check_strength(self.strength)
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple:
-        """What tells this video from another between runs: its shape and a fingerprint of its pixels."""
-        pixels = self.images.double()
-        return tuple(self.images.shape), float(pixels.sum()), float(pixels[::3, ::5].square().sum())
+        """What tells this video from another between runs: its shape, dtype and a hash of its
+        pixels, read in place (no copy; a CPU video) and worked out once per video."""
+        pixels = self.images.detach().cpu().contiguous()
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(pixels.view(torch.uint8).reshape(-1).numpy())
+        return tuple(pixels.shape), str(pixels.dtype), digest.hexdigest()
 
 
 def play(stream, video: VideoInput | None, encode: Callable[[torch.Tensor], torch.Tensor]) -> None:

@@ -3,12 +3,18 @@
 A *velocity* is any callable ``velocity(x, tau, frame_index) -> v`` with
 ``x, v: [Bsz, F, C, H, W]``, ``tau: [F]`` (float, 0 = noise, 1 = clean) and
 ``frame_index: [F]`` (long, each frame's index in the output video, used to look
-up its prompt). The stream and the plain sampler only ever call that.
+up its prompt). The stream hands both ``tau`` and ``frame_index`` on the CPU (its schedule
+bookkeeping never waits for the device); a velocity moves what it needs next to ``x``.
+The stream and the plain sampler only ever call that.
 
 An *integrator* advances ``x`` by one step of per-frame size ``dtau`` along a *field*
-``field(x, tau) -> v`` (a velocity with its frame indices bound; tau [F] or [Bsz, F]).
+``field(x, tau) -> v`` (a velocity with its frame indices bound; tau [F] or [Bsz, F]),
+drawing any fresh noise it needs from ``noise(like)`` (standard Gaussian noise shaped as
+``like``, from the caller's seeded generator, so a stream's frames stay reproducible).
 ``Stream``, ``sample_uniform`` and the distillation teacher all step through one, so a
-new sampler is one new function of the ``Integrator`` signature.
+new sampler is one new integrator. One that keeps state between steps (a multistep
+sampler's history) also has ``checkpoint() -> undo``: the stream calls it before each step
+and ``undo()`` when the step fails, so a failed step changes nothing there either.
 """
 from __future__ import annotations
 
@@ -16,9 +22,10 @@ from typing import Callable, Protocol
 
 import torch
 
-from .flow import per_frame
+from .flow import clean_from_velocity, noisy, per_frame
 
 Field = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Noise = Callable[[torch.Tensor], torch.Tensor]
 
 
 class Velocity(Protocol):
@@ -26,7 +33,16 @@ class Velocity(Protocol):
 
 
 class Integrator(Protocol):
-    def __call__(self, field: Field, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor: ...
+    def __call__(self, field: Field, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor,
+                 noise: Noise) -> torch.Tensor: ...
+
+
+def seeded_noise(generator: torch.Generator) -> Noise:
+    """``noise(like)``: standard Gaussian noise shaped as ``like``, drawn on the CPU from
+    ``generator`` (the same on every device), then moved next to ``like``."""
+    def noise(like: torch.Tensor) -> torch.Tensor:
+        return torch.randn(like.shape, generator=generator).to(like.device, like.dtype)
+    return noise
 
 
 def euler_step(x: torch.Tensor, v: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
@@ -35,26 +51,43 @@ def euler_step(x: torch.Tensor, v: torch.Tensor, dtau: torch.Tensor) -> torch.Te
     return x + v * per_frame(dtau, x)
 
 
-def euler(field: Field, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
+def euler(field: Field, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor, noise: Noise) -> torch.Tensor:
     """The Euler integrator: one evaluation of the field at (x, tau), then ``euler_step``;
-    tau and dtau [F] or [Bsz, F]. Frames with dtau = 0 stay where they are."""
+    tau and dtau [F] or [Bsz, F]. Frames with dtau = 0 stay where they are. Draws no noise."""
     return euler_step(x, field(x, tau), dtau)
 
 
+def renoise(field: Field, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor, noise: Noise) -> torch.Tensor:
+    """The re-noising step few-step distilled models are sampled with (DMD, Self-Forcing;
+    ComfyUI's ``ar_video`` sampler): one evaluation at (x, tau), the clean estimate it implies
+    (``flow.clean_from_velocity``), noised again with fresh noise to ``tau + dtau``. A frame
+    reaching tau = 1 is that estimate; frames with dtau = 0 stay where they are."""
+    v = field(x, tau)
+    moved = noisy(clean_from_velocity(v, x, tau), noise(x), tau + dtau)
+    return torch.where(per_frame(dtau, x) > 0, moved, x)
+
+
+INTEGRATORS: dict[str, Integrator] = {"euler": euler, "renoise": renoise}
+"""The integrators a stream can be given by name."""
+
+
 def sample_uniform(velocity: Velocity, noise: torch.Tensor, grid: torch.Tensor,
-                   frame_index: torch.Tensor | None = None, integrator: Integrator = euler) -> torch.Tensor:
-    """Plain full-clip sampling: every frame at the same time, from ``grid[0]`` to ``grid[-1]``.
+                   frame_index: torch.Tensor | None = None, integrator: Integrator = euler,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Plain full-clip sampling: every frame at the same time, from ``grid[0]`` to ``grid[-1]``;
+    an integrator's fresh noise comes from ``generator`` (a new one seeded 0 when None).
 
     noise [Bsz, F, C, H, W] -> clean clip of the same shape.
     """
     frames = noise.shape[1]
     if frame_index is None:
         frame_index = torch.arange(frames)
+    fresh = seeded_noise(torch.Generator().manual_seed(0) if generator is None else generator)
 
     def field(x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         return velocity(x, tau, frame_index)
 
     x = noise
     for k in range(len(grid) - 1):
-        x = integrator(field, x, grid[k].expand(frames), (grid[k + 1] - grid[k]).expand(frames))
+        x = integrator(field, x, grid[k].expand(frames), (grid[k + 1] - grid[k]).expand(frames), fresh)
     return x

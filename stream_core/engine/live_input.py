@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 
 from .frame_input import check_strength
+from .rollback import Undo, checkpoint
 from .similarity_filter import similarity
 
 Encoder = Callable[[torch.Tensor], torch.Tensor]
@@ -51,7 +52,7 @@ class LiveFrames:
         self._last: tuple[torch.Tensor, float, float] | None = None
         self._stamps: OrderedDict[int, tuple[float, float]] = OrderedDict()   # output frame -> (arrival, stamp)
         self._lock = threading.Lock()
-        self.received = self.used = self.dropped = self.held = 0
+        self.received = self.used = self.dropped = self.repeated = 0
         self.latency: float | None = None   # seconds from the newest output frame's input arriving to it leaving
 
     @property
@@ -85,13 +86,33 @@ class LiveFrames:
                 return None
             taken = fresh + [fresh[-1] if fresh else self._last] * (needed - len(fresh))
             self.used += len(fresh)
-            self.held += needed - len(fresh)
+            self.repeated += needed - len(fresh)
             self._last = taken[-1]
             for k, (_, arrival, stamp) in enumerate(taken):
                 self._stamps[first + k] = (arrival, stamp)
             while len(self._stamps) > STAMPS_KEPT:
                 self._stamps.popitem(last=False)
         return self.encode(unit(torch.stack([image for image, _, _ in taken])))
+
+    def checkpoint(self) -> Undo:
+        """The queue as it is now, for a step that may fail after taking from it: the undo puts
+        the frames it took back in front of those that arrived since (the queue's bound still
+        holds), with the counts, the held frame, the stamps and the encoder's state as they were."""
+        with self._lock:
+            waiting, last, stamps = list(self._waiting), self._last, OrderedDict(self._stamps)
+            received, used, dropped, repeated = self.received, self.used, self.dropped, self.repeated
+        undo_encoder = checkpoint(self.encode)
+
+        def undo() -> None:
+            undo_encoder()
+            with self._lock:
+                arrived = min(self.received - received, len(self._waiting))
+                queue = waiting + (list(self._waiting)[-arrived:] if arrived else [])
+                self._waiting = deque(queue[-QUEUE_FRAMES:])
+                self._last, self._stamps = last, stamps
+                self.used, self.repeated = used, repeated
+                self.dropped = dropped + max(0, len(queue) - QUEUE_FRAMES)
+        return undo
 
     def similarity(self, index: int, count: int) -> float | None:
         """The newest frame waiting against the newest frame taken (1 when none is waiting: the
@@ -125,5 +146,5 @@ class LiveFrames:
     def report(self) -> dict:
         """What the panel shows of the input."""
         return {"strength": self.strength, "received": self.received, "used": self.used, "dropped": self.dropped,
-                "held": self.held, "latency": None if self.latency is None else round(self.latency, 3)}
+                "repeated": self.repeated, "latency": None if self.latency is None else round(self.latency, 3)}
 

@@ -9,9 +9,10 @@ from typing import Callable
 
 import torch
 
-from .frame_input import FrameInput, entering, entry_chunk, entry_level, held
-from .integrator import Integrator, Velocity, euler
+from .frame_input import FrameInput, entering, entry_chunk, entry_level, waiting_at_floor
+from .integrator import Integrator, Velocity, euler, seeded_noise
 from .partition import Partition
+from .rollback import Snapshot
 from .similarity_filter import SimilarityFilter
 from .time_grid import tau_grid
 
@@ -25,22 +26,33 @@ def _check_finite(x: torch.Tensor, what: str) -> None:
         raise StreamError(f"{what} contains NaN or Inf values")
 
 
+STEP_STATE = ("buffer", "micro", "first_index", "frames_out", "_reference", "_floor", "_last_chunk",
+              "_start_noise", "_entered", "_last_entry")
+"""Every field of a ``Stream`` that a step changes: what its rollback (``rollback.Snapshot``) keeps."""
+
+
 class Stream:
-    """One StreamDiT stream. ``step()`` runs one model evaluation over the whole buffer.
+    """One StreamDiT stream. ``step()`` advances the buffer one micro-step: one integrator step
+    over the whole buffer (the start-up's passes first, on the first call; none when the
+    similarity filter skips the cycle).
 
     velocity: see ``integrator.Velocity``; its prompts may change between steps.
     frame_shape: (C, H, W) of one latent frame.
-    integrator: how each micro-step integrates the velocity (``integrator.euler``).
+    integrator: how each micro-step integrates the velocity (``integrator.euler``; any fresh
+      noise it draws comes from the stream's generator).
     reference: optional clean latents [Bsz, K, C, H, W] to continue from (video
       extension); without it the first K frames are generated and emitted.
     The noise comes from a CPU generator seeded with ``seed``, so the same seed gives
-    the same frames on any device. Memory is constant: the buffer and its frames'
-    starting noise, at most one chunk of finished frames not yet taken, and the generator.
+    the same frames on any device. The time grid and every frame's time stay on the CPU
+    (k-diffusion's ``sigmas_cpu``): reading the schedule never waits for the device. Memory
+    is constant: the buffer and its frames' starting noise, at most one chunk of finished
+    frames not yet taken, and the generator.
 
     A step is all or nothing: when it raises (a NaN or Inf in the model's output,
-    a cancel from ``before_pass``, any error of the velocity) the stream is left
-    exactly as before it, and the next step makes the same frames an unbroken
-    stream would have. ``before_pass()``, when set, runs before every model
+    a cancel from ``before_pass``, any error of the velocity) the stream, its input (the
+    frames a camera's queue gave up, an encoder's cache) and its integrator are left
+    exactly as before it (``rollback.py``), and the next step makes the same frames an
+    unbroken stream would have. ``before_pass()``, when set, runs before every model
     evaluation, start-up included, and may raise to cancel.
 
     ``frame_input`` (``frame_input.FrameInput``, settable between steps; None =
@@ -74,7 +86,7 @@ class Stream:
         self.seed = seed
         self.device = torch.device(device)
         self.dtype = dtype
-        self.grid = (tau_grid(partition.T) if grid is None else grid.to(torch.float64)).to(self.device)
+        self.grid = tau_grid(partition.T) if grid is None else grid.detach().to("cpu", torch.float64)
         if self.grid.shape != (partition.T + 1,) or not bool((self.grid[1:] > self.grid[:-1]).all()):
             raise StreamError(f"time grid must be strictly increasing with T+1 = {partition.T + 1} entries")
         if reference is not None:
@@ -85,6 +97,7 @@ class Stream:
             reference = reference.to(self.device, dtype)
         self._reference = reference
         self._generator = torch.Generator().manual_seed(seed)
+        self._fresh_noise = seeded_noise(self._generator)
         self.buffer: torch.Tensor | None = None
         self.micro = 0            # micro-step inside the current shift cycle, 0..s-1
         self.first_index = 0      # output-video index of buffer position 0
@@ -117,13 +130,12 @@ class Stream:
             _check_finite(latents, "input latents")
             latents = latents.to(self.device, self.dtype)
             self._entered = index + count
-        x, floor = entering(noise, latents, 0.0 if source is None else entry_level(source.strength))
-        return x, floor.to(self.device)
+        return entering(noise, latents, 0.0 if source is None else entry_level(source.strength))
 
     def _entry(self, strength: float) -> slice:
         """Buffer positions of the chunk that takes an input of ``strength`` at the start of a
         shift cycle: the same in every cycle (the chunks' times then repeat), so it is worked
-        out, with a read from the device, only when the strength changes."""
+        out only when the strength changes."""
         if self._last_entry is None or self._last_entry[0] != strength:
             chunk = entry_chunk(self._chunk_times(0), entry_level(strength))
             self._last_entry = (strength, self.partition.chunk_slice(chunk))
@@ -152,11 +164,11 @@ class Stream:
 
     def _integrate(self, x: torch.Tensor, tau: torch.Tensor, dtau: torch.Tensor) -> torch.Tensor:
         """One integrator step of the buffer's first n frames x [Bsz, n, ...] (n <= B) with
-        per-frame tau, dtau [n]; frames waiting at their input's level (``_floor``) wait."""
+        per-frame tau, dtau [n] on the CPU; frames waiting at their input's level (``_floor``) wait."""
         floor = self._floor[:x.shape[1]]
         if bool((floor > 0).any()):
-            tau, dtau = held(tau, dtau, floor)
-        index = self.first_index + torch.arange(x.shape[1], device=self.device)
+            tau, dtau = waiting_at_floor(tau, dtau, floor)
+        index = self.first_index + torch.arange(x.shape[1])
 
         def field(x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
             if self.before_pass is not None:
@@ -167,7 +179,7 @@ class Stream:
             self.evaluations += 1
             return v
 
-        return self.integrator(field, x, tau, dtau)
+        return self.integrator(field, x, tau, dtau, self._fresh_noise)
 
     @property
     def started(self) -> bool:
@@ -175,12 +187,12 @@ class Stream:
 
     @property
     def tau(self) -> torch.Tensor:
-        """Current time of every buffer position, [B] (what the next step evaluates at)."""
+        """Current time of every buffer position, [B] on the CPU (what the next step evaluates at)."""
         return self.partition.times(self.micro, self.grid)[0]
 
     @property
     def chunk_tau(self) -> list[float]:
-        """Current time of each chunk, cleanest first: N floats (one read from the device)."""
+        """Current time of each chunk, cleanest first: N floats (from the CPU grid: no device read)."""
         return self._chunk_times(self.micro)
 
     def _chunk_times(self, micro: int) -> list[float]:
@@ -211,13 +223,13 @@ class Stream:
         if given:
             self.first_index = -p.K
             x = torch.cat([self._reference, x], dim=1)
-            floor = torch.cat([torch.zeros(p.K, dtype=torch.float64, device=self.device), floor])
+            floor = torch.cat([torch.zeros(p.K, dtype=torch.float64), floor])
             last = p.level(0)
         else:
             last = p.T if p.K else p.level(0)
         self._floor = floor
         self._start_noise = torch.cat([torch.zeros_like(x[:, :p.B - noise.shape[1]]), noise], dim=1)
-        moving = torch.arange(p.B, device=self.device) >= (p.K if given else 0)
+        moving = torch.arange(p.B) >= (p.K if given else 0)
         captures = p.warmup_captures()
         chunks: list[torch.Tensor | None] = [None] * p.N
         generating = p.B   # frames the next pass takes: all, or (lean) those not yet taken
@@ -229,8 +241,7 @@ class Stream:
             if k == last:
                 break
             tau = torch.where(moving, grid[k], grid[-1])[:generating]
-            dtau = torch.where(moving, grid[k + 1] - grid[k],
-                               torch.zeros((), dtype=grid.dtype, device=self.device))[:generating]
+            dtau = torch.where(moving, grid[k + 1] - grid[k], torch.zeros((), dtype=grid.dtype))[:generating]
             x = torch.cat([self._integrate(x[:, :generating], tau, dtau), x[:, generating:]], dim=1)
         self.buffer = torch.cat([x[:, :p.K], *chunks], dim=1)
         _check_finite(self.buffer, "the start-up buffer (the step was undone; the stream has not started)")
@@ -249,14 +260,11 @@ class Stream:
         if skip:
             done = self._repeat()
         else:
-            saved = (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
-                     self._last_chunk, self._start_noise, self._entered, self._generator.get_state())
+            before = Snapshot(self, STEP_STATE, self._generator, (self.frame_input, self.integrator))
             try:
                 done = self._step()
             except BaseException:
-                (self.buffer, self.micro, self.first_index, self.frames_out, self._reference, self._floor,
-                 self._last_chunk, self._start_noise, self._entered, generator) = saved
-                self._generator.set_state(generator)
+                before.restore()
                 raise
         self.similarity_filter.record(looked=similar is not None, skipped=skip)
         return done
@@ -325,8 +333,8 @@ class Stream:
     def nbytes(self) -> int:
         """Memory held between steps: the buffer and its frames' starting noise, frames finished
         but not yet taken, and the last finished chunk."""
-        held = [self.buffer, self._start_noise, self._last_chunk]
-        return sum(t.nbytes for t in held if t is not None) + self._ready.nbytes
+        kept = [self.buffer, self._start_noise, self._last_chunk]
+        return sum(t.nbytes for t in kept if t is not None) + self._ready.nbytes
 
     @property
     def ready(self) -> int:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from ..engine.flow import noisy
 from ..engine.guidance import GUIDANCE_UNTIL, guidance_scales
-from ..engine.integrator import Integrator, euler, euler_step
+from ..engine.integrator import Integrator, euler, euler_step, seeded_noise
 from ..engine.partition import Partition
 from ..native.checkpoint import load, save
 from ..native.conditioning import guided_velocity
@@ -74,8 +74,9 @@ def teacher_segment(teacher: StreamDiT, x: torch.Tensor, start: torch.Tensor, le
         return guided_velocity(teacher, x, tau, context, null, guidance_scales(tau, guidance, guidance_until))
 
     dtau = length / micro_steps
+    fresh = seeded_noise(torch.Generator().manual_seed(0))
     for j in range(micro_steps):
-        x = integrator(field, x, start + j * dtau, dtau)
+        x = integrator(field, x, start + j * dtau, dtau, fresh)
     return x
 
 

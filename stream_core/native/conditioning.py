@@ -81,6 +81,6 @@ class TextVelocity:
     def __call__(self, x: torch.Tensor, tau: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
         b, f = x.shape[:2]
         ctx = self.context(frame_index).to(x.dtype)[None].expand(b, -1, -1, -1)
-        tau = tau.to(x.dtype)[None].expand(b, f)
+        tau = tau.to(x.device, x.dtype)[None].expand(b, f)
         null = self._encoded[""].to(x.dtype)[None, None].expand_as(ctx)
         return guided_velocity(self.model, x, tau, ctx, null, guidance_scales(tau, self.guidance, self.guidance_until))

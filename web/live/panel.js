@@ -289,7 +289,7 @@ export class Panel {
     this.strengthText.textContent = Number(this.strength.value).toFixed(2);
     const c = s?.camera, f = s?.similarity_filter;
     this.cameraStats.textContent = this.camera.on && c
-      ? `sent ${this.camera.sent} · used ${c.used} · dropped ${c.dropped} · held ${c.held}` +
+      ? `sent ${this.camera.sent} · used ${c.used} · dropped ${c.dropped} · repeated ${c.repeated}` +
         (c.latency === null ? "" : ` · in to out ${Math.round(c.latency * 1000)} ms`) +
         (f && f.threshold > 0 ? ` · similar, skipped ${f.skipped} of ${f.checked} steps` : "")
       : "";
