@@ -53,8 +53,8 @@ def measure(partition: tuple[int, int, int, int], frames: int, device: str, path
         torch.cuda.reset_peak_memory_stats()
     size = model.config.height * model.config.factor
     # the Stream node's own session (its factory), decoding as the node does
-    images = NativeStreamFactory(model, (), PromptTimeline(((0, "a red ball"),)), 0, size, size,
-                                 Partition(*partition)).create().frames
+    images = NativeStreamFactory(model=model, model_key=(), schedule=PromptTimeline(((0, "a red ball"),)), seed=0,
+                                 width=size, height=size, partition=Partition(*partition)).create().frames
     stream = images.stream
     start = time.perf_counter()
     images.take(1)

@@ -194,9 +194,10 @@ def plan(args, scratch: str, pack):
         ``camera``: images [F, H, W, 3] fed through the session's camera from the second frame
         on, the frames of one shift before each, encoded as the stream takes them (timed)."""
         patcher = patcher or model
-        factory = WanStreamFactory(patcher, cond(positive), cond(negative), vae, 0, width, height,
-                                   Partition(*setting["partition"]), "simple", setting["guidance"], decoder=decoder,
-                                   video=video, skip_similar=skip_similar, overlap_decode=overlap)
+        factory = WanStreamFactory(model=patcher, positive=cond(positive), negative=cond(negative), vae=vae, seed=0,
+                                   width=width, height=height, partition=Partition(*setting["partition"]),
+                                   scheduler="simple", guidance=setting["guidance"], decoder=decoder, video=video,
+                                   skip_similar=skip_similar, overlap_decode=overlap)
         session = factory.create()
         factory.reconfigure(session)
         frames = session.frames

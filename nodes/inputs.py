@@ -9,7 +9,7 @@ from .comfy_nodes import MAX_RESOLUTION
 
 from ..stream_core.engine.partition import Partition, PartitionError
 from .live.registry import STREAMS, stream_id_problem
-from .types import StreamFrames, VideoInputType
+from .types import DEFAULT_FPS, StreamFrames, VideoInputType
 from .validation import InputError, problem
 
 
@@ -56,10 +56,10 @@ def frames_input(default: int) -> io.Int.Input:
     return io.Int.Input("frames", default=default, min=1, max=100000, tooltip="Output frames to produce in this run.")
 
 
-def live_inputs(fps: float) -> list:
+def live_inputs() -> list:
     """How a run delivers its frames (``run.RunOptions``); optional, so older prompts still validate."""
     return [
-        io.Float.Input("fps", default=fps, min=1.0, max=240.0, step=1.0, optional=True,
+        io.Float.Input("fps", default=DEFAULT_FPS, min=1.0, max=240.0, step=1.0, optional=True,
                        tooltip="The stream's frame rate: the live panel plays it at this rate, and the recording "
                                "and Frame Output's video use it."),
         io.Boolean.Input("realtime", default=False, optional=True,

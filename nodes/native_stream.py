@@ -12,7 +12,7 @@ from .frame_output import FRAME_CONSUMERS
 from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
                      video_inputs)
 from .run.queued_run import RunOptions, run_stream
-from .types import CATEGORY, FramesType, LoadedModel, ModelType, ScheduleType
+from .types import CATEGORY, DEFAULT_FPS, FramesType, LoadedModel, ModelType, ScheduleType
 from .validation import checked
 
 
@@ -40,7 +40,7 @@ class StreamDiTStream(StreamNode):
                                tooltip="Guidance stops for frames this clean (tau: 0 = noise, 1 = clean); 1 = guide "
                                        "every frame. Guiding the nearly clean chunk exaggerates the motion inside it, "
                                        "so objects jump back at every chunk boundary."),
-                *live_inputs(fps=16.0),
+                *live_inputs(),
                 *video_inputs(),
             ],
             outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
@@ -53,11 +53,12 @@ class StreamDiTStream(StreamNode):
     @checked
     def execute(cls, model: LoadedModel, schedule: PromptTimeline, stream_id: str, action: str, seed: int, width: int,
                 height: int, K: int, N: int, c: int, s: int, guidance: float, frames: int,
-                guidance_until: float = GUIDANCE_UNTIL, fps: float = 16.0, realtime: bool = False,
+                guidance_until: float = GUIDANCE_UNTIL, fps: float = DEFAULT_FPS, realtime: bool = False,
                 record: bool = False, video_input: VideoInput | None = None,
                 skip_similar: float = 0.0) -> io.NodeOutput:
-        factory = NativeStreamFactory(model.model, model.key, schedule, seed, width, height, Partition(K, N, c, s),
-                                      guidance, guidance_until, video_input, skip_similar)
+        factory = NativeStreamFactory(model=model.model, model_key=model.key, schedule=schedule, seed=seed, width=width,
+                                      height=height, partition=Partition(K, N, c, s), guidance=guidance,
+                                      guidance_until=guidance_until, video=video_input, skip_similar=skip_similar)
         cls.refuse_for_an_invalid_consumer(FRAME_CONSUMERS)
         out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
         return io.NodeOutput(out, out.images, ui=recording_ui(out))

@@ -11,6 +11,7 @@ from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.model import StreamDiT
 
 CATEGORY = "StreamDiT"
+DEFAULT_FPS = 16.0   # a stream's frame rate unless its node says otherwise (Wan's own 16 fps): pace, playback, recording
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class StreamFrames:
     images: torch.Tensor
     first_index: int
     stream_id: str
-    fps: float = 16.0
+    fps: float = DEFAULT_FPS
     timeline: tuple[tuple[int, str], ...] = ()
     recording: dict | None = None
     latents: torch.Tensor | None = None

@@ -25,7 +25,7 @@ from ..live.hub import LiveView, prompt_server
 from .pacer import Pacer
 from .recorder import StreamRecorder
 from ..live.registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS, stream_id_problem
-from ..types import StreamFrames
+from ..types import DEFAULT_FPS, StreamFrames
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
 OUTPUT_BACKLOG = 4           # output jobs waiting before the stream waits (a piece of frames makes two: live view, recording)
@@ -37,7 +37,7 @@ class RunOptions:
     playback, the recording and the VIDEO); ``realtime``: make frames no faster than ``fps``;
     ``record``: write every frame to the stream's growing video (``recorder.py``)."""
 
-    fps: float = 16.0
+    fps: float = DEFAULT_FPS
     realtime: bool = False
     record: bool = False
 

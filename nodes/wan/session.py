@@ -13,11 +13,10 @@ from ...stream_core.engine.decoded_stream import DecodedStream, no_images
 from ...stream_core.engine.frame_input import VideoInput, play, resized
 from ...stream_core.engine.partition import Partition
 from ...stream_core.engine.rollback import checkpoint
-from ...stream_core.engine.session import Session
-from ...stream_core.engine.similarity_filter import check_threshold
+from ...stream_core.engine.session import Session, StreamSettings
 from ...stream_core.engine.stream import Stream
-from .source import (ConditioningSchedule, WanModelError, WanVelocity, check_model, cross_attn, experts_loaded,
-                  model_latents, model_tau_grid, vae_latents)
+from .source import (EXPERT_BOUNDARY, ConditioningSchedule, WanModelError, WanVelocity, check_experts, cross_attn,
+                     experts_loaded, model_latents, model_tau_grid, vae_latents)
 from .decode import WanStreamDecoder
 from .encode import FRAMES_PER_LATENT, WanStreamEncoder
 from .previews import LatentRGBDecoder, load_tiny_decoder, tiny_decoder_files, vae_tiny_decoder
@@ -111,8 +110,8 @@ def latent_shape(model: ModelPatcher, vae: VAE, width: int, height: int) -> tupl
     return base.latent_format.latent_channels, height // factor, width // factor
 
 
-@dataclass(frozen=True, eq=False)
-class WanStreamFactory:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class WanStreamFactory(StreamSettings):
     """A ``session.SessionFactory`` for stock Wan 2.1 / 2.2 text-to-video models.
 
     ``model`` (and ``model_low_noise``, Wan 2.2 A14B's second expert) and ``vae`` are stock
@@ -132,19 +131,16 @@ class WanStreamFactory:
     guidance: float
     schedule: ConditioningSchedule | None = None
     model_low_noise: ModelPatcher | None = None
-    boundary: float = 0.875
+    boundary: float = EXPERT_BOUNDARY
     decoder: str = "vae"
-    video: VideoInput | None = None   # video-to-video: the input frames and their strength
-    skip_similar: float = 0.0         # the similarity filter's threshold (0 = off)
     overlap_decode: bool = False      # decode on a worker thread while the next step denoises
     notes: tuple[str, ...] = ()
     shape: tuple[int, int, int] = field(init=False)          # (C, h, w) of a latent frame
     wanted: ConditioningSchedule = field(init=False)         # the positive, then the schedule
 
     def __post_init__(self):
-        check_threshold(self.skip_similar)
-        for expert in self.experts:
-            check_model(expert)
+        super().__post_init__()
+        check_experts(self.model, self.model_low_noise)
         object.__setattr__(self, "shape", latent_shape(self.model, self.vae, self.width, self.height))
         object.__setattr__(self, "wanted", full_schedule(self.positive, self.schedule))
 
@@ -182,12 +178,12 @@ class WanStreamFactory:
         session.attachments.update(parts, latents=tap)   # their state counts toward the session's memory
         return session
 
-    def reconfigure(self, session: Session) -> None:
-        session.follow(self.wanted)
-        session.source.negative = cross_attn(self.negative)
-        session.source.guidance = self.guidance
-        play(session.stream, self.video, self.encode)
-        session.stream.similarity_filter.threshold = self.skip_similar
+    @property
+    def followed(self) -> ConditioningSchedule:
+        return self.wanted
+
+    def tune(self, source: WanVelocity) -> None:
+        source.negative, source.guidance = cross_attn(self.negative), self.guidance
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Input video frames [F, H, W, 3] in [0, 1] -> latents [1, 1 + (F-1)//4, C, h, w] in the

@@ -27,6 +27,7 @@ from ...stream_core.engine.guidance import guide
 from ...stream_core.engine.timeline import PromptTimeline, ScheduleError
 
 VIDEO_FRAMES_PER_LATENT = 4
+EXPERT_BOUNDARY = 0.875   # Wan 2.2 T2V's sigma at which the low-noise expert takes over (the node's default)
 NO_TEXT_PROMPTS = ("a Wan stream follows the CONDITIONING inputs of its node: re-prompt it by editing them "
                    "(text prompts from the panel are for the native StreamDiT model)")
 
@@ -67,6 +68,18 @@ def check_model(patcher) -> None:
             "step); StreamDiT streams from text: load a Wan T2V model.")
     if not isinstance(patcher.get_model_object("model_sampling"), comfy.model_sampling.CONST):
         raise WanModelError("the model's sampling is not flow matching (CONST); was a model sampling patch applied?")
+
+
+def check_experts(patcher, low_noise=None) -> list:
+    """The experts of a stream, [patcher] or [patcher, low_noise], each a Wan model
+    (``check_model``) and the two of one latent format; a WanModelError otherwise."""
+    experts = [patcher] if low_noise is None else [patcher, low_noise]
+    for expert in experts:
+        check_model(expert)
+    if low_noise is not None and type(low_noise.model.latent_format) is not type(patcher.model.latent_format):
+        raise WanModelError("the two experts have different latent formats: load the high- and low-noise "
+                            "models of one Wan 2.2 release")
+    return experts
 
 
 def model_tau_grid(patcher, scheduler: str, steps: int) -> torch.Tensor:
@@ -246,13 +259,8 @@ class WanVelocity:
     how_to_reprompt = NO_TEXT_PROMPTS
 
     def __init__(self, patcher, schedule: ConditioningSchedule, negative: torch.Tensor, guidance: float,
-                 low_noise=None, boundary: float = 0.875):
-        self.experts = [patcher] if low_noise is None else [patcher, low_noise]
-        for expert in self.experts:
-            check_model(expert)
-        if low_noise is not None and type(low_noise.model.latent_format) is not type(patcher.model.latent_format):
-            raise WanModelError("the two experts have different latent formats: load the high- and low-noise "
-                                "models of one Wan 2.2 release")
+                 low_noise=None, boundary: float = EXPERT_BOUNDARY):
+        self.experts = check_experts(patcher, low_noise)
         self.patcher = patcher
         self.boundary = boundary
         self.negative = negative

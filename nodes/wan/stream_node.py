@@ -14,9 +14,9 @@ from ..frame_output import FRAME_CONSUMERS
 from ..inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
                      video_inputs)
 from ..run.queued_run import RunOptions, run_stream
-from ..types import CATEGORY, FramesType
+from ..types import CATEGORY, DEFAULT_FPS, FramesType
 from ..validation import checked
-from .source import ConditioningSchedule
+from .source import EXPERT_BOUNDARY, ConditioningSchedule
 from .previews import tiny_decoder_files
 from .schedule_node import ConditioningScheduleType
 from .session import DECODERS, WanStreamFactory
@@ -49,17 +49,18 @@ class StreamDiTWanStream(StreamNode):
                                                tooltip="Later prompts, from StreamDiT Conditioning Schedule nodes."),
                 io.Model.Input("model_low_noise", optional=True,
                                tooltip="Wan 2.2 A14B: the low-noise expert ('model' is then the high-noise one)."),
-                io.Float.Input("boundary", display_name="expert boundary (sigma, 1 = noise)", default=0.875, min=0.0,
+                io.Float.Input("boundary", display_name="expert boundary (sigma, 1 = noise)", default=EXPERT_BOUNDARY,
+                               min=0.0,
                                max=1.0, step=0.005, optional=True,
                                tooltip="With model_low_noise: frames below this sigma use the low-noise expert "
-                                       "(0.875 for Wan 2.2 T2V)."),
+                                       f"({EXPERT_BOUNDARY} for Wan 2.2 T2V)."),
                 io.Combo.Input("decoder", options=[*DECODERS, *tiny_decoder_files()],
                                default="vae", optional=True,
                                tooltip="What turns latents into frames (live view, outputs, recording): vae, the full "
                                        "Wan VAE (best, slowest); a tiny TAEHV decoder from models/vae_approx/ (taew2_1 "
                                        "for Wan 2.1 and 2.2 A14B, taew2_2 for 2.2 5B; fast, softer); latent rgb "
                                        "(instant, a rough colour preview)."),
-                *live_inputs(fps=16.0),
+                *live_inputs(),
                 *video_inputs(),
                 io.Boolean.Input("overlap_decode", display_name="overlap decode", default=False, optional=True,
                                  tooltip="Decode each step's frames on a worker thread (its own CUDA stream) while "
@@ -81,12 +82,14 @@ class StreamDiTWanStream(StreamNode):
     def execute(cls, model: ModelPatcher, positive: list, negative: list, vae: VAE, stream_id: str, action: str,
                 seed: int, width: int, height: int, K: int, N: int, c: int, s: int, scheduler: str, guidance: float,
                 frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,
-                boundary: float = 0.875, decoder: str = "vae", fps: float = 16.0, realtime: bool = False,
+                boundary: float = EXPERT_BOUNDARY, decoder: str = "vae", fps: float = DEFAULT_FPS, realtime: bool = False,
                 record: bool = False, video_input: VideoInput | None = None,
                 skip_similar: float = 0.0, overlap_decode: bool = False) -> io.NodeOutput:
-        factory = WanStreamFactory(model, positive, negative, vae, seed, width, height, Partition(K, N, c, s), scheduler,
-                                   guidance, schedule, model_low_noise, boundary, decoder, video_input, skip_similar,
-                                   overlap_decode)
+        factory = WanStreamFactory(model=model, positive=positive, negative=negative, vae=vae, seed=seed, width=width,
+                                   height=height, partition=Partition(K, N, c, s), scheduler=scheduler,
+                                   guidance=guidance, schedule=schedule, model_low_noise=model_low_noise,
+                                   boundary=boundary, decoder=decoder, video=video_input, skip_similar=skip_similar,
+                                   overlap_decode=overlap_decode)
         cls.refuse_for_an_invalid_consumer(FRAME_CONSUMERS)
         with factory.models_loaded():
             out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))

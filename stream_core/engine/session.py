@@ -18,7 +18,9 @@ from typing import Any, Callable, Protocol
 import torch
 
 from .decoded_stream import DecodedStream
+from .frame_input import VideoInput, play
 from .live_input import Encoder, LiveFrames
+from .similarity_filter import check_threshold
 from .stream import Stream
 from .timeline import PromptTimeline
 
@@ -181,3 +183,38 @@ class SessionFactory(Protocol):
 
     def reconfigure(self, session: Session) -> None:
         """Apply this run's settings that keep the stream going (schedule, guidance, ...)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamSettings:
+    """What every shipped factory shares (its base): the node's video input and the similarity
+    filter's threshold, checked on construction, and the one ``reconfigure``. A kind says the
+    schedule its source follows (``followed``), sets its own settings on the running source
+    (``tune``) and encodes a video input (``encode``)."""
+
+    video: VideoInput | None = None   # video-to-video: the input frames and their strength
+    skip_similar: float = 0.0         # the similarity filter's threshold (0 = off)
+
+    def __post_init__(self):
+        check_threshold(self.skip_similar)
+
+    @property
+    def followed(self) -> Any:
+        """The schedule the session follows (``Session.follow``)."""
+        raise NotImplementedError
+
+    def tune(self, source: ConditioningSource) -> None:
+        """This run's settings of the kind's own (guidance, ...) on the running ``source``."""
+        raise NotImplementedError
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """A video input's images [F, H, W, 3] in [0, 1] -> latents [1, n, C, h, w]."""
+        raise NotImplementedError
+
+    def reconfigure(self, session: Session) -> None:
+        """This run's settings that keep the stream going: the schedule, the kind's own, the
+        video input (``frame_input.play``) and the similarity threshold."""
+        session.follow(self.followed)
+        self.tune(session.source)
+        play(session.stream, self.video, self.encode)
+        session.stream.similarity_filter.threshold = self.skip_similar

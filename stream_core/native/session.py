@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 import torch
 
 from ..engine.decoded_stream import DecodedStream
-from ..engine.frame_input import VideoInput, play, resized
+from ..engine.frame_input import resized
 from ..engine.guidance import GUIDANCE_UNTIL
 from ..engine.partition import Partition
-from ..engine.session import Session
-from ..engine.similarity_filter import check_threshold
+from ..engine.session import Session, StreamSettings
 from ..engine.stream import Stream
 from ..engine.timeline import PromptTimeline
 from .conditioning import TextVelocity
@@ -58,8 +57,8 @@ def trained_notes(model: StreamDiT, width: int, height: int, partition: Partitio
     return tuple(notes)
 
 
-@dataclass(frozen=True)
-class NativeStreamFactory:
+@dataclass(frozen=True, kw_only=True)
+class NativeStreamFactory(StreamSettings):
     """A ``session.SessionFactory`` for the pack's own StreamDiT.
 
     ``model_key`` identifies the loaded file (a new file starts a new stream); the stream
@@ -75,13 +74,11 @@ class NativeStreamFactory:
     partition: Partition
     guidance: float = 1.0
     guidance_until: float = GUIDANCE_UNTIL
-    video: VideoInput | None = None   # video-to-video: the input frames and their strength
-    skip_similar: float = 0.0         # the similarity filter's threshold (0 = off)
     shape: tuple[int, int, int] = field(init=False)   # (C, h, w) of a latent frame
     notes: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
-        check_threshold(self.skip_similar)
+        super().__post_init__()
         object.__setattr__(self, "shape", frame_shape(self.model, self.width, self.height, self.partition.B))
         object.__setattr__(self, "notes", trained_notes(self.model, self.width, self.height, self.partition))
 
@@ -96,11 +93,12 @@ class NativeStreamFactory:
         return Session(DecodedStream(stream, lambda latents: to_images(self.model, latents)), source, self.key,
                        self.schedule, camera_encoder=lambda: self.encode, input_size=(self.width, self.height))
 
-    def reconfigure(self, session: Session) -> None:
-        session.follow(self.schedule)
-        session.source.guidance, session.source.guidance_until = self.guidance, self.guidance_until
-        play(session.stream, self.video, self.encode)
-        session.stream.similarity_filter.threshold = self.skip_similar
+    @property
+    def followed(self) -> PromptTimeline:
+        return self.schedule
+
+    def tune(self, source: TextVelocity) -> None:
+        source.guidance, source.guidance_until = self.guidance, self.guidance_until
 
     @torch.inference_mode()
     def encode(self, images: torch.Tensor, piece: int = 64) -> torch.Tensor:
