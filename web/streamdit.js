@@ -5,16 +5,21 @@
 // on the stream node itself, through ComfyUI's own progress previews.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
-import { LiveClient } from "./live/client.js";
+import { LiveClient, socketUrl } from "./live/client.js";
 import { Panel } from "./live/panel.js";
 
+/** What the browser starts from, as the server says (nodes/live/hub.py LIVE_DEFAULTS); none when
+ * it cannot be read: a setting left unset then asks nothing, and the server's own applies. */
+const DEFAULTS = await api.fetchApi("/streamdit/defaults").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+
 const SETTINGS = [
-  { id: "StreamDiT.Live.Latency", name: "Live panel: buffer (ms)", type: "number", defaultValue: 200,
+  { id: "StreamDiT.Live.Latency", name: "Live panel: buffer (ms)", type: "number", defaultValue: DEFAULTS.latency,
     attrs: { min: 0, max: 2000, step: 50 },
     tooltip: "How far behind the stream the panel plays, to keep the pace steady when frames arrive unevenly." },
-  { id: "StreamDiT.Live.Quality", name: "Live panel: JPEG quality", type: "slider", defaultValue: 85,
+  { id: "StreamDiT.Live.Quality", name: "Live panel: JPEG quality", type: "slider", defaultValue: DEFAULTS.quality,
     attrs: { min: 10, max: 100, step: 5 }, tooltip: "Quality of the frames sent to the panel (not of the outputs)." },
-  { id: "StreamDiT.Live.MaxFPS", name: "Live panel: most frames per second", type: "number", defaultValue: 60,
+  { id: "StreamDiT.Live.MaxFPS", name: "Live panel: most frames per second", type: "number",
+    defaultValue: DEFAULTS.max_fps,
     attrs: { min: 1, max: 240, step: 1 },
     tooltip: "The server sends the panel no more frames than this, whatever the stream's own rate." },
 ];
@@ -46,11 +51,7 @@ async function post(path, body, quiet = false) {
 }
 
 function websocketUrl() {
-  const url = new URL(api.apiURL("/streamdit/ws"), location.href);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const clientId = api.clientId ?? api.initialClientId;
-  if (clientId) url.searchParams.set("clientId", clientId);
-  return url.toString();
+  return socketUrl(api.apiURL("/streamdit/ws"), location.href, api.clientId ?? api.initialClientId);
 }
 
 /** Write `timeline` ([frame, prompt] pairs) into the Prompt Schedule node feeding stream `id`. */

@@ -15,9 +15,9 @@ to the viewers that asked for the list (``"list": true``: the panel, the viewer'
 they ask and whenever a run starts or ends. A viewer sends JSON text
 ``{"watch": [stream ids], "list": true | false, "quality": 10..100, "max_fps": 1..240}`` and, as it
 receives frames, ``{"ack": frames received on this connection}``. The server's first message is
-``{"type": "hello", "token", "window": FRAME_WINDOW}``, which the viewer echoes (``{"hello": token}``) to show it reads:
-frames go to a viewer once it has, and at most ``FRAME_WINDOW`` beyond the last it acknowledged,
-so one that does not read costs the streams nothing.
+``{"type": "hello", "token", "window": FRAME_WINDOW, "defaults": LIVE_DEFAULTS}``, which the viewer
+echoes (``{"hello": token}``) to show it reads: frames go to a viewer once it has, and at most
+``FRAME_WINDOW`` beyond the last it acknowledged, so one that does not read costs the streams nothing.
 The server reads each socket at most ``READ_MESSAGES_PER_SECOND`` messages and
 ``READ_BYTES_PER_SECOND`` bytes a second. A viewer that falls
 behind loses frames (of those waiting to be sent, the oldest), never a status.
@@ -55,6 +55,7 @@ from PIL import Image
 
 from ...stream_core.engine.frame_input import DEFAULT_STRENGTH
 from ...stream_core.engine.session import Session
+from ..types import DEFAULT_FPS
 from .registry import STREAMS
 
 FRAME = 1                 # binary message kind: one frame
@@ -73,6 +74,10 @@ MAX_WATCHED = 16          # streams one viewer may watch
 NODE_PREVIEW_FPS = 8.0    # the newest frame on the stream node, at most this often
 NODE_PREVIEW_SIZE = 512   # pixels, longest side
 VIEWER_DEFAULTS = {"quality": 85, "max_fps": 60.0}
+LIVE_DEFAULTS = {**VIEWER_DEFAULTS, "strength": DEFAULT_STRENGTH, "fps": DEFAULT_FPS, "latency": 200}
+"""What the browser starts from (the panel's settings and camera strength, the viewer page, the
+player's jitter buffer in ms, the rate before a stream's first frame), served here only: in every
+hello and at ``GET /streamdit/defaults``."""
 VIEWER_LIMITS = {"quality": (10, 100), "max_fps": (1.0, 240.0)}
 
 
@@ -360,7 +365,8 @@ class LiveHub:
         with self._lock:
             self._viewers.add(viewer)
         pump = asyncio.create_task(viewer.pump())
-        viewer.offer_text({"type": "hello", "token": viewer.token, "window": FRAME_WINDOW})
+        viewer.offer_text({"type": "hello", "token": viewer.token, "window": FRAME_WINDOW,
+                           "defaults": LIVE_DEFAULTS})
         pace = ReadPace(READ_MESSAGES_PER_SECOND, READ_BYTES_PER_SECOND)
         try:
             async for message in ws:

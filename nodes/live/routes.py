@@ -10,12 +10,13 @@ from aiohttp import web
 
 from ...stream_core.engine.timeline import MAX_PROMPT_CHARS, live_prompt_problem
 from ..comfy_nodes import served_web_folders
-from .hub import HUB
+from .hub import HUB, LIVE_DEFAULTS
 from .registry import STREAMS, stream_id_problem
 
 PACK_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # custom_nodes/<name>
 WEB_DIR = os.path.join(PACK_DIR, "web")
 WORKFLOWS_DIR = os.path.join(PACK_DIR, "example_workflows")
+VIEW_OPTIONS = ("stream", "clean", "strength")   # what web/view.html reads from its query
 THUMBNAIL = r"[A-Za-z0-9_\-]+\.(?:webp|jpg)"
 
 MAX_BODY_BYTES = 16 * 1024
@@ -111,14 +112,19 @@ async def get_streams(request: web.Request) -> web.Response:
     return web.json_response({stream_id: session.report() for stream_id, session in STREAMS.items()})
 
 
+async def get_defaults(request: web.Request) -> web.Response:
+    """What the browser starts from (``hub.LIVE_DEFAULTS``): the frontend's settings read it."""
+    return web.json_response(LIVE_DEFAULTS)
+
+
 async def get_view(request: web.Request) -> web.Response:
     """The standalone viewer (one stream, full window; for OBS or a second screen): the pack's
-    ``web/view.html`` where ComfyUI serves the pack's web folder, with the query kept."""
+    ``web/view.html`` where ComfyUI serves the pack's web folder, with the query's options kept."""
     name = next((n for n, d in served_web_folders().items() if os.path.realpath(d) == os.path.realpath(WEB_DIR)),
                 None)
     if name is None:
         return _error(404, "the pack's web folder is not served")
-    query = urllib.parse.urlencode({k: v for k, v in request.query.items() if k == "stream"})
+    query = urllib.parse.urlencode({k: v for k, v in request.query.items() if k in VIEW_OPTIONS})
     raise web.HTTPFound(f"/extensions/{urllib.parse.quote(name)}/view.html" + (f"?{query}" if query else ""))
 
 
@@ -150,6 +156,7 @@ def register_routes(routes: web.RouteTableDef) -> None:
     for path in POSTED:
         routes.get(path)(not_a_get)
     routes.get("/streamdit/streams")(get_streams)
+    routes.get("/streamdit/defaults")(get_defaults)
     routes.get("/streamdit/ws")(HUB.websocket)
     routes.get("/streamdit/view")(get_view)
     module = urllib.parse.quote(os.path.basename(PACK_DIR))

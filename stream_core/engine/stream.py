@@ -295,8 +295,9 @@ class Stream:
         _check_finite(buffer, f"the model's output for frames {self.first_index}..{self.newest_index} (the step "
                               "was undone; the stream stays where it was)")
         self.buffer = buffer
-        self.micro += 1
-        if self.micro == p.s:
+        micro = self.micro + 1   # set once below: another thread's report reads it as 0..s-1 (``chunk_tau``)
+        if micro == p.s:
+            micro = 0
             chunk = self.buffer[:, p.chunk_slice(0)]
             history = torch.cat([self.buffer[:, :p.K], chunk], dim=1)
             new = self._noise(p.c)   # the frames after the newest: the prompt's until they take their input
@@ -304,10 +305,10 @@ class Stream:
             self._floor = torch.cat([torch.zeros_like(self._floor[:p.K]), self._floor[p.K + p.c:],
                                      torch.zeros_like(self._floor[:p.c])])
             self._start_noise = torch.cat([self._start_noise[:, :p.K], self._start_noise[:, p.K + p.c:], new], dim=1)
-            self.micro = 0
             self.first_index += p.c
             self._last_chunk = chunk
             done = torch.cat([done, chunk], dim=1)
+        self.micro = micro
         self.frames_out += done.shape[1]
         return done
 

@@ -1,7 +1,12 @@
 // The panel's camera: frames from getUserMedia, drawn at the stream's size and sent to the
 // server at a set rate as binary camera messages (nodes/live/hub.py), where the running stream
 // takes the newest as its input (video-to-video). Stopping it turns the stream back to
-// text-to-video from its next step, without a reset.
+// text-to-video from its next step, without a reset. The panel and the viewer page both
+// turn it on and off through `toggle`, which says what happened in words.
+
+export const CAMERA_MAX_FPS = 30;
+export const NEEDS_A_SECURE_PAGE = "the camera needs a secure page: open ComfyUI at https://… or on this machine " +
+                                   "(localhost); browsers give no camera to plain http from another machine";
 
 export class Camera {
   /** client: the LiveClient; video: the <video> element that shows the camera. */
@@ -24,6 +29,7 @@ export class Camera {
    * (with the browser's reason) when no camera can be opened. */
   async start(streamId, { fps, width, height, strength, quality = 0.85 }) {
     this.stop();
+    if (!globalThis.isSecureContext || !navigator.mediaDevices?.getUserMedia) throw new Error(NEEDS_A_SECURE_PAGE);
     this.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: width }, height: { ideal: height } },
                                                               audio: false });
     this.streamId = streamId;
@@ -55,6 +61,23 @@ export class Camera {
         this.sent += 1;
       }
     }, "image/jpeg", quality);
+  }
+
+  /** On (sending to streamId at the stream's rate, at most CAMERA_MAX_FPS, drawn at width x
+   * height) or off: {text, warn} saying what happened. */
+  async toggle(streamId, { streamFps, width, height, strength }) {
+    if (this.on) {
+      this.stop();
+      return { text: "camera off: the stream follows its prompt alone from its next step", warn: false };
+    }
+    const fps = Math.min(CAMERA_MAX_FPS, streamFps);
+    try {
+      await this.start(streamId, { fps, width, height, strength });
+      return { text: `camera on: ${width}x${height} at ${fps} fps into the stream`, warn: false };
+    } catch (error) {
+      this.stop();
+      return { text: `no camera: ${error.message || error.name}`, warn: true };
+    }
   }
 
   stop() {

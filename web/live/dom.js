@@ -13,6 +13,15 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Draw a decoded frame on `canvas`, which takes the frame's size. */
+export function paint(canvas, bitmap) {
+  if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+  }
+  canvas.getContext("2d").drawImage(bitmap, 0, 0);
+}
+
 export function button(label, testid, title) {
   return el("button", { class: "sd-button", type: "button", "data-testid": `streamdit-${testid}`, title }, label);
 }
@@ -49,7 +58,7 @@ const CSS = `
 .sd-scrub { flex: 1; min-width: 80px; }
 .sd-row { display: flex; gap: 6px; align-items: center; }
 .sd-hint { color: var(--descrip-text, #aaa); min-height: 1.2em; }
-.sd-hint.sd-warn { color: var(--error-text, #e5484d); }
+.sd-hint.sd-warn, .sd-bar .sd-warn { color: var(--error-text, #e5484d); }
 .sd-prompt { white-space: pre-wrap; word-break: break-word; }
 .sd-bars { display: flex; align-items: flex-end; gap: 3px; height: 44px; }
 .sd-bars div { width: 16px; background: var(--p-primary-color, #5b8def); border-radius: 2px 2px 0 0;

@@ -6,11 +6,11 @@
 // settings() -> {latency, quality, max_fps}.
 
 import { Camera } from "./camera.js";
-import { addStyles, button, el } from "./dom.js";
+import { addStyles, button, el, paint } from "./dom.js";
+import { RenderLoop, shown } from "./loop.js";
 import { FramePlayer, replay } from "./player.js";
 
 const STATS_EVERY_MS = 250;
-const CAMERA_MAX_FPS = 30;
 const CAMERA_TITLE = "Send your camera to the stream as its input (video to video); stop it to go back to the prompt alone";
 
 export class Panel {
@@ -23,13 +23,17 @@ export class Panel {
     this.fit = true;
     this.stopReplay = null;
     this.hintTicket = 0;        // the latest check or send: only its reply may set the hint
-    this.player = new FramePlayer((bitmap) => this.mode === "live" && this.paint(bitmap), host.settings());
+    this.timelineShown = null;  // the timeline the list shows (rebuilt only when it changes)
+    this.lastStats = 0;
+    this.player = new FramePlayer((bitmap) => this.mode === "live" && paint(this.canvas, bitmap));
     this.build();
+    this.loop = new RenderLoop((now) => this.tick(now), () => shown(this.root));
     client.addEventListener("frame", (e) => this.onFrame(e.detail));
     client.addEventListener("status", (e) => this.onStatus(e.detail));
     client.addEventListener("streams", (e) => this.onStreams(e.detail));
     client.addEventListener("camera", (e) => e.detail.stream_id === this.id && this.setHint(e.detail.error, true));
-    this.loop();
+    client.addEventListener("hello", () => this.onHello());
+    client.addEventListener("connection", (e) => this.onConnection(e.detail));
   }
 
   build() {
@@ -50,7 +54,7 @@ export class Panel {
     this.popButton = button("Pop out", "popout", "Open this stream in its own window (also for OBS or a second screen)");
     this.stopButton = button("Stop", "stop", "End the running run now; it keeps the frames it made");
     this.cameraButton = button("Use camera", "camera", CAMERA_TITLE);
-    this.strength = el("input", { class: "sd-strength", type: "range", min: "0", max: "1", step: "0.05", value: "0.6",
+    this.strength = el("input", { class: "sd-strength", type: "range", min: "0", max: "1", step: "0.05",
                                   "data-testid": "streamdit-strength",
                                   title: "How far the stream may leave the camera image: 0 = the image as it is, 1 = the prompt alone" });
     this.strengthText = el("span", { class: "sd-stats", title: "The camera's strength" });
@@ -100,7 +104,7 @@ export class Panel {
     form.addEventListener("submit", (e) => { e.preventDefault(); this.switchPrompt(); });
     this.input.addEventListener("input", () => this.checkSoon());
     this.cameraButton.addEventListener("click", () => this.toggleCamera());
-    this.strength.addEventListener("input", () => this.render());
+    this.strength.addEventListener("input", () => { this.strengthSet = true; this.render(); });
     this.copyButton.addEventListener("click", () => this.host.toast(this.host.copyToSchedule(this.id, this.state.timeline), "info"));
     this.render();
   }
@@ -110,9 +114,27 @@ export class Panel {
     container.style.height = "100%";   // the tab's content area has a height; the panel fills it
     container.append(this.root);
     this.client.listStreams();   // the stream picker, from the moment the panel is shown
+    if (!this.watched) {
+      this.watched = true;
+      this.loop.watch(this.root);
+    }
+    this.loop.start();
   }
 
   // --- what the server says ----------------------------------------------------------
+  onHello() {
+    const defaults = this.client.defaults ?? {};
+    if (!this.strengthSet && defaults.strength !== undefined) this.strength.value = String(defaults.strength);
+    if (this.host.settings().latency == null && defaults.latency !== undefined) this.player.latency = defaults.latency;
+    this.render();
+  }
+
+  onConnection({ connected, reason, retry }) {
+    this.connectionProblem = connected ? null
+      : `live view not connected${reason ? `: ${reason}` : ""}; trying again in ${Math.round(retry / 1000)} s`;
+    this.render();
+  }
+
   onStreams(streams) {
     // streams queued elsewhere are listed, never watched unasked (the panel follows this browser's runs)
     const ids = Object.keys(streams);
@@ -137,7 +159,7 @@ export class Panel {
 
   onFrame(frame) {
     if (frame.stream_id !== this.id) return;
-    this.player.push(frame, performance.now());
+    if (this.loop.running) this.player.push(frame, performance.now());   // hidden: nothing decoded, nothing queued
     const { prompt, tau, made_fps, camera, similarity_filter } = frame.meta;
     this.state = { ...this.state, prompt, tau, made_fps, camera, similarity_filter };   // running comes from statuses alone
   }
@@ -150,31 +172,18 @@ export class Panel {
     this.player.reset();
     this.setMode("live");
     const { latency, ...options } = this.host.settings();
-    this.player.latency = latency;
+    this.player.latency = latency ?? this.client.defaults?.latency ?? 0;
     this.client.watch(id === null ? [] : [id], options);
     this.render();
   }
 
   // --- playing ---------------------------------------------------------------------------
-  loop() {
-    let lastStats = 0;
-    const tick = (now) => {
-      if (this.mode === "live") this.player.tick(now);
-      if (now - lastStats > STATS_EVERY_MS) {
-        lastStats = now;
-        this.renderStats(now);
-      }
-      requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  }
-
-  paint(bitmap) {
-    if (this.canvas.width !== bitmap.width || this.canvas.height !== bitmap.height) {
-      this.canvas.width = bitmap.width;
-      this.canvas.height = bitmap.height;
+  tick(now) {
+    if (this.mode === "live") this.player.tick(now);
+    if (now - this.lastStats > STATS_EVERY_MS) {
+      this.lastStats = now;
+      this.renderStats(now);
     }
-    this.canvas.getContext("2d").drawImage(bitmap, 0, 0);
   }
 
   setMode(mode) {
@@ -189,7 +198,7 @@ export class Panel {
     const frame = this.player.kept()[i];
     if (!frame) return;
     const bitmap = await createImageBitmap(frame.blob);
-    this.paint(bitmap);
+    paint(this.canvas, bitmap);
     bitmap.close();
     this.counter.textContent = String(frame.index);
   }
@@ -200,7 +209,7 @@ export class Panel {
     const start = Number(this.scrub.value) >= kept.length - 1 ? 0 : Number(this.scrub.value);
     this.setMode("replay");
     this.stopReplay = replay(kept, start, (bitmap, frame) => {
-      this.paint(bitmap);
+      paint(this.canvas, bitmap);
       this.counter.textContent = String(frame.index);
       this.scrub.value = String(kept.indexOf(frame));
     }, () => this.setMode("live"));
@@ -240,20 +249,10 @@ export class Panel {
   }
 
   async toggleCamera() {
-    if (this.camera.on) {
-      this.camera.stop();
-      this.setHint("camera off: the stream follows its prompt alone from its next step", false);
-    } else {
-      const fps = Math.min(CAMERA_MAX_FPS, this.player.fps || 16);
-      try {
-        await this.camera.start(this.id, { fps, width: this.canvas.width, height: this.canvas.height,
-                                           strength: () => Number(this.strength.value) });
-        this.setHint(`camera on: ${this.canvas.width}x${this.canvas.height} at ${fps} fps into the stream`, false);
-      } catch (error) {
-        this.camera.stop();
-        this.setHint(`no camera: ${error.message || error.name}`, true);
-      }
-    }
+    const { text, warn } = await this.camera.toggle(this.id, {
+      streamFps: this.player.fps ?? this.client.defaults?.fps, width: this.canvas.width, height: this.canvas.height,
+      strength: () => Number(this.strength.value) });
+    this.setHint(text, warn);
     this.render();
   }
 
@@ -270,7 +269,8 @@ export class Panel {
     this.stage.classList.toggle("sd-actual", !this.fit);
     this.fitButton.textContent = this.fit ? "Fit" : "1:1";
     this.dot.classList.toggle("sd-running", running);
-    this.title.textContent = this.id === null ? "" : `${this.id} — ${running ? "running" : "idle"}`;
+    this.title.textContent = this.connectionProblem ?? (this.id === null ? "" : `${this.id} — ${running ? "running" : "idle"}`);
+    this.title.classList.toggle("sd-warn", Boolean(this.connectionProblem));
     for (const b of [this.liveButton, this.playButton, this.scrub, this.fullButton, this.popButton]) {
       b.disabled = this.id === null;
     }
@@ -294,7 +294,12 @@ export class Panel {
         (f && f.threshold > 0 ? ` · similar, skipped ${f.skipped} of ${f.checked} steps` : "")
       : "";
     this.prompt.textContent = s?.prompt ?? "";
-    this.timeline.replaceChildren(...(s?.timeline ?? []).map(([frame, prompt]) => el("li", { text: `${frame}: ${prompt}` })));
+    const timeline = s?.timeline ?? [];
+    const key = JSON.stringify(timeline);
+    if (key !== this.timelineShown) {
+      this.timelineShown = key;
+      this.timeline.replaceChildren(...timeline.map(([frame, prompt]) => el("li", { text: `${frame}: ${prompt}` })));
+    }
     this.renderBars(s?.tau ?? []);
   }
 
@@ -309,9 +314,10 @@ export class Panel {
   }
 
   renderStats(now) {
-    if (this.mode === "live" && this.player.shown) this.counter.textContent = String(this.player.shown.index);
-    this.fps.textContent = this.player.displayFps(now).toFixed(1);
-    this.latency.textContent = String(Math.round(this.player.stats.latency));
+    const { frame, fps, buffer } = this.player.readout(now);
+    if (this.mode === "live" && frame !== null) this.counter.textContent = String(frame);
+    this.fps.textContent = fps.toFixed(1);
+    this.latency.textContent = String(buffer);
     const kept = this.player.kept().length;
     this.scrub.max = String(Math.max(0, kept - 1));
     if (this.mode === "live") this.scrub.value = this.scrub.max;

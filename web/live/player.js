@@ -8,12 +8,17 @@
 // buffer whole, 8 video frames for Wan) the stream makes frames faster than real time, so
 // the clock jumps ahead and the frames passed over are dropped. On a display tick the newest due frame is shown; any older due
 // frames not yet shown are dropped too (the browser is slower than the stream).
-// The last `historySeconds` of frames stay (as JPEG blobs) for scrubbing and replay.
+// The last `historySeconds` of frames stay (as JPEG blobs) for scrubbing and replay. Every
+// decoded bitmap is closed once its frame is shown over, passed over or reset away (a decode
+// that finishes after that closes its bitmap at once).
 
 export class FramePlayer {
-  /** draw(bitmap, frame): show a decoded frame; options: latency, slack (ms), historySeconds. */
-  constructor(draw, { latency = 200, slack = 400, historySeconds = 10 } = {}) {
+  /** draw(bitmap, frame): show a decoded frame; options: latency (ms: the jitter buffer; its
+   * default is the server's, which a view sets from the hello before any frame comes), slack
+   * (ms), historySeconds; decode(blob) -> Promise<bitmap>. */
+  constructor(draw, { latency = 0, slack = 400, historySeconds = 10, decode = (blob) => createImageBitmap(blob) } = {}) {
     this.draw = draw;
+    this.decode = decode;
     this.latency = latency;
     this.slack = slack;
     this.historySeconds = historySeconds;
@@ -21,11 +26,13 @@ export class FramePlayer {
   }
 
   reset() {
+    for (const frame of this.queue ?? []) this.release(frame);
+    if (this.shown) this.release(this.shown);
     this.queue = [];        // frames waiting for their slot: {index, fps, meta, blob, arrival, bitmap}
     this.history = [];      // shown and passed-over frames, oldest first: {index, fps, meta, blob}
     this.base = null;       // ms: when frame `origin` is due
     this.origin = 0;
-    this.fps = 16;
+    this.fps = null;        // the stream's rate, from its first frame
     this.shown = null;      // the frame on screen
     this.burst = 1;         // the most frames seen arriving at once
     this.run = 0;
@@ -61,7 +68,10 @@ export class FramePlayer {
       this.base -= this.due(frame.index) - (now + this.latency);    // too far behind: jump ahead
     }
     this.queue.push(frame);
-    frame.decoding = createImageBitmap(frame.blob).then((b) => { frame.bitmap = b; }, () => { frame.failed = true; });
+    frame.decoding = this.decode(frame.blob).then((b) => {
+      if (frame.released) b.close?.();
+      else frame.bitmap = b;
+    }, () => { frame.failed = true; });
   }
 
   /** A display tick: show the newest frame whose slot has come (and is decoded). */
@@ -84,10 +94,17 @@ export class FramePlayer {
     if (this.stats.log.length > 600) this.stats.log.shift();
   }
 
+  /** The frame's bitmap closed, now or (still decoding) once it is decoded. */
+  release(frame) {
+    frame.released = true;
+    frame.bitmap?.close?.();
+    frame.bitmap = null;
+  }
+
   retire(frame, dropped) {
     if (!frame) return;
     if (dropped) this.stats.dropped += 1;
-    frame.bitmap?.close?.();
+    this.release(frame);
     this.history.push({ index: frame.index, fps: frame.fps, session: frame.session, meta: frame.meta, blob: frame.blob });
     const keep = Math.min(600, Math.max(30, Math.round(this.fps * this.historySeconds)));
     if (this.history.length > keep) this.history.splice(0, this.history.length - keep);
@@ -98,6 +115,12 @@ export class FramePlayer {
     const recent = this.stats.log.filter(([, t]) => t > now - seconds * 1000);
     if (recent.length < 2) return 0;
     return ((recent.length - 1) * 1000) / (recent[recent.length - 1][1] - recent[0][1]);
+  }
+
+  /** What a view shows of its playing: {frame: the index on screen or null, fps: shown per
+   * second lately, buffer: ms from a frame's arrival to its showing}. */
+  readout(now) {
+    return { frame: this.shown?.index ?? null, fps: this.displayFps(now), buffer: Math.round(this.stats.latency) };
   }
 
   /** Every frame still held, oldest first (history, the one on screen): for scrubbing. */
@@ -119,7 +142,7 @@ export function replay(frames, start, draw, onEnd) {
     draw(bitmap, frame);
     bitmap.close();
     i += 1;
-    const at = t0 + ((i - start) * 1000) / (frame.fps || 16);
+    const at = t0 + ((i - start) * 1000) / frame.fps;
     timer = setTimeout(next, Math.max(0, at - performance.now()));
   };
   next();
