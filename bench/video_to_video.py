@@ -60,8 +60,8 @@ def run(model, video: torch.Tensor, strength: float, frames: int,
         skip_similar: float = 0.0, guidance: float = VIDEO_GUIDANCE, seed: int = 0) -> tuple[torch.Tensor, float, float]:
     """(images [frames, H, W, 3], FPS, the share of steps the similarity filter skipped) of one
     re-drawn video."""
-    factory = NativeStreamFactory(model=model, model_key=(), schedule=PromptTimeline(((0, PROMPT),)), seed=seed, width=64,
-                                  height=64, partition=Partition(0, 4, 2, 1), guidance=guidance,
+    factory = NativeStreamFactory(model=model, model_key=(), schedule=PromptTimeline(((0, PROMPT),)), seed=seed,
+                                  width=64, height=64, partition=Partition(0, 4, 2, 1), guidance=guidance,
                                   video=VideoInput(video, strength), skip_similar=skip_similar)
     session = factory.create()
     factory.reconfigure(session)
@@ -77,8 +77,8 @@ def camera_run(model, video: torch.Tensor, camera_fps: float | None, seconds: fl
     """The stream fed by a camera playing ``video`` [F, H, W, 3] at ``camera_fps`` for ``seconds``
     (None: no camera, text-to-video: the baseline), making frames as fast as it can or no faster
     than ``paced`` frames a second."""
-    factory = NativeStreamFactory(model=model, model_key=(), schedule=PromptTimeline(((0, PROMPT),)), seed=0, width=64,
-                                  height=64, partition=Partition(0, 4, 2, 1), guidance=VIDEO_GUIDANCE,
+    factory = NativeStreamFactory(model=model, model_key=(), schedule=PromptTimeline(((0, PROMPT),)), seed=0,
+                                  width=64, height=64, partition=Partition(0, 4, 2, 1), guidance=VIDEO_GUIDANCE,
                                   skip_similar=skip_similar)
     session = factory.create()
     factory.reconfigure(session)

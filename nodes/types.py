@@ -11,7 +11,7 @@ from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.model import StreamDiT
 
 CATEGORY = "StreamDiT"
-DEFAULT_FPS = 16.0   # a stream's frame rate unless its node says otherwise (Wan's own 16 fps): pace, playback, recording
+DEFAULT_FPS = 16.0   # a stream's frame rate unless its node says otherwise (Wan's own): pace, playback, recording
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,32 @@ def tiny_model(seed: int = 0, **overrides) -> StreamDiT:
     return model
 
 
+COMFY_FIXTURES = {"comfy", "comfy_base", "pack", "server"}   # a real ComfyUI, in this process or as a server
+BROWSER_MODULES = {"test_browser", "test_templates"}        # headless Chromium on a ComfyUI server
+SERVER_MODULES = {"test_hardening", "test_benchmarks"}      # a ComfyUI server, or the bench scripts, of their own
+SLOW = {"test_benchmarks", "test_train", "test_distill", "test_shipped_model", "test_tune_decoder", "test_evaluate",
+        "test_autoencoder", "test_world"}
+
+
+def tier(item) -> str:
+    """engine (torch and the pack alone: seconds), server (a real ComfyUI) or browser."""
+    module = item.module.__name__.rsplit(".", 1)[-1]
+    if module in BROWSER_MODULES:
+        return "browser"
+    if module in SERVER_MODULES or COMFY_FIXTURES & set(item.fixturenames):
+        return "server"
+    return "engine"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test gets its tier's marker (``-m engine``, ``-m server``, ``-m browser``) and, where
+    it trains, distils or runs the benchmarks, ``slow`` (``-m "engine and not slow"``: seconds)."""
+    for item in items:
+        item.add_marker(tier(item))
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW:
+            item.add_marker("slow")
+
+
 @pytest.fixture
 def model() -> StreamDiT:
     return tiny_model()

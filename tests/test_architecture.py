@@ -100,3 +100,11 @@ def test_the_docs_name_every_module_and_only_modules_that_exist(doc):
             if not p.endswith("__init__.py")}
     assert named <= tree, f"{doc} names files that do not exist: {sorted(named - tree)}"
     assert tree <= named, f"{doc} does not name: {sorted(tree - named)}"
+
+
+@pytest.mark.parametrize("package", ["stream_core/engine", "stream_core/native", "stream_core/lab"])
+def test_each_packages_docstring_names_every_module_it_holds(package):
+    text = open(os.path.join(ROOT, package, "__init__.py")).read()
+    names = {os.path.basename(p)[:-3] for p in modules(package) if not p.endswith("__init__.py")}
+    missing = sorted(n for n in names if f"``{n}``" not in text and f"`{n}`" not in text and f"{n}.py" not in text)
+    assert not missing, f"{package}/__init__.py does not name {missing}"

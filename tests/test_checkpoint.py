@@ -115,6 +115,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 """
 
 
+@pytest.mark.slow   # a fresh interpreter measures its memory
 def test_a_tiny_file_cannot_make_the_loader_allocate_a_huge_model(tmp_path):
     """Its header is checked against the shapes the config implies before anything is allocated."""
     import subprocess

@@ -62,13 +62,14 @@ def test_the_queue_is_bounded_and_strength_is_checked():
 def test_a_stream_fed_from_another_thread_shows_the_newest_inputs_in_order():
     stream = Stream(point_mass_velocity(lambda i: torch.full(i.shape, TARGET)), P, SHAPE)
     live = stream.frame_input = LiveFrames(encode, 0.0)   # strength 0: the output is the input itself
-    pushed, stop = [], threading.Event()
+    pushed, stop, fresh = [], threading.Event(), threading.Semaphore(0)
 
     def camera():
         v = 1
         while not stop.is_set():
             live.push(image(v), 0.0)
             pushed.append(v)
+            fresh.release()
             v += 1
             time.sleep(0.002)
 
@@ -77,9 +78,9 @@ def test_a_stream_fed_from_another_thread_shows_the_newest_inputs_in_order():
     thread.start()
     try:
         out = []
-        for _ in range(20):   # paced, as a live stream is: the camera thread runs between chunks on a busy machine too
+        for _ in range(20):   # paced, as a live stream is: a new camera frame before each chunk, however busy the machine
+            assert fresh.acquire(timeout=60), "the camera thread pushed nothing"
             out += values(stream.take(2))
-            time.sleep(0.005)
     finally:
         stop.set()
         thread.join()

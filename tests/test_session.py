@@ -123,7 +123,8 @@ def test_every_shipped_kind_implements_the_whole_contract(pack, kind):
     session = pack("stream_core.engine.session")
     contract = session.ConditioningSource
     members = [m for m in vars(contract) if not m.startswith("_")] + list(contract.__annotations__) + ["__call__"]
-    cls = pack("stream_core.native.conditioning").TextVelocity if kind == "native" else pack("nodes.wan.source").WanVelocity
+    native, wan = pack("stream_core.native.conditioning"), pack("nodes.wan.source")
+    cls = native.TextVelocity if kind == "native" else wan.WanVelocity
     missing = [m for m in members if not hasattr(cls, m) and m not in getattr(cls, "__annotations__", {})]
     assert not missing and set(members) >= {"accepts_text", "how_to_reprompt", "timeline", "follow", "switch",
                                             "unknown_words", "output_frame"}, missing

@@ -159,6 +159,7 @@ print(peaks[0], peaks[1], stream.buffer.numel())
 """
 
 
+@pytest.mark.slow   # a fresh interpreter measures its memory
 def test_peak_memory_does_not_grow_with_stream_length():
     out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, ROOT], capture_output=True, text=True, check=True)
     peak100, peak2000, buffered = map(int, out.stdout.split())

@@ -12,7 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from browser import launch, open_comfy
 from comfy_server import PACK_NAME, ComfyServer
-from conftest import ROOT, load_workflow, workflow_names
+from conftest import ROOT, load_workflow, poll, workflow_names
 
 ARTIFACTS = os.path.join(ROOT, "out", "test-artifacts")
 with open(os.path.join(ROOT, "web", "templates.json")) as f:
@@ -98,15 +98,28 @@ def inside(a: dict, b: dict) -> bool:
     return b["x"] <= a["x"] and a["x"] + a["w"] <= b["x"] + b["w"] and b["y"] <= a["y"] and a["y"] + a["h"] <= b["y"] + b["h"]
 
 
+def settled_layout(page) -> dict:
+    """``node_bounds`` once two reads a frame apart agree (the frontend has sized every widget)."""
+    before = None
+
+    def settled():
+        nonlocal before
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        now = node_bounds(page)
+        stable, before = now == before, now
+        return stable and now
+
+    return poll(settled, timeout=60, what="the workflow's layout to settle")
+
+
 @pytest.mark.parametrize("name", [t["name"] for t in METADATA])
 def test_each_workflow_opens_from_the_template_browser_with_no_node_over_another(page, name):
     open_templates(page)
     page.locator(f"[data-testid=template-workflow-{name}]").click()
     page.wait_for_function("(n) => window.app.graph.nodes.length === n", arg=len(load_workflow(name, api=False)["nodes"]))
-    time.sleep(0.5)                      # the frontend sizes DOM widgets after load
     page.keyboard.press("Escape")        # the missing-model dialog of the Wan workflows (tested below)
     expect(page.get_by_role("dialog")).to_have_count(0)
-    layout = node_bounds(page)
+    layout = settled_layout(page)        # the frontend sizes DOM widgets after load
     nodes, groups = layout["nodes"], layout["groups"]
     assert any(n["type"] == "MarkdownNote" for n in nodes), "no note on what to try"
     crossing = [(a["type"], b["type"]) for i, a in enumerate(nodes) for b in nodes[i + 1:] if overlap(a, b)]

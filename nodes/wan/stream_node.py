@@ -82,8 +82,8 @@ class StreamDiTWanStream(StreamNode):
     def execute(cls, model: ModelPatcher, positive: list, negative: list, vae: VAE, stream_id: str, action: str,
                 seed: int, width: int, height: int, K: int, N: int, c: int, s: int, scheduler: str, guidance: float,
                 frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,
-                boundary: float = EXPERT_BOUNDARY, decoder: str = "vae", fps: float = DEFAULT_FPS, realtime: bool = False,
-                record: bool = False, video_input: VideoInput | None = None,
+                boundary: float = EXPERT_BOUNDARY, decoder: str = "vae", fps: float = DEFAULT_FPS,
+                realtime: bool = False, record: bool = False, video_input: VideoInput | None = None,
                 skip_similar: float = 0.0, overlap_decode: bool = False) -> io.NodeOutput:
         factory = WanStreamFactory(model=model, positive=positive, negative=negative, vae=vae, seed=seed, width=width,
                                    height=height, partition=Partition(K, N, c, s), scheduler=scheduler,

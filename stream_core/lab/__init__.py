@@ -1,2 +1,4 @@
-"""Where the native model is made and judged: the synthetic world, image analysis,
-training, autoencoder training, distillation and the evaluator (command-line tools)."""
+"""Where the native model is made and judged (command-line tools): the synthetic world
+(``world``), what its frames show (``analysis``), where it runs (``device``), training
+(``train``), the autoencoder's training (``train_autoencoder``), distillation (``distill``),
+the decoder's tuning (``tune_decoder``) and the evaluator (``evaluate``)."""

@@ -1,2 +1,4 @@
-"""The pack's own StreamDiT: model, window attention, text encoder, frame autoencoder,
-checkpoint files, its conditioning source and session factory. Imports the engine only."""
+"""The pack's own StreamDiT: the model (``model``), its shifted window attention
+(``window_attention``), text encoder (``text``), frame autoencoder (``autoencoder``),
+checkpoint files (``checkpoint``), latents to images (``images``), its conditioning source
+(``conditioning``) and session factory (``session``). Imports the engine only."""
