@@ -297,15 +297,16 @@ class WanVelocity:
         passes = len(contexts)
         context = torch.cat([c.expand(bsz, -1, -1) for c in _same_length(contexts)])
         batch = x.repeat(passes, 1, 1, 1, 1)
-        sigma = sigma_of(tau.to(x.device, torch.float32))                          # [F]
-        owner = (sigma < self.boundary).long() if len(self.experts) == 2 else torch.zeros_like(sigma).long()
+        sigma_cpu = sigma_of(tau.cpu().to(torch.float32))                          # [F]: which expert, no device read
+        sigma = sigma_cpu.to(x.device)
+        owner = (sigma_cpu < self.boundary).long() if len(self.experts) == 2 else torch.zeros_like(sigma_cpu).long()
         cond_or_uncond = [0] * len(active) + [1] * (passes - len(active))
         v = torch.zeros(passes, bsz, *x.shape[1:], device=x.device)               # [passes, Bsz, F, C, H, W]
         for e, expert in enumerate(self.experts):
-            mine = (owner == e).reshape(1, 1, frames, 1, 1, 1)
+            mine = owner == e
             if bool(mine.any()):
                 out = _model_output(expert, batch, sigma, context, cond_or_uncond).unflatten(0, (passes, bsz))
-                v = torch.where(mine, out, v)
+                v = torch.where(mine.to(x.device).reshape(1, 1, frames, 1, 1, 1), out, v)
         blend = weights[:, active].T.to(x.device).reshape(len(active), 1, frames, 1, 1, 1)
         v_cond = (v[:len(active)] * blend).sum(0)
         if self.guidance != 1.0:
