@@ -18,6 +18,7 @@ from .live.routes import register_routes
 from .loader import StreamDiTLoader, register_folders
 from .native_stream import StreamDiTStream
 from .prompt_schedule import StreamDiTPromptSchedule
+from .run.shutdown import close_recordings_at_exit
 from .video_input import StreamDiTVideoInput
 from .wan.schedule_node import StreamDiTConditioningSchedule
 from .wan.stream_node import StreamDiTWanStream
@@ -33,6 +34,7 @@ class StreamDiTExtension(ComfyExtension):
 
 async def comfy_entrypoint() -> StreamDiTExtension:
     register_folders()
+    close_recordings_at_exit()
     server = prompt_server()
     if server is not None:
         register_routes(server.routes)

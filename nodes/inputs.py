@@ -9,6 +9,7 @@ from .comfy_nodes import MAX_RESOLUTION
 
 from ..stream_core.engine.partition import Partition, PartitionError
 from .live.registry import STREAMS, stream_id_problem
+from .run.queued_run import UNTIL_STOPPED
 from .types import DEFAULT_FPS, StreamFrames, VideoInputType
 from .validation import InputError, problem
 
@@ -53,7 +54,10 @@ def partition_inputs(K: int, N: int, c: int, s: int, unit: str = "frames") -> li
 
 
 def frames_input(default: int) -> io.Int.Input:
-    return io.Int.Input("frames", default=default, min=1, max=100000, tooltip="Output frames to produce in this run.")
+    return io.Int.Input("frames", default=default, min=UNTIL_STOPPED, max=100000,
+                        tooltip="Output frames to produce in this run; 0: stream until stopped (the live panel's "
+                                "Stop, the viewer's, ComfyUI's Cancel or POST /streamdit/stop), the outputs then "
+                                "holding what it made.")
 
 
 def live_inputs() -> list:

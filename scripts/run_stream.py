@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 
@@ -23,13 +24,18 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=8188, help="port for --ui")
     args = ap.parse_args()
     base = os.path.join(os.path.abspath(args.out), "comfy-base")
+    for sig in (signal.SIGTERM, signal.SIGHUP):   # a plain kill, a closed terminal: ComfyUI goes too
+        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
     if args.ui:
-        server = ComfyServer(base, port=args.port).start()
-        print(f"ComfyUI with StreamDiT at {server.url}  (log: {server.log_path}; Ctrl-C stops it)", flush=True)
-        try:
+        server = ComfyServer(base, port=args.port)
+        try:   # from before the start: a signal at any moment stops ComfyUI too
+            server.start()
+            print(f"ComfyUI with StreamDiT at {server.url}  (log: {server.log_path}; Ctrl-C stops it)", flush=True)
             server.process.wait()
         except KeyboardInterrupt:
-            server.stop()
+            pass
+        finally:
+            server.stop()   # SIGTERM to ComfyUI: the pack closes its recordings
         return 0
     with open(os.path.join(ROOT, "example_workflows", "api", args.workflow + ".json")) as f:
         prompt = json.load(f)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections import deque
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from .recorder import StreamRecorder
 from ..live.registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS, stream_id_problem
 from ..types import DEFAULT_FPS, StreamFrames
 
+UNTIL_STOPPED = 0            # a run's frames: stream until stopped (Stop, Cancel, POST /streamdit/stop)
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
 OUTPUT_BACKLOG = 4           # output jobs waiting before the stream waits (a piece of frames makes two: live view, recording)
 
@@ -108,11 +110,14 @@ def attached(session: Session, name: str, wanted: bool, fits, make):
 
 def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
             options: RunOptions = RunOptions()) -> StreamFrames:
-    """Take ``frames`` more output frames; the caller holds ``session.lock``."""
+    """Take ``frames`` more output frames (``UNTIL_STOPPED``: until a stop or Cancel); the caller
+    holds ``session.lock``."""
+    endless = frames == UNTIL_STOPPED
+    wanted = sys.maxsize if endless else frames
     first = session.frames.frames_taken
-    bar = comfy.utils.ProgressBar(frames)
+    bar = comfy.utils.ProgressBar(1 if endless else frames)
     live = LiveView(stream_id, session, options.fps)
-    recorder = attached(session, "recording", options.record, lambda r: r.fps == options.fps,
+    recorder = attached(session, "recording", options.record, lambda r: r.fps == options.fps and not r.closed,
                         lambda: StreamRecorder(stream_id, options.fps, {"streamdit": {"stream_id": stream_id,
                                                                                       "first_frame": first}}))
     pacer = attached(session, "pacer", options.realtime, lambda p: p.fps == options.fps, lambda: Pacer(options.fps))
@@ -120,11 +125,16 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
     output = Backlog(OUTPUT_BACKLOG)
     made = 0
 
+    def record(images: torch.Tensor, run_start: bool, next_frame: int) -> None:
+        """On the run's output thread: the frames into the stream's video, then its index."""
+        recorder.write(images, run_start=run_start)
+        recorder.index(session.report()["timeline"], {"stream_id": stream_id, "next_frame": next_frame})
+
     def take(images: torch.Tensor) -> None:
         nonlocal made
         live.frames(first + made, images, output.submit)
         if recorder is not None and len(images):
-            output.submit(functools.partial(recorder.write, images, run_start=made == 0))
+            output.submit(functools.partial(record, images, made == 0, first + made + len(images)))
         kept.add(images)
         made += len(images)
 
@@ -134,7 +144,7 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
 
     def sink(images: torch.Tensor) -> None:
         take(images)
-        bar.update_absolute(made, frames, live.preview(images))
+        bar.update_absolute(made, made + 1 if endless else frames, live.preview(images))   # endless: always nearly full
         between_steps()
         if pacer is not None:
             pacer.made(len(images), between_steps)
@@ -145,7 +155,7 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
         live.status()
         try:
             session.apply_requests()   # a stop sent before the first step ends the run as any stop does
-            session.frames.deliver(frames, sink)
+            session.frames.deliver(wanted, sink)
         except StopRequested:
             if not made:
                 session.frames.deliver(1, take)
