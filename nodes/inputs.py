@@ -5,11 +5,11 @@ import inspect
 import time
 
 from comfy_api.latest import io, ui
-from .comfy_nodes import MAX_RESOLUTION
 
 from ..stream_core.engine.partition import Partition, PartitionError
+from ..stream_core.engine.session import UNTIL_STOPPED
+from .comfy_nodes import MAX_RESOLUTION
 from .live.registry import STREAMS, stream_id_problem
-from .run.queued_run import UNTIL_STOPPED
 from .types import DEFAULT_FPS, StreamFrames, VideoInputType
 from .validation import InputError, problem
 

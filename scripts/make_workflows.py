@@ -29,7 +29,9 @@ sys.path.insert(0, ROOT)
 from stream_core.engine.frame_input import DEFAULT_STRENGTH, VIDEO_GUIDANCE  # noqa: E402
 from stream_core.engine.guidance import GUIDANCE_UNTIL  # noqa: E402
 from stream_core.engine.partition import Partition  # noqa: E402
+from stream_core.engine.session import UNTIL_STOPPED  # noqa: E402
 
+THUMBNAIL_RUN_FRAMES = 32   # what a thumbnail shows of each run of a workflow that streams until stopped
 MODEL = "streamdit-shapes-64px.safetensors"
 STUDENT = "streamdit-shapes-64px-distilled.safetensors"   # one pass per buffer shift: s = 1, no guidance
 SCHEDULE = "0: a red circle moving right\n32: a blue square moving up"
@@ -124,7 +126,7 @@ def wan_realtime_workflow() -> dict:
     workflow["12"] = {"class_type": "LoraLoaderModelOnly", "inputs": {"model": ["1", 0], "lora_name": REALTIME_LORA,
                                                                      "strength_model": 1.0}}
     workflow["2"]["inputs"].update(model=["12", 0], shift=REALTIME_SHIFT)
-    workflow["9"]["inputs"].update(stream_id="wan-live", K=0, N=4, c=2, s=1, guidance=1.0, frames=32,
+    workflow["9"]["inputs"].update(stream_id="wan-live", K=0, N=4, c=2, s=1, guidance=1.0, frames=UNTIL_STOPPED,
                                    decoder=TINY_DECODER, realtime=True, record=True)
     del workflow["9"]["inputs"]["schedule"]
     return workflow
@@ -208,12 +210,14 @@ TEMPLATES = (
         "Start here: the pack's own model streams live at 16 fps; steer it from the StreamDiT Live panel.",
         "**Start here.** The pack's own small model (64 px moving shapes, shipped with it) streams live.\n\n"
         f"1. {PANEL}\n"
-        "2. Press **Run**. Switch it to **Run (Instant)** and the stream never stops: every run continues it, paced "
-        "to 16 fps and recorded into one growing video in output/streamdit/.\n"
+        "2. Press **Run**: it streams until you stop it (*frames* 0), paced to 16 fps and recorded into one growing "
+        "video in output/streamdit/.\n"
         "3. Type a prompt in the panel and press **Switch**, e.g. *a green triangle moving left* (green triangles "
-        "were never in training). Stop from the panel or with Cancel: the video keeps every frame.",
-        stream_workflow("continue", "endless", 32, None, ENDLESS_SCHEDULE, model=STUDENT, K=0, s=1, guidance=1.0,
-                        fps=16.0, realtime=True, record=True),
+        "were never in training).\n"
+        "4. **Stop** in the panel (or ComfyUI's Cancel) ends it; the video keeps every frame, and Run goes on from "
+        "there.",
+        stream_workflow("continue", "endless", UNTIL_STOPPED, None, ENDLESS_SCHEDULE, model=STUDENT, K=0, s=1,
+                        guidance=1.0, fps=16.0, realtime=True, record=True),
         native_stages(video=False), ("StreamDiT",), runs=3),
     Template(
         "streamdit_fast_distilled", "Fast stream, distilled",
@@ -258,7 +262,8 @@ TEMPLATES = (
         "Your camera, redrawn live under a prompt: press Use camera in the StreamDiT Live panel.",
         "**Webcam to video, live.**\n\n"
         f"1. {PANEL}\n"
-        "2. Press **Run (Instant)**: every run continues the stream *webcam*, paced to 16 fps.\n"
+        "2. Press **Run**: the stream *webcam* runs until you press **Stop** in the panel (*frames* 0), paced to "
+        "16 fps.\n"
         "3. In the panel press **Use camera** (the browser asks for it). Your camera goes into the stream at its size "
         "and comes out redrawn under the prompt, beside the camera image. *strength*: 0 gives the camera back, 1 "
         "ignores it; 0.5 to 0.65 keep where things are and take the prompt's colour (0.5 for a camera slower than "
@@ -266,7 +271,8 @@ TEMPLATES = (
         "*skip similar input* 0.98: while the camera barely changes the stream skips steps and repeats its last "
         "frames (the panel counts them); 0 turns it off.\n\n"
         "The pack's model knows coloured shapes on dark backgrounds: hold a coloured object against a dark wall.",
-        stream_workflow("continue", "webcam", 32, None, "0: a blue square moving right", model=STUDENT, K=0, s=1,
+        stream_workflow("continue", "webcam", UNTIL_STOPPED, None, "0: a blue square moving right", model=STUDENT,
+                        K=0, s=1,
                         guidance=VIDEO_GUIDANCE, fps=16.0, realtime=True, skip_similar=0.98),
         native_stages(video=False), ("StreamDiT",), runs=1),
     Template(
@@ -275,7 +281,8 @@ TEMPLATES = (
         "**Wan 2.1 1.3B as a live stream.** The Self Forcing (DMD) LoRA makes it a 4 step model: one model pass per "
         "buffer shift (steps per chunk 1, guidance 1), at shift 5, the noise levels the LoRA was distilled at; the "
         "tiny decoder taew2_1 turns latents into pixels fast.\n\n"
-        f"Press **Run (Instant)**; edit the positive prompt and the running stream follows it. {PANEL}\n\n"
+        "Press **Run**: it streams until you press **Stop** in the panel (*frames* 0). To change the prompt, Stop, "
+        f"edit the positive prompt and Run again: the stream goes on from where it stopped. {PANEL}\n\n"
         + WAN_FILES_NOTE.format(extra=", the LoRA in models/loras, taew2_1 in models/vae_approx"),
         wan_realtime_workflow(), wan_stages(("1", "12", "2", "6"), change=False), ("Wan 2.1",),
         card=("live, 4 steps", "Self Forcing LoRA", "tiny decoder, 16 fps", "needs your Wan 2.1 files")),
@@ -341,6 +348,8 @@ def run_frames(server: ComfyServer, template: Template) -> tuple[list[Image.Imag
     prompt = {**template.api, "thumbnail": {"class_type": "SaveAnimatedWEBP", "inputs": {
         "images": [stream, 1], "filename_prefix": "thumbnails/" + template.name, "fps": fps, "lossless": True,
         "quality": 100, "method": "fastest"}}}
+    if prompt[stream]["inputs"]["frames"] == UNTIL_STOPPED:   # a run that streams until stopped: a part of it
+        prompt[stream] = {**prompt[stream], "inputs": {**prompt[stream]["inputs"], "frames": THUMBNAIL_RUN_FRAMES}}
     frames = []
     for _ in range(template.runs):
         entry = server.run(prompt)

@@ -88,9 +88,9 @@ def queue(page) -> None:
 
 
 def start_live(page, name: str, stream_id: str, first: int = 4, schedule: str | None = None, **widgets) -> None:
-    """Load workflow ``name`` for a long real-time run of ``stream_id``, watch it in the panel,
-    queue it and wait until the panel has shown ``first`` frames."""
-    load(page, name, schedule, stream_id=stream_id, frames=100000, realtime=True, fps=FPS, **widgets)
+    """Load workflow ``name`` for a real-time run of ``stream_id`` until it is stopped, watch it in
+    the panel, queue it and wait until the panel has shown ``first`` frames."""
+    load(page, name, schedule, stream_id=stream_id, frames=0, realtime=True, fps=FPS, **widgets)
     watch(page, stream_id)
     queue(page)
     poll(lambda: shown(page)["shown"] > first, what="the first frames")

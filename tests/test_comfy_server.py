@@ -89,8 +89,9 @@ def test_the_endless_workflow_grows_one_recording_and_writes_nothing_else(server
     """Two queued runs of the endless workflow (real-time at 16 fps): one video that grows,
     its index, the newest frame's video on the stream node, no temp files."""
     prompt = load_workflow("streamdit_endless_live")
-    assert prompt[STREAM]["inputs"]["realtime"] and prompt[STREAM]["inputs"]["record"] and len(prompt) == 3
-    prompt[STREAM]["inputs"]["stream_id"] = "endless-test"
+    inputs = prompt[STREAM]["inputs"]
+    assert inputs["realtime"] and inputs["record"] and inputs["frames"] == 0 and len(prompt) == 3   # until stopped
+    inputs.update(stream_id="endless-test", frames=32)   # here: two runs of 32 frames
     temp = set(glob.glob(os.path.join(server.base, "temp", "**"), recursive=True))
     started = time.monotonic()
     entries = [server.run(prompt) for _ in range(2)]

@@ -97,7 +97,7 @@ function livePanel() {
   if (!panel) {
     const client = new LiveClient(websocketUrl);
     panel = new Panel(client, {
-      post: (path, body) => post(path, body),
+      post: (path, body, quiet = false) => post(path, body, quiet),
       check: (body) => post("/streamdit/check", body, true),
       toast,
       viewerUrl: (id) => api.apiURL(`/streamdit/view?stream=${encodeURIComponent(id)}`),

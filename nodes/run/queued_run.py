@@ -21,14 +21,13 @@ import comfy.utils
 import torch
 
 from ...stream_core.engine.backlog import Backlog
-from ...stream_core.engine.session import Session, SessionFactory, StopRequested
+from ...stream_core.engine.session import UNTIL_STOPPED, Session, SessionFactory, StopRequested
 from ..live.hub import LiveView, prompt_server
 from .pacer import Pacer
 from .recorder import StreamRecorder
 from ..live.registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS, stream_id_problem
 from ..types import DEFAULT_FPS, StreamFrames
 
-UNTIL_STOPPED = 0            # a run's frames: stream until stopped (Stop, Cancel, POST /streamdit/stop)
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
 OUTPUT_BACKLOG = 4           # output jobs waiting before the stream waits (a piece of frames makes two: live view, recording)
 

@@ -25,6 +25,10 @@ from .stream import Stream
 from .timeline import PromptTimeline
 
 
+UNTIL_STOPPED = 0
+"""A run's frames that mean: stream until stopped (a stop request, or the caller's cancel)."""
+
+
 class ConditioningSource(Protocol):
     """A velocity (``integrator.Velocity``) whose prompts follow a timeline over output frames.
 

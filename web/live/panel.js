@@ -1,9 +1,9 @@
 // The StreamDiT Live panel: watch a stream at its own frame rate, scrub and replay its last
 // seconds, see its buffer, re-prompt it, feed it the camera, stop it, pop it out, copy its
 // prompts back.
-// `host` connects it to ComfyUI: post(path, body) -> reply or null, check(body) -> reply or
-// null (quiet), toast(text, severity), viewerUrl(id), copyToSchedule(id, timeline) -> text,
-// settings() -> {latency, quality, max_fps}.
+// `host` connects it to ComfyUI: post(path, body, quiet) -> reply or null (an error toasted
+// unless quiet), check(body) -> reply or null (quiet), toast(text, severity), viewerUrl(id),
+// copyToSchedule(id, timeline) -> text, settings() -> {latency, quality, max_fps}.
 
 import { Camera } from "./camera.js";
 import { addStyles, button, el, paint } from "./dom.js";
@@ -223,8 +223,9 @@ export class Panel {
     const ticket = ++this.hintTicket;   // a check still under way no longer speaks for the hint
     const reply = await this.host.post("/streamdit/prompt", { stream_id: this.id, prompt });
     if (reply && ticket === this.hintTicket) {
+      const when = this.state?.running ? "from the next frame" : "when the stream runs next (it is idle)";
       this.setHint(reply.unknown_words.length ? `sent; ignored (not known): ${reply.unknown_words.join(", ")}`
-                                              : "sent: it takes over from the next frame", false);
+                                              : `sent: it takes over ${when}`, false);
     }
   }
 
@@ -257,7 +258,9 @@ export class Panel {
   }
 
   async stop() {
-    if (await this.host.post("/streamdit/stop", { stream_id: this.id })) this.setHint("stopping…", false);
+    // quiet: a stream that ended a moment ago (its status not here yet) has nothing to stop
+    const reply = await this.host.post("/streamdit/stop", { stream_id: this.id }, true);
+    this.setHint(reply ? "stopping…" : "not running: nothing to stop", false);
   }
 
   // --- drawing the controls ------------------------------------------------------------
