@@ -157,6 +157,30 @@ def streamed_again(page, before_session) -> None:
                what="frames of a new run")
 
 
+def test_stop_ends_run_instant_too(page):
+    """With the Run button on Run (Instant), every run that ends queues the next; the panel's
+    Stop ends the run and the re-queueing, as the button's own stop would."""
+    server = page.server
+    load(page, "streamdit_continue_stream", stream_id="instant", frames=16, realtime=True, fps=FPS)
+    watch(page, "instant")
+    version = page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ ?? ''")
+    newer = tuple(int(n) for n in version.split(".")[:2]) >= (1, 40)   # newer frontends: instant-idle / -running
+    page.evaluate("(mode) => { window.app.extensionManager.queueSettings.mode = mode; }",
+                  "instant-running" if newer else "instant")
+    done = len(server.get("/history"))
+    queue(page)
+    poll(lambda: len(server.get("/history")) > done and server.get("/streamdit/streams")["instant"]["running"],
+         timeout=120, what="Run (Instant) to queue the next run")
+    page.click(tid("stop"))
+    expect(page.locator(tid("hint"))).to_contain_text("Run (Instant) stopped too")
+    assert page.evaluate("() => window.app.extensionManager.queueSettings.mode") in ("disabled", "instant-idle")
+    poll(lambda: idle(server), timeout=120, what="the queue to empty")
+    runs = len(server.get("/history"))
+    page.wait_for_function("() => true")   # one more round trip of the page: a re-queue would be on its way
+    poll(lambda: idle(server), what="nothing queued after the stop")
+    assert len(server.get("/history")) == runs
+
+
 def test_stop_then_run_and_reprompt_then_run_stream_new_frames(page):
     server = page.server
     start_live(page, "streamdit_text_to_video", "rerun", first=8)
@@ -248,10 +272,10 @@ def test_the_pop_out_and_the_standalone_viewer_show_the_stream(page, browser_and
     assert other.evaluate(count) == 0                  # eight more frames went out: none of them here
     other.evaluate("() => window.streamditLive.client.watch(['viewer'])")
     other.wait_for_function(f"({count})() > 5", timeout=30_000)
+    standalone.click("[data-testid=streamdit-view-stop]")      # the viewer's Stop ends the run until stopped
+    poll(lambda: idle(server), what="the run to stop")
     for p in (popout, standalone, other):
         p.close()
-    page.click(tid("stop"))
-    poll(lambda: idle(server), what="the run to stop")
 
 
 def test_no_stream_id_reaches_another_tab_as_html(page):

@@ -51,7 +51,18 @@ async function post(path, body, quiet = false) {
 }
 
 function websocketUrl() {
-  return socketUrl(api.apiURL("/streamdit/ws"), location.href, api.clientId ?? api.initialClientId);
+  connectedAs = api.clientId ?? api.initialClientId ?? null;
+  return socketUrl(api.apiURL("/streamdit/ws"), location.href, connectedAs);
+}
+
+/** Stop Run (Instant) re-queueing, as its own button would: the frontend's queue mode "instant"
+ * (older frontends) turns off, "instant-running" (newer ones) goes idle. True when it did. */
+function stopAutoQueue() {
+  const settings = app.extensionManager?.queueSettings;
+  const next = { instant: "disabled", "instant-running": "instant-idle" }[settings?.mode];
+  if (!next) return false;
+  settings.mode = next;
+  return true;
 }
 
 /** Write `timeline` ([frame, prompt] pairs) into the Prompt Schedule node feeding stream `id`. */
@@ -91,17 +102,34 @@ function keepTheNewestFrameInNodes2() {
 }
 
 let panel = null;
+let connectedAs = null;   // the client id the live socket carries
+
+/** The live socket with ComfyUI's client id: ComfyUI assigns it on its own socket's first
+ * message, which may come after the panel connected; the panel's runs are told to that id. */
+function followClientId(client) {
+  const check = () => {
+    const id = api.clientId ?? api.initialClientId ?? null;
+    if (id !== connectedAs) {
+      connectedAs = id;
+      client.reconnect();
+    }
+  };
+  api.addEventListener("status", check);
+  api.addEventListener("reconnected", check);
+}
 
 /** The one panel of this page, made on first use (its websocket connects at once). */
 function livePanel() {
   if (!panel) {
     const client = new LiveClient(websocketUrl);
+    followClientId(client);
     panel = new Panel(client, {
       post: (path, body, quiet = false) => post(path, body, quiet),
       check: (body) => post("/streamdit/check", body, true),
       toast,
       viewerUrl: (id) => api.apiURL(`/streamdit/view?stream=${encodeURIComponent(id)}`),
       copyToSchedule,
+      stopAutoQueue,
       settings: () => ({ latency: setting("StreamDiT.Live.Latency"), quality: setting("StreamDiT.Live.Quality"),
                          max_fps: setting("StreamDiT.Live.MaxFPS") }),
     });

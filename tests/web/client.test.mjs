@@ -133,3 +133,14 @@ test("a closed client connects no more", () => {
   socket().close();
   assert.equal(timers.waiting.length, 0);
 });
+
+test("reconnect replaces the socket at once, and the replaced one's end schedules nothing", () => {
+  const { live, timers, socket } = client();
+  const first = socket();
+  first.open();
+  live.reconnect();
+  assert.equal(FakeSocket.made.length, 2);
+  first.close(1000);
+  assert.equal(timers.waiting.length, 0);
+  assert.equal(live.socket, socket());
+});

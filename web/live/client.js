@@ -86,13 +86,24 @@ export class LiveClient extends EventTarget {
       }
     });
     socket.addEventListener("close", (e) => {
-      if (this.socket === socket) this.socket = null;
+      if (this.socket !== socket) return;   // replaced (``reconnect``): its end says nothing
+      this.socket = null;
       if (!greeted) this.failures += 1;
       const retry = this.closed ? null : retryDelay(Math.max(1, this.failures));
       this.emit("connection", { connected: false, code: e.code, reason: e.reason || "", retry, failures: this.failures });
       if (retry !== null) this.retryTimer = this.timers.setTimeout(() => this.connect(), retry);
     });
     this.socket = socket;
+  }
+
+  /** Connect again now, with the URL as it is now (ComfyUI's client id, known later than the page). */
+  reconnect() {
+    if (this.closed) return;
+    this.timers.clearTimeout(this.retryTimer);
+    const old = this.socket;
+    this.socket = null;
+    old?.close();
+    this.connect();
   }
 
   /** One message from the server; returns its type ("frame", "hello", ...) or null when ignored. */

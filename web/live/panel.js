@@ -3,7 +3,8 @@
 // prompts back.
 // `host` connects it to ComfyUI: post(path, body, quiet) -> reply or null (an error toasted
 // unless quiet), check(body) -> reply or null (quiet), toast(text, severity), viewerUrl(id),
-// copyToSchedule(id, timeline) -> text, settings() -> {latency, quality, max_fps}.
+// copyToSchedule(id, timeline) -> text, stopAutoQueue() -> whether Run (Instant) was on,
+// settings() -> {latency, quality, max_fps}.
 
 import { Camera } from "./camera.js";
 import { addStyles, button, el, paint } from "./dom.js";
@@ -258,9 +259,11 @@ export class Panel {
   }
 
   async stop() {
+    // Run (Instant) would queue the stream again at once: it stops too
+    const instant = this.host.stopAutoQueue?.() ? " (Run (Instant) stopped too)" : "";
     // quiet: a stream that ended a moment ago (its status not here yet) has nothing to stop
     const reply = await this.host.post("/streamdit/stop", { stream_id: this.id }, true);
-    this.setHint(reply ? "stopping…" : "not running: nothing to stop", false);
+    this.setHint((reply ? "stopping…" : "not running: nothing to stop") + instant, false);
   }
 
   // --- drawing the controls ------------------------------------------------------------
