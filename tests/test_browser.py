@@ -136,7 +136,7 @@ def test_the_panel_plays_every_native_frame_at_the_streams_pace(page):
     shot(page, "panel-native-16fps", page.locator(PANEL))
     indices, rate, passed_over = played(page)
     assert_every_frame_at_pace(indices, rate, passed_over, made=80)
-    assert indices[0] == 0
+    assert indices[0] <= passed_over   # from the stream's first frame on (a loaded display may pass some over)
 
 
 def test_the_panel_plays_every_wan_frame_at_the_streams_pace(page):
