@@ -3,15 +3,17 @@ benchmarks send exactly the bytes they mean, bad ones included)."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 
 import numpy as np
 
 
-def websocket(server, origin: str | None = None, timeout: float = 10.0):
+def websocket(server, origin: str | None = None, timeout: float = 10.0, reads: bool = False):
     """A raw websocket to ``server``'s (a ComfyServer) /streamdit/ws: returns (HTTP status, socket).
-    The server's hello is read and not echoed: such a socket is sent statuses, never frames."""
+    The server's hello is read; not echoed, such a socket is sent statuses, never frames;
+    ``reads``: echoed, so frames come (the caller acknowledges them, ``{"ack": n}``)."""
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [f"GET /streamdit/ws HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Upgrade: websocket",
@@ -26,6 +28,8 @@ def websocket(server, origin: str | None = None, timeout: float = 10.0):
     if status == 101:
         opcode, hello = receive(sock)
         assert opcode == 1 and b'"hello"' in hello, hello
+        if reads:
+            send_text(sock, json.dumps({"hello": json.loads(hello)["token"]}).encode())
     return status, sock
 
 
