@@ -9,7 +9,7 @@ panel watches it: the shipped endless workflow (the student, 16 fps, recorded).
   queued the moment the one before has said it ended (the frontend's Run (Instant) queues on
   ComfyUI's own queue-empty message, a moment later): the
   gap at each run boundary (the last frame of a run to the first of the next reaching the
-  viewer) against one frame interval.
+  viewer, and as the panel's player would show them) against one frame interval.
 
 Usage: python bench/live_session.py [--minutes 10] [--instant-minutes 5] [--frames 32] [--every 60]
 """
@@ -117,6 +117,21 @@ def until_stopped(server, prompt: dict, minutes: float, every: float) -> None:
           "until the stream goes on or the file closes)")
 
 
+def displayed(arrivals: list[tuple[int, float]], latency: float) -> list[float]:
+    """When a player with the panel's rule (``web/live/player.js``: frame n due ``latency`` after
+    the first arrival plus n / fps; a late frame moves the clock back) shows each frame."""
+    shown, base, first = [], None, None
+    for index, arrival in arrivals:
+        if base is None:
+            base, first = arrival + latency, index
+        due = base + (index - first) / FPS
+        if arrival > due:
+            base += arrival - due
+            due = arrival
+        shown.append(due)
+    return shown
+
+
 def instant(server, prompt: dict, minutes: float, frames: int) -> None:
     viewer = Viewer(server, "instant")
     viewer.start()
@@ -137,10 +152,15 @@ def instant(server, prompt: dict, minutes: float, frames: int) -> None:
     inside = sorted(b - a for (i, a), (j, b) in zip(viewer.arrivals, viewer.arrivals[1:]) if j == i + 1
                     and j not in boundaries)
     interval = 1 / FPS
+    latency = server.get("/streamdit/defaults")["latency"] / 1000
+    shown = displayed(viewer.arrivals, latency)
+    at = {index: t for (index, _), t in zip(viewer.arrivals, shown)}
+    played = sorted(at[i] - at[i - 1] for i in boundaries[:-1] if i in at and i - 1 in at)
     print(f"\n### Run (Instant): {runs} runs of {frames} frames in {minutes:g} min\n")
     print("| between | frames | median (ms) | 90th percentile (ms) | longest (ms) | longest / one frame interval |")
     print("|---|---|---|---|---|---|")
-    for name, values in (("frames inside a run", inside), ("the last frame of a run and the next run's first", gaps)):
+    for name, values in (("frames inside a run", inside), ("the last frame of a run and the next run's first", gaps),
+                         (f"the same, as a player with the panel's {latency * 1000:.0f} ms buffer shows them", played)):
         if values:
             p90 = values[int(0.9 * (len(values) - 1))]
             print(f"| {name} | {len(values)} | {statistics.median(values) * 1000:.0f} | {p90 * 1000:.0f} "

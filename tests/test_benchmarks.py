@@ -111,3 +111,14 @@ def test_the_world_rendering_benchmark_runs():
     rows = table(out.stdout)
     assert [row[0] for row in rows[:2]] == ["clip by clip, cpu", "a batch at once, cpu"] and rows[0][3] == "1.0x"
     assert all(float(row[1]) > 0 for row in rows)
+
+
+def test_the_live_session_benchmark_runs(comfy):
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "live_session.py"), "--minutes", "0.2",
+                          "--every", "6", "--instant-minutes", "0.2", "--frames", "8"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "stopped: run success" in out.stdout and "the recording decodes to" in out.stdout
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 2 and all(float(row.split("|")[3]) > 10 for row in rows)   # made at about 16 frames / s
+    assert "as a player with the panel's 200 ms buffer shows them" in out.stdout

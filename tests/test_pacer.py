@@ -63,3 +63,13 @@ def test_a_check_can_cut_the_wait_short(pacer_cls):
 def test_fps_must_be_positive(pacer_cls):
     with pytest.raises(ValueError, match="fps > 0"):
         pacer_cls(0.0)
+
+
+def test_a_runs_last_frames_are_counted_without_a_wait_and_the_next_run_waits_instead(pacer_cls):
+    clock = FakeClock()
+    pacer = pacer_cls(10.0, clock=clock, sleep=clock.sleep)
+    pacer.made(2)                                             # frames 0, 1: the next is due at 0.2 s
+    pacer.made(2, wait=False)                                 # frames 2, 3 end a run: no sleep
+    assert clock.now == pytest.approx(100.2)
+    pacer.made(2)                                             # the next run's first two: frame 4 is due at 0.4 s
+    assert clock.now == pytest.approx(100.6)

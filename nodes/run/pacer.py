@@ -24,9 +24,11 @@ class Pacer:
         self._origin: float | None = None
         self._frames = 0
 
-    def made(self, frames: int, check: Callable[[], None] = lambda: None) -> None:
+    def made(self, frames: int, check: Callable[[], None] = lambda: None, wait: bool = True) -> None:
         """``frames`` more frames were made: sleep until the next one is due, calling
-        ``check()`` every ``CHECK_EVERY`` seconds (it may raise to cut the wait short)."""
+        ``check()`` every ``CHECK_EVERY`` seconds (it may raise to cut the wait short).
+        ``wait`` False: counted, no sleep (a run's last frames: the next run, which waits as
+        its first frames come due, can start meanwhile)."""
         now = self._clock()
         if self._origin is None:
             self._origin = now
@@ -35,6 +37,6 @@ class Pacer:
         if due < now - self.slack:                      # behind: forgive all but ``slack`` of it
             self._origin += now - self.slack - due
             due = now - self.slack
-        while (left := due - self._clock()) > 0:
+        while wait and (left := due - self._clock()) > 0:
             check()
             self._sleep(min(left, CHECK_EVERY))

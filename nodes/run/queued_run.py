@@ -23,10 +23,10 @@ import torch
 from ...stream_core.engine.backlog import Backlog
 from ...stream_core.engine.session import UNTIL_STOPPED, Session, SessionFactory, StopRequested
 from ..live.hub import LiveView, prompt_server
-from .pacer import Pacer
-from .recorder import StreamRecorder
 from ..live.registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS, stream_id_problem
 from ..types import DEFAULT_FPS, StreamFrames
+from .pacer import Pacer
+from .recorder import StreamRecorder
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
 OUTPUT_BACKLOG = 4           # output jobs waiting before the stream waits (a piece of frames makes two: live view, recording)
@@ -145,8 +145,8 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
         take(images)
         bar.update_absolute(made, made + 1 if endless else frames, live.preview(images))   # endless: always nearly full
         between_steps()
-        if pacer is not None:
-            pacer.made(len(images), between_steps)
+        if pacer is not None:   # the run's last frames: no wait, the next run starts sooner (and waits instead)
+            pacer.made(len(images), between_steps, wait=made < wanted)
 
     session.stream.before_pass = comfy.model_management.throw_exception_if_processing_interrupted   # Cancel, start-up too
     session.running = True

@@ -13,8 +13,8 @@ import inspect
 import comfy.ldm.wan.vae2_2
 import torch
 
-from .source import VIDEO_FRAMES_PER_LATENT as FRAMES_PER_LATENT   # after the first latent, which is one frame
 from .decode import CausalCoder, load_vae
+from .source import VIDEO_FRAMES_PER_LATENT as FRAMES_PER_LATENT   # after the first latent, which is one frame
 
 
 class WanStreamEncoder(CausalCoder):

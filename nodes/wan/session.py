@@ -15,11 +15,11 @@ from ...stream_core.engine.partition import Partition
 from ...stream_core.engine.rollback import checkpoint
 from ...stream_core.engine.session import Session, StreamSettings
 from ...stream_core.engine.stream import Stream
-from .source import (EXPERT_BOUNDARY, ConditioningSchedule, WanModelError, WanVelocity, check_experts, cross_attn,
-                     experts_loaded, model_latents, model_tau_grid, vae_latents)
 from .decode import WanStreamDecoder
 from .encode import FRAMES_PER_LATENT, WanStreamEncoder
 from .previews import LatentRGBDecoder, load_tiny_decoder, tiny_decoder_files, vae_tiny_decoder
+from .source import (EXPERT_BOUNDARY, ConditioningSchedule, WanModelError, WanVelocity, check_experts, cross_attn,
+                     experts_loaded, model_latents, model_tau_grid, vae_latents)
 
 PATCH = 2             # Wan's spatial patch size on latents
 ENCODE_LATENTS = 8    # latents encoded at once when a video input is encoded (its memory)

@@ -16,10 +16,10 @@ from ..inputs import (StreamNode, frames_input, live_inputs, partition_inputs, r
 from ..run.queued_run import RunOptions, run_stream
 from ..types import CATEGORY, DEFAULT_FPS, FramesType
 from ..validation import checked
-from .source import EXPERT_BOUNDARY, ConditioningSchedule
 from .previews import tiny_decoder_files
 from .schedule_node import ConditioningScheduleType
 from .session import DECODERS, WanStreamFactory
+from .source import EXPERT_BOUNDARY, ConditioningSchedule
 
 
 class StreamDiTWanStream(StreamNode):

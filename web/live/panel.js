@@ -44,8 +44,9 @@ export class Panel {
     this.counter = el("span", { "data-testid": "streamdit-counter" });
     this.fps = el("span", { "data-testid": "streamdit-fps" });
     this.latency = el("span", { "data-testid": "streamdit-latency" });
-    this.stats = el("span", { class: "sd-stats" }, "frame ", this.counter, " · ", this.fps, " fps · buffer ",
-                    this.latency, " ms");
+    this.stats = el("span", { class: "sd-stats", title: "The frame on screen, frames shown per second, and how far " +
+                              "behind the stream the panel plays (to keep an even pace)" },
+                    "frame ", this.counter, " · ", this.fps, " fps · ", this.latency, " ms behind");
     this.liveButton = button("Pause", "live", "Pause the view (the stream goes on) / go back to live");
     this.playButton = button("Replay", "play", "Replay the last seconds from the scrub position at the stream's rate");
     this.scrub = el("input", { class: "sd-scrub", type: "range", min: "0", max: "0", value: "0",
@@ -295,9 +296,10 @@ export class Panel {
     this.strengthText.textContent = Number(this.strength.value).toFixed(2);
     const c = s?.camera, f = s?.similarity_filter;
     this.cameraStats.textContent = this.camera.on && c
-      ? `sent ${this.camera.sent} · used ${c.used} · dropped ${c.dropped} · repeated ${c.repeated}` +
-        (c.latency === null ? "" : ` · in to out ${Math.round(c.latency * 1000)} ms`) +
-        (f && f.threshold > 0 ? ` · similar, skipped ${f.skipped} of ${f.checked} steps` : "")
+      ? `camera frames sent ${this.camera.sent} · used ${c.used} · skipped (too many) ${c.dropped} · ` +
+        `repeated (too few) ${c.repeated}` +
+        (c.latency === null ? "" : ` · camera in to out ${Math.round(c.latency * 1000)} ms`) +
+        (f && f.threshold > 0 ? ` · unchanged input, steps skipped ${f.skipped} of ${f.checked}` : "")
       : "";
     this.prompt.textContent = s?.prompt ?? "";
     const timeline = s?.timeline ?? [];
@@ -315,7 +317,7 @@ export class Panel {
     tau.forEach((t, i) => {
       const bar = this.bars.children[i];
       bar.style.height = `${Math.round((1 - t) * 40) + 4}px`;
-      bar.title = `chunk ${i}: tau = ${t.toFixed(3)} (noise ${(1 - t).toFixed(3)})`;
+      bar.title = `frames ${i === 0 ? "leaving next" : `${i} chunk(s) from leaving`}: ${Math.round((1 - t) * 100)}% noise`;
     });
   }
 
