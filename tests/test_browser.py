@@ -455,7 +455,7 @@ def test_a_still_camera_skips_steps_and_the_panel_counts_them(playwright_and_ser
         start_live(page, "streamdit_webcam_to_video", "still-camera", record=False, skip_similar=0.98)
         page.click(tid("camera"))
         page.wait_for_function("() => window.streamditLive.panel.state.similarity_filter?.skipped >= 4", timeout=60_000)
-        expect(page.locator(tid("camera-stats"))).to_contain_text("similar, skipped")
+        expect(page.locator(tid("camera-stats"))).to_contain_text("unchanged input, steps skipped")
         shot(page, "panel-camera-still", page.locator(PANEL))
         page.click(tid("stop"))
         poll(lambda: idle(server), what="the run to stop")

@@ -144,7 +144,7 @@ NATIVE_CASES = [   # (node, input, bad value, what the answer must say)
     (STREAM, "guidance_until", NAN, "'guidance_until' = nan is not allowed"),
     (STREAM, "guidance_until", 2.0, "bigger than max"),
     (STREAM, "guidance_until", -0.5, "smaller than min"),
-    (STREAM, "frames", 0, "Value 0 smaller than min of 1"),
+    (STREAM, "frames", -1, "Value -1 smaller than min of 0"),   # 0: until stopped
     (STREAM, "frames", 100001, "bigger than max"),
     (STREAM, "frames", -5, "smaller than min"),
     (STREAM, "fps", NAN, "'fps' = nan is not allowed"),
