@@ -260,7 +260,9 @@ class Stream:
         if skip:
             done = self._repeat()
         else:
-            before = Snapshot(self, STEP_STATE, self._generator, (self.frame_input, self.integrator))
+            takes_input = self.buffer is None or self.micro == 0   # the start-up, or a shift cycle's start
+            before = Snapshot(self, STEP_STATE, self._generator,
+                              (self.frame_input if takes_input else None, self.integrator))
             try:
                 done = self._step()
             except BaseException:
