@@ -106,14 +106,18 @@ def shown(page) -> dict:
         return {log: p.stats.log, dropped: p.stats.dropped, shown: p.stats.shown, session: p.shown?.session ?? null}; }""")
 
 
-def played(page) -> tuple[list[int], float, int]:
-    """Once the run has ended and the panel has played what it received: the frame indices it
+def played(page, made: int) -> tuple[list[int], float, int]:
+    """Once the run has ended and the panel has played its last frame (index ``made`` - 1: a run's
+    last frames leave at once and the run ends as they are sent, so they may reach the page after
+    the queue is empty): the frame indices it
     displayed (in display order), the rate they played at (frames per second: the median over
     consecutive shown frames of index steps per display time, so a stall of a loaded machine
     does not count as the pace) and how many it passed over (a display slower than the stream)."""
     poll(lambda: idle(page.server), timeout=120, what="the run to end")
-    poll(lambda: page.evaluate("() => window.streamditLive.panel.player.queue.length === 0"),
-               what="the panel to play what it received")
+    poll(lambda: page.evaluate("""(last) => { const p = window.streamditLive.panel.player;
+                                           return p.queue.length === 0 && (p.shown?.index ?? -1) >= last; }""",
+                               made - 1),
+         what=f"the panel to play up to the last frame, {made - 1}")
     seen = shown(page)
     log = seen["log"]
     rates = sorted((b - a) * 1000 / (tb - ta) for (a, ta), (b, tb) in zip(log, log[1:]) if tb > ta)
@@ -134,7 +138,7 @@ def test_the_panel_plays_every_native_frame_at_the_streams_pace(page):
     queue(page)
     poll(lambda: shown(page)["shown"] > 40, what="half the frames")
     shot(page, "panel-native-16fps", page.locator(PANEL))
-    indices, rate, passed_over = played(page)
+    indices, rate, passed_over = played(page, made=80)
     assert_every_frame_at_pace(indices, rate, passed_over, made=80)
     assert indices[0] <= passed_over   # from the stream's first frame on (a loaded display may pass some over)
 
@@ -148,7 +152,7 @@ def test_the_panel_plays_every_wan_frame_at_the_streams_pace(page):
     shot(page, "panel-wan-16fps", page.locator(PANEL))
     expect(page.locator(tid("input"))).to_be_disabled()          # a Wan stream follows its CONDITIONING inputs
     assert "CONDITIONING" in page.get_attribute(tid("input"), "placeholder")
-    indices, rate, passed_over = played(page)
+    indices, rate, passed_over = played(page, made=81)
     assert_every_frame_at_pace(indices, rate, passed_over, made=81)
 
 
@@ -175,6 +179,7 @@ def test_stop_ends_run_instant_too(page):
     expect(page.locator(tid("hint"))).to_contain_text("Run (Instant) stopped too")
     assert page.evaluate("() => window.app.extensionManager.queueSettings.mode") in ("disabled", "instant-idle")
     poll(lambda: idle(server), timeout=120, what="the queue to empty")
+    expect(page.locator(tid("hint"))).to_contain_text("stopped (Run (Instant) stopped too)")   # it stays said
     runs = len(server.get("/history"))
     page.wait_for_function("() => true")   # one more round trip of the page: a re-queue would be on its way
     poll(lambda: idle(server), what="nothing queued after the stop")

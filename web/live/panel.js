@@ -24,6 +24,7 @@ export class Panel {
     this.fit = true;
     this.stopReplay = null;
     this.hintTicket = 0;        // the latest check or send: only its reply may set the hint
+    this.stopNote = null;       // after a Stop, until its run ends: what "stopped" adds (Run (Instant) too)
     this.timelineShown = null;  // the timeline the list shows (rebuilt only when it changes)
     this.lastStats = 0;
     this.player = new FramePlayer((bitmap) => this.mode === "live" && paint(this.canvas, bitmap));
@@ -153,8 +154,10 @@ export class Panel {
     if (status.stream_id !== this.id && status.running) this.show(status.stream_id);
     if (status.stream_id !== this.id) return;
     if (this.state && this.state.running !== status.running && !this.hint.classList.contains("sd-warn")) {
-      this.setHint("", false);   // "stopping…", "sent" belong to the run that just started or ended
+      // "stopping…" becomes "stopped" as the run ends; "sent" and the rest belong to the run that ended
+      this.setHint(!status.running && this.stopNote !== null ? `stopped${this.stopNote}` : "", false);
     }
+    this.stopNote = null;
     this.state = { ...this.state, ...status };
     this.render();
   }
@@ -264,7 +267,9 @@ export class Panel {
     const instant = this.host.stopAutoQueue?.() ? " (Run (Instant) stopped too)" : "";
     // quiet: a stream that ended a moment ago (its status not here yet) has nothing to stop
     const reply = await this.host.post("/streamdit/stop", { stream_id: this.id }, true);
-    this.setHint((reply ? "stopping…" : "not running: nothing to stop") + instant, false);
+    const running = Boolean(this.state?.running);   // the run's end may have come before the reply
+    this.stopNote = reply && running ? instant : null;
+    this.setHint((reply ? (running ? "stopping…" : "stopped") : "not running: nothing to stop") + instant, false);
   }
 
   // --- drawing the controls ------------------------------------------------------------
