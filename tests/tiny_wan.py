@@ -41,9 +41,13 @@ def wan_vae_state(seed: int = 0, dim: int = 8) -> dict:
     return _randomized(vae, seed, 0.2)
 
 
-def write(path: str, state: dict) -> str:
+CAUSAL_METADATA = {"config": '{"transformer": {"causal_ar": true}}'}
+"""What marks a Wan file causal for ComfyUI's loader (it then builds a ``CausalWanModel``)."""
+
+
+def write(path: str, state: dict, metadata: dict | None = None) -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    save_file(state, path)
+    save_file(state, path, metadata=metadata)
     return path
 
 

@@ -13,6 +13,7 @@ from ...stream_core.engine.decoded_stream import DecodedStream, no_images
 from ...stream_core.engine.frame_input import VideoInput, play, resized
 from ...stream_core.engine.partition import Partition
 from ...stream_core.engine.rollback import checkpoint
+from ...stream_core.engine.integrator import Integrator, euler
 from ...stream_core.engine.session import Session, StreamSettings
 from ...stream_core.engine.stream import Stream
 from .decode import WanStreamDecoder
@@ -111,27 +112,21 @@ def latent_shape(model: ModelPatcher, vae: VAE, width: int, height: int) -> tupl
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class WanStreamFactory(StreamSettings):
-    """A ``session.SessionFactory`` for stock Wan 2.1 / 2.2 text-to-video models.
-
-    ``model`` (and ``model_low_noise``, Wan 2.2 A14B's second expert) and ``vae`` are stock
-    ComfyUI objects; ``positive`` / ``negative`` stock CONDITIONING; ``schedule`` later
-    conditionings. The partition counts latent frames.
-    """
+class WanSettings(StreamSettings):
+    """What the factories of every Wan kind share: a stock ComfyUI ``model`` and ``vae``, the
+    ``positive`` CONDITIONING and later ones (``schedule``), the size, the partition (in latent
+    frames), the model's sigma schedule, the decoder, and the encoding of a video input. A kind
+    adds its ``experts`` (checked on construction), ``key``, ``batch``, ``create`` and ``tune``."""
 
     model: ModelPatcher
     positive: list
-    negative: list
     vae: VAE
     seed: int
     width: int
     height: int
     partition: Partition
     scheduler: str
-    guidance: float
     schedule: ConditioningSchedule | None = None
-    model_low_noise: ModelPatcher | None = None
-    boundary: float = EXPERT_BOUNDARY
     decoder: str = "vae"
     overlap_decode: bool = False      # decode on a worker thread while the next step denoises
     notes: tuple[str, ...] = ()
@@ -140,18 +135,23 @@ class WanStreamFactory(StreamSettings):
 
     def __post_init__(self):
         super().__post_init__()
-        check_experts(self.model, self.model_low_noise)
+        self.check_models()
         object.__setattr__(self, "shape", latent_shape(self.model, self.vae, self.width, self.height))
         object.__setattr__(self, "wanted", full_schedule(self.positive, self.schedule))
 
-    @property
-    def experts(self) -> list[ModelPatcher]:
-        return [self.model] if self.model_low_noise is None else [self.model, self.model_low_noise]
+    def check_models(self) -> None:
+        """A ``WanModelError`` when a model is not of this kind."""
+        raise NotImplementedError
 
     @property
-    def key(self) -> tuple:
-        return (tuple(map(id, self.experts)), self.boundary, id(self.vae), self.seed, self.shape, self.partition,
-                self.scheduler, self.decoder, self.overlap_decode)
+    def experts(self) -> list[ModelPatcher]:
+        """The diffusion models a step calls."""
+        return [self.model]
+
+    @property
+    def batch(self) -> list[int]:
+        """The latents' shape in one model call: [passes, C, F, h, w]."""
+        raise NotImplementedError
 
     def models_loaded(self):
         """``experts_loaded`` for a run of this stream: the experts, and the VAE when the run uses it
@@ -160,18 +160,11 @@ class WanStreamFactory(StreamSettings):
         return experts_loaded(self.experts, self.batch, self.vae if uses_vae else None,
                               self.overlap_decode and self.decoder == "vae")
 
-    @property
-    def batch(self) -> list[int]:
-        """The latents' shape in one model call: [passes, C, F, h, w]."""
-        passes = len(self.wanted.embeddings) + (self.guidance != 1.0)
-        return [passes, self.shape[0], self.partition.B, *self.shape[1:]]
-
-    def create(self) -> Session:
-        source = WanVelocity(self.model, self.wanted, cross_attn(self.negative), self.guidance, self.model_low_noise,
-                             self.boundary)
+    def session(self, source, integrator: Integrator = euler) -> Session:
+        """A new session of ``source`` over this stream's buffer, decoded as this factory says."""
         tap = LatentTap()
         decode, parts = stream_decoder(self.decoder, self.model, self.vae, tap, self.overlap_decode)
-        stream = Stream(source, self.partition, self.shape, seed=self.seed,
+        stream = Stream(source, self.partition, self.shape, seed=self.seed, integrator=integrator,
                         grid=model_tau_grid(self.model, self.scheduler, self.partition.T), device=self.model.load_device)
         session = Session(DecodedStream(stream, decode), source, self.key, self.wanted,
                           camera_encoder=lambda: WanVideoEncoder(self), input_size=(self.width, self.height))
@@ -181,9 +174,6 @@ class WanStreamFactory(StreamSettings):
     @property
     def followed(self) -> ConditioningSchedule:
         return self.wanted
-
-    def tune(self, source: WanVelocity) -> None:
-        source.negative, source.guidance = cross_attn(self.negative), self.guidance
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Input video frames [F, H, W, 3] in [0, 1] -> latents [1, 1 + (F-1)//4, C, h, w] in the
@@ -197,6 +187,45 @@ class WanStreamFactory(StreamSettings):
         return torch.cat([encoder(frames[a:b]) for a, b in zip(cut, cut[1:])], dim=1)
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
+class WanStreamFactory(WanSettings):
+    """A ``session.SessionFactory`` for stock Wan 2.1 / 2.2 text-to-video models.
+
+    ``model`` (and ``model_low_noise``, Wan 2.2 A14B's second expert) and ``vae`` are stock
+    ComfyUI objects; ``positive`` / ``negative`` stock CONDITIONING; ``schedule`` later
+    conditionings. The partition counts latent frames.
+    """
+
+    negative: list
+    guidance: float
+    model_low_noise: ModelPatcher | None = None
+    boundary: float = EXPERT_BOUNDARY
+
+    def check_models(self) -> None:
+        check_experts(self.model, self.model_low_noise)
+
+    @property
+    def experts(self) -> list[ModelPatcher]:
+        return [self.model] if self.model_low_noise is None else [self.model, self.model_low_noise]
+
+    @property
+    def key(self) -> tuple:
+        return (tuple(map(id, self.experts)), self.boundary, id(self.vae), self.seed, self.shape, self.partition,
+                self.scheduler, self.decoder, self.overlap_decode)
+
+    @property
+    def batch(self) -> list[int]:
+        passes = len(self.wanted.embeddings) + (self.guidance != 1.0)
+        return [passes, self.shape[0], self.partition.B, *self.shape[1:]]
+
+    def create(self) -> Session:
+        return self.session(WanVelocity(self.model, self.wanted, cross_attn(self.negative), self.guidance,
+                                        self.model_low_noise, self.boundary))
+
+    def tune(self, source: WanVelocity) -> None:
+        source.negative, source.guidance = cross_attn(self.negative), self.guidance
+
+
 class WanVideoEncoder:
     """Video frames into a Wan stream's latents, piece by piece (a ``live_input.Encoder``): the
     frames of n stream frames (4 each; 1 + 4(n-1) for the first piece of a video that starts
@@ -205,7 +234,7 @@ class WanVideoEncoder:
     mid-stream (a camera turned on) starts the encoder on its first frame twice and drops the
     latent of the first copy, so every call takes whole latents."""
 
-    def __init__(self, factory: WanStreamFactory):
+    def __init__(self, factory: WanSettings):
         self.factory, self.encoder = factory, None
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ and ``undo()`` when the step fails, so a failed step changes nothing there eithe
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Protocol, runtime_checkable
 
 import torch
 
@@ -30,6 +30,18 @@ Noise = Callable[[torch.Tensor], torch.Tensor]
 
 class Velocity(Protocol):
     def __call__(self, x: torch.Tensor, tau: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class RemembersFrames(Protocol):
+    """A velocity that keeps the frames that left the buffer as context for the ones still in it
+    (a causal model's KV cache, ``rolling_cache.py``): the stream hands it every chunk once, as
+    it leaves, clean: ``remember(frames [Bsz, c, C, H, W], first_index)``. It is part of the step
+    (a failed step undoes it through the velocity's ``checkpoint()``)."""
+
+    def __call__(self, x: torch.Tensor, tau: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor: ...
+
+    def remember(self, frames: torch.Tensor, first_index: int) -> None: ...
 
 
 class Integrator(Protocol):

@@ -1,7 +1,8 @@
 """All or nothing for a step: what it may change, taken before it and put back when it fails.
 
 Anything a step consumes or advances besides the stream's own fields (an input that takes
-frames from a queue, an encoder's feature cache, a stateful integrator) takes part through
+frames from a queue, an encoder's feature cache, a stateful integrator, a causal model's KV
+cache) takes part through
 ``checkpoint() -> undo``: called before the step, ``undo()`` puts it back as it was.
 """
 from __future__ import annotations

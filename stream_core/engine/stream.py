@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 
 from .frame_input import FrameInput, entering, entry_chunk, entry_level, waiting_at_floor
-from .integrator import Integrator, Velocity, euler, seeded_noise
+from .integrator import Integrator, RemembersFrames, Velocity, euler, seeded_noise
 from .partition import Partition
 from .rollback import Snapshot
 from .similarity_filter import SimilarityFilter
@@ -36,7 +36,8 @@ class Stream:
     over the whole buffer (the start-up's passes first, on the first call; none when the
     similarity filter skips the cycle).
 
-    velocity: see ``integrator.Velocity``; its prompts may change between steps.
+    velocity: see ``integrator.Velocity``; its prompts may change between steps. One that
+      ``RemembersFrames`` (a causal model) is handed each chunk as it leaves.
     frame_shape: (C, H, W) of one latent frame.
     integrator: how each micro-step integrates the velocity (``integrator.euler``; any fresh
       noise it draws comes from the stream's generator).
@@ -50,8 +51,8 @@ class Stream:
 
     A step is all or nothing: when it raises (a NaN or Inf in the model's output,
     a cancel from ``before_pass``, any error of the velocity) the stream, its input (the
-    frames a camera's queue gave up, an encoder's cache) and its integrator are left
-    exactly as before it (``rollback.py``), and the next step makes the same frames an
+    frames a camera's queue gave up, an encoder's cache), its integrator and its velocity (a
+    causal model's cache) are left exactly as before it (``rollback.py``), and the next step makes the same frames an
     unbroken stream would have. ``before_pass()``, when set, runs before every model
     evaluation, start-up included, and may raise to cancel.
 
@@ -262,7 +263,7 @@ class Stream:
         else:
             takes_input = self.buffer is None or self.micro == 0   # the start-up, or a shift cycle's start
             before = Snapshot(self, STEP_STATE, self._generator,
-                              (self.frame_input if takes_input else None, self.integrator))
+                              (self.frame_input if takes_input else None, self.integrator, self.velocity))
             try:
                 done = self._step()
             except BaseException:
@@ -301,6 +302,8 @@ class Stream:
         if micro == p.s:
             micro = 0
             chunk = self.buffer[:, p.chunk_slice(0)]
+            if isinstance(self.velocity, RemembersFrames):
+                self.velocity.remember(chunk, self.first_index + p.K)
             history = torch.cat([self.buffer[:, :p.K], chunk], dim=1)
             new = self._noise(p.c)   # the frames after the newest: the prompt's until they take their input
             self.buffer = torch.cat([history[:, history.shape[1] - p.K:], self.buffer[:, p.K + p.c:], new], dim=1)
