@@ -20,11 +20,12 @@ from .native_stream import StreamDiTStream
 from .prompt_schedule import StreamDiTPromptSchedule
 from .run.shutdown import close_recordings_at_exit
 from .video_input import StreamDiTVideoInput
+from .wan.causal_node import StreamDiTCausalWanStream
 from .wan.schedule_node import StreamDiTConditioningSchedule
 from .wan.stream_node import StreamDiTWanStream
 
 NODES = [StreamDiTLoader, StreamDiTPromptSchedule, StreamDiTStream, StreamDiTFrameOutput,
-         StreamDiTWanStream, StreamDiTConditioningSchedule, StreamDiTVideoInput]
+         StreamDiTWanStream, StreamDiTCausalWanStream, StreamDiTConditioningSchedule, StreamDiTVideoInput]
 
 
 class StreamDiTExtension(ComfyExtension):

@@ -35,16 +35,20 @@ def size_inputs(width: int, height: int, step: int) -> list:
     ]
 
 
-def partition_inputs(K: int, N: int, c: int, s: int, unit: str = "frames") -> list:
+def partition_inputs(K: int | None, N: int, c: int, s: int, unit: str = "frames") -> list:
     """The buffer's partition, named for people; the paper's letter (StreamDiT: K, N, c, s) in each
-    tooltip, and in the input's id (what API prompts use)."""
-    return [
+    tooltip, and in the input's id (what API prompts use). ``K`` None: no reference frames (a
+    causal model keeps its context in its cache)."""
+    references = [] if K is None else [
         io.Int.Input("K", display_name=f"reference {unit}", default=K, min=0, max=64,
                      tooltip=f"K: clean {unit} kept at the buffer's start as context for the rest (0 is enough for "
                              "most uses; 2 steadies motion)."),
+    ]
+    return [
+        *references,
         io.Int.Input("N", display_name="chunks in buffer", default=N, min=1, max=64,
-                     tooltip="N: chunks in the buffer, each at its own noise level; the buffer holds K + N*c "
-                             f"{unit}."),
+                     tooltip="N: chunks in the buffer, each at its own noise level; the buffer holds "
+                             f"{'' if K is None else 'K + '}N*c {unit}."),
         io.Int.Input("c", display_name=f"{unit} per chunk", default=c, min=1, max=64,
                      tooltip=f"c: {unit} per chunk; c {unit} leave the buffer at a time."),
         io.Int.Input("s", display_name="steps per chunk", default=s, min=1, max=64,
@@ -140,7 +144,7 @@ class StreamNode(io.ComfyNode):
             return f"impossible partition: {e}"
         specs = {spec.id: spec for spec in cls.define_schema().inputs}
         for name, value in values.items():
-            why = problem(specs[name], value)
+            why = problem(specs[name], value) if name in specs else None   # a node without K has K = 0
             if why is not None:
                 return f"impossible partition: {name} = {value!r}: {why}"
         return True

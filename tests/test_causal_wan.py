@@ -19,6 +19,7 @@ def causal(comfy, comfy_base):
         pytest.skip("this ComfyUI has no causal Wan model (comfy/ldm/wan/ar_model.py, ComfyUI 0.33 and newer)")
     write(os.path.join(comfy_base, "models", "diffusion_models", "tiny_causal_wan.safetensors"),
           wan_model_state(seed=5), CAUSAL_METADATA)
+    write(os.path.join(comfy_base, "models", "diffusion_models", "tiny_wan_t2v.safetensors"), wan_model_state())
     write(os.path.join(comfy_base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
     model = comfy.UNETLoader().load_unet("tiny_causal_wan.safetensors", "default")[0]
     assert type(model.model.diffusion_model).__name__ == "CausalWanModel"
@@ -82,3 +83,144 @@ def test_one_chunk_window_equals_comfyuis_ar_video_sampler(pack, causal, monkeyp
     assert next(fresh, None) is None, "ar_video drew less noise than the stream"
     assert stock.abs().mean() > 0.1
     torch.testing.assert_close(model.model.process_latent_out(ours.movedim(1, 2)), stock, rtol=1e-4, atol=1e-4)
+
+
+def test_keys_moved_in_time_equal_keys_written_there(pack, causal):
+    """Attention sees positions only relative to each other: a chunk's keys written at frame 0 and
+    rotated 5 frames on (what the cache does when it drops a chunk) equal the keys the model
+    writes for it at frame 5."""
+    model, _ = causal
+    causal_source = pack("nodes.wan.causal_source")
+    net = model.model.diffusion_model
+    latents = torch.randn(1, 16, 2, *LATENT[1:], generator=torch.Generator().manual_seed(4))
+    context = conditioning(1)[0][0]
+
+    def keys_at(frame: int) -> list[torch.Tensor]:
+        kv = net.init_kv_caches(1, 2 * 4, "cpu", torch.float32)
+        net.forward_block(latents, torch.zeros(1, 2), context, frame, kv,
+                          net.init_crossattn_caches(1, "cpu", torch.float32))
+        return [cache["k"] for cache in kv]
+
+    at_zero, at_five = keys_at(0), keys_at(5)
+    assert not torch.allclose(at_zero[0], at_five[0])
+    for moved, written in zip(at_zero, at_five):
+        torch.testing.assert_close(causal_source.rotate_keys(net, moved, 5), written, rtol=1e-4, atol=1e-5)
+
+
+def test_an_endless_causal_stream_holds_constant_memory(pack, causal):
+    """2,000 latent frames: the cache keeps the sink and the last window (whole chunks), the frames
+    in the window always sit right after it (positions never past sink + window + the window's
+    own), and the memory held stops growing once the cache is full."""
+    model, _ = causal
+    sink, window, c = 2, 6, 2
+    stream, velocity = causal_stream(pack, model, schedule_of(pack, (0, 1)), N=2, c=c, steps=1, sink=sink,
+                                     window=window)
+    net = model.model.diffusion_model
+    starts = []
+    original = net.forward_block
+    net.forward_block = lambda *args, **kwargs: (starts.append(kwargs["start_frame"]), original(*args, **kwargs))[1]
+    try:
+        held = []
+        for _ in range(20):
+            stream.take(100)
+            held.append((velocity.cache.nbytes, stream.nbytes, velocity.cache.frames))
+    finally:
+        del net.forward_block
+    assert stream.frames_taken == 2000
+    assert held[0] == held[-1] and len(set(held)) == 1, held
+    assert velocity.cache.frames == sink + window and velocity.cache.dropped == stream.frames_out - sink - window
+    assert max(starts) == sink + window
+
+
+@pytest.mark.parametrize("recache", [True, False])
+def test_a_new_prompt_rewrites_the_cache_or_keeps_it(pack, causal, recache):
+    """A schedule switch at frame 8: with ``recache`` (LongLive's KV re-cache) the cache is written
+    again under the new prompt as the window reaches it (equal to a cache written under that
+    prompt from the start), without it the frames before keep the context they were written
+    with; the frames after the switch differ between the two."""
+    model, _ = causal
+    switched = schedule_of(pack, (0, 1), (8, 2))
+    frames = {}
+    for choice in (not recache, recache):   # ``mine``, ``kept``: the choice under test's
+        stream, mine = causal_stream(pack, model, switched, N=2, c=2, steps=1, recache=choice)
+        before = stream.take(8)
+        kept = list(mine.cache.chunks)
+        frames[choice] = torch.cat([before, stream.take(6)], dim=1)
+    assert torch.equal(frames[True][:, :8], frames[False][:, :8])
+    assert not torch.allclose(frames[True][:, 8:], frames[False][:, 8:])
+    if recache:
+        assert mine.recaches == 1 and mine.written_under == "p2"
+        _, rewritten = causal_stream(pack, model, schedule_of(pack, (0, 2)), N=2, c=2, steps=1)
+        for chunk in mine.cache.chunks[:len(kept)]:
+            entry = rewritten._written(chunk.latents, "p2", [c for c in mine.cache.chunks if c.position < chunk.position])
+            torch.testing.assert_close(entry.keys[1], chunk.keys[1])
+    else:
+        assert mine.recaches == 0 and all(a is b for a, b in zip(kept, mine.cache.chunks))
+
+
+def test_a_failed_step_leaves_the_cache_as_it_was(pack, causal):
+    """The cache write fails once (as a cancel or an out-of-memory would): the step is undone, cache
+    included, and the retry makes the frames an unbroken stream makes."""
+    model, _ = causal
+    unbroken, _ = causal_stream(pack, model, schedule_of(pack, (0, 1)), N=2, c=2, steps=2)
+    expected = unbroken.take(10)
+    stream, velocity = causal_stream(pack, model, schedule_of(pack, (0, 1)), N=2, c=2, steps=2)
+    got = [stream.take(4)]
+    write, failed = velocity._written, []
+
+    def failing(*args):
+        if not failed:
+            failed.append(velocity.cache.frames)
+            raise RuntimeError("out of memory")
+        return write(*args)
+    velocity._written = failing
+    with pytest.raises(RuntimeError):
+        while True:
+            got.append(stream.take(1))
+    frames_before = velocity.cache.frames
+    assert failed == [frames_before]
+    got.append(stream.take(10 - sum(g.shape[1] for g in got)))
+    torch.testing.assert_close(torch.cat(got, dim=1), expected)
+
+
+def node_args(model, vae, stream_id: str, **more) -> dict:
+    return {**dict(model=model, positive=conditioning(1), vae=vae, stream_id=stream_id, action="restart", seed=2,
+                   width=32, height=32, N=2, c=1, s=2, scheduler="simple", sampler="renoise", sink=1, window=3,
+                   recache=True, frames=9), **more}
+
+
+def test_the_causal_node_streams_continues_follows_a_schedule_and_a_camera(comfy, pack, causal):
+    """Through the node as ComfyUI runs it: a run continued equals one long run, a schedule's
+    prompt changes the frames from its entry on (and those sharing the window with them, not the
+    ones before), and a camera's frames go into the stream."""
+    m = comfy.NODE_CLASS_MAPPINGS
+    model, vae = causal
+    node = m["StreamDiTCausalWanStream"]
+    whole = node.execute(**node_args(model, vae, "causal")).result[0]
+    first = node.execute(**node_args(model, vae, "causal", frames=5)).result[0]
+    rest = node.execute(**{**node_args(model, vae, "causal", frames=4), "action": "continue"}).result[0]
+    torch.testing.assert_close(torch.cat([first.images, rest.images]), whole.images)
+    later = m["StreamDiTConditioningSchedule"].execute(conditioning(7), 5, "", 0).result[0]
+    scheduled = node.execute(**node_args(model, vae, "causal", schedule=later)).result[0]
+    # video frame 5 is latent 2's first; latent 0 (video frame 0) never shares the window with it
+    assert torch.equal(scheduled.images[:1], whole.images[:1]) and not torch.allclose(scheduled.images[5:],
+                                                                                       whole.images[5:])
+    session = pack("nodes.live.registry").STREAMS.get("causal")
+    assert session.report()["video_input"] and not session.report()["accepts_text"]
+    still = torch.rand(32, 32, 3, generator=torch.Generator().manual_seed(9))
+    for stamp in range(8):
+        session.feed(still, 0.0, stamp)
+    node.execute(**{**node_args(model, vae, "causal", frames=16), "action": "continue"})
+    assert session.camera.report()["used"] > 0
+
+
+def test_each_wan_node_refuses_the_other_kind_with_where_it_goes(comfy, causal):
+    m = comfy.NODE_CLASS_MAPPINGS
+    model, vae = causal
+    plain = comfy.UNETLoader().load_unet("tiny_wan_t2v.safetensors", "default")[0]
+    with pytest.raises(Exception, match="not a causal Wan model.*StreamDiT Wan Stream"):
+        m["StreamDiTCausalWanStream"].execute(**node_args(plain, vae, "refused"))
+    with pytest.raises(Exception, match="causal.*StreamDiT Causal Wan Stream"):
+        m["StreamDiTWanStream"].execute(model=model, positive=conditioning(1), negative=conditioning(2), vae=vae,
+                                        stream_id="refused", action="restart", seed=0, width=32, height=32, K=0, N=2,
+                                        c=1, s=1, scheduler="simple", guidance=1.0, frames=2)

@@ -95,6 +95,18 @@ def wan_stream_prompt(stream_id: str, frames: int, **stream) -> dict:
     }
 
 
+def causal_stream_prompt(stream_id: str, frames: int, **stream) -> dict:
+    """An API prompt: a tiny causal Wan (its file under ``tiny_causal_wan.safetensors``, written with
+    ``CAUSAL_METADATA``) through the stock loader into a StreamDiT Causal Wan Stream (node "5"),
+    32x32, N=2 c=1 s=1; ``stream`` overrides the stream node's inputs."""
+    prompt = wan_stream_prompt(stream_id, frames)
+    prompt["1"]["inputs"]["unet_name"] = "tiny_causal_wan.safetensors"
+    inputs = {k: v for k, v in prompt["5"]["inputs"].items() if k not in ("negative", "K", "guidance")}
+    prompt["5"] = {"class_type": "StreamDiTCausalWanStream", "inputs": {
+        **inputs, "N": 2, "c": 1, "s": 1, "sampler": "renoise", "sink": 1, "window": 2, "recache": True, **stream}}
+    return prompt
+
+
 def taehv_state(seed: int = 0, latent_channels: int = 16) -> dict:
     """State dict of a random-weight TAEHV (ComfyUI's own class) with the published key layout
     (encoder.*, decoder.*): a stand-in for taew2_1 (16 channels) or taew2_2 (48)."""

@@ -80,7 +80,7 @@ function copyToSchedule(id, timeline) {
   return `Copied ${timeline.length} prompt(s) into the Prompt Schedule node #${source.id}.`;
 }
 
-const STREAM_NODES = new Set(["StreamDiTStream", "StreamDiTWanStream"]);
+const STREAM_NODES = new Set(["StreamDiTStream", "StreamDiTWanStream", "StreamDiTCausalWanStream"]);
 
 /** Nodes 2.0 (the Vue node view) draws a node's progress previews in place of its outputs' media:
  * a stream node's last live frame (a JPEG) would be played as its recording ("Video failed to

@@ -24,7 +24,7 @@ import torch
 
 from ...stream_core.engine.flow import sigma_of
 from ...stream_core.engine.rolling_cache import CachedChunk, RollingCache
-from .source import ConditioningSchedule, WanModelError, WanVelocity, output_frame
+from .source import ConditioningSchedule, WanModelError, WanVelocity, is_causal, output_frame
 
 SINK_FRAMES = 3      # latent frames the cache keeps from the stream's start (Rolling Forcing's sink)
 WINDOW_FRAMES = 12   # latent frames before the buffer the cache keeps (Self-Forcing trains on 21 in all)
@@ -33,11 +33,6 @@ WINDOW_FRAMES = 12   # latent frames before the buffer the cache keeps (Self-For
 def comfy_has_causal_wan() -> bool:
     """Whether this ComfyUI has its causal Wan model (``comfy/ldm/wan/ar_model.py``)."""
     return importlib.util.find_spec("comfy.ldm.wan.ar_model") is not None
-
-
-def is_causal(net) -> bool:
-    """Whether a diffusion model runs block by block with a KV cache (ComfyUI's ``CausalWanModel``)."""
-    return callable(getattr(net, "forward_block", None)) and callable(getattr(net, "init_kv_caches", None))
 
 
 def check_causal_model(patcher) -> None:

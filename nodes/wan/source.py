@@ -51,12 +51,20 @@ def model_latents(patcher, latents: torch.Tensor) -> torch.Tensor:
     return patcher.model.process_latent_in(latents.movedim(0, 1)[None])[0].movedim(1, 0)
 
 
+def is_causal(net) -> bool:
+    """Whether a diffusion model runs block by block with a KV cache (ComfyUI's ``CausalWanModel``)."""
+    return callable(getattr(net, "forward_block", None)) and callable(getattr(net, "init_kv_caches", None))
+
+
 def check_model(patcher) -> None:
     """Refuse models whose diffusion model takes one noise level per sample, or that
     need inputs a text-to-video stream does not have."""
     base = patcher.model
     net = getattr(base, "diffusion_model", None)
     name = type(net).__name__
+    if is_causal(net):
+        raise WanModelError(f"the model is a {name}, a causal (autoregressive) Wan model such as Self-Forcing: "
+                            "stream it with StreamDiT Causal Wan Stream")
     if type(net) is not comfy.ldm.wan.model.WanModel:
         raise WanModelError(
             f"the model is a {name}, not a Wan 2.1 / 2.2 text-to-video WanModel: StreamDiT gives every latent frame "

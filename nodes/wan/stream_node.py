@@ -18,8 +18,35 @@ from ..types import CATEGORY, DEFAULT_FPS, FramesType
 from ..validation import checked
 from .previews import tiny_decoder_files
 from .schedule_node import ConditioningScheduleType
-from .session import DECODERS, WanStreamFactory
+from .session import DECODERS, WanSettings, WanStreamFactory
 from .source import EXPERT_BOUNDARY, ConditioningSchedule
+
+
+def delivery_inputs() -> list:
+    """The inputs every Wan kind's node ends with: the decoder, the live delivery, the video input
+    and the overlapped decode."""
+    return [
+        io.Combo.Input("decoder", options=[*DECODERS, *tiny_decoder_files()],
+                       default="vae", optional=True,
+                       tooltip="What turns latents into frames (live view, outputs, recording): vae, the full "
+                               "Wan VAE (best, slowest); a tiny TAEHV decoder from models/vae_approx/ (taew2_1 "
+                               "for Wan 2.1 and 2.2 A14B, taew2_2 for 2.2 5B; fast, softer); latent rgb "
+                               "(instant, a rough colour preview)."),
+        *live_inputs(),
+        *video_inputs(),
+        io.Boolean.Input("overlap_decode", display_name="overlap decode", default=False, optional=True,
+                         tooltip="Decode each step's frames on a worker thread (its own CUDA stream) while "
+                                 "the next step denoises: faster where the decode is a large share of the "
+                                 "time (the full VAE on a GPU); the frames are the same and come one step "
+                                 "later."),
+    ]
+
+
+def wan_outputs() -> list:
+    return [FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
+            io.Image.Output(display_name="images", tooltip="This run's frames as an image batch."),
+            io.Latent.Output(display_name="latent",
+                             tooltip="The latent frames this run decoded, for stock nodes (VAE Decode, upscalers).")]
 
 
 class StreamDiTWanStream(StreamNode):
@@ -54,25 +81,9 @@ class StreamDiTWanStream(StreamNode):
                                max=1.0, step=0.005, optional=True,
                                tooltip="With model_low_noise: frames below this sigma use the low-noise expert "
                                        f"({EXPERT_BOUNDARY} for Wan 2.2 T2V)."),
-                io.Combo.Input("decoder", options=[*DECODERS, *tiny_decoder_files()],
-                               default="vae", optional=True,
-                               tooltip="What turns latents into frames (live view, outputs, recording): vae, the full "
-                                       "Wan VAE (best, slowest); a tiny TAEHV decoder from models/vae_approx/ (taew2_1 "
-                                       "for Wan 2.1 and 2.2 A14B, taew2_2 for 2.2 5B; fast, softer); latent rgb "
-                                       "(instant, a rough colour preview)."),
-                *live_inputs(),
-                *video_inputs(),
-                io.Boolean.Input("overlap_decode", display_name="overlap decode", default=False, optional=True,
-                                 tooltip="Decode each step's frames on a worker thread (its own CUDA stream) while "
-                                         "the next step denoises: faster where the decode is a large share of the "
-                                         "time (the full VAE on a GPU); the frames are the same and come one step "
-                                         "later."),
+                *delivery_inputs(),
             ],
-            outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
-                     io.Image.Output(display_name="images", tooltip="This run's frames as an image batch."),
-                     io.Latent.Output(display_name="latent",
-                                      tooltip="The latent frames this run decoded, for stock nodes (VAE Decode, "
-                                              "upscalers).")],
+            outputs=wan_outputs(),
             hidden=[io.Hidden.unique_id, io.Hidden.prompt],
             is_output_node=True,
         )
@@ -90,8 +101,15 @@ class StreamDiTWanStream(StreamNode):
                                    guidance=guidance, schedule=schedule, model_low_noise=model_low_noise,
                                    boundary=boundary, decoder=decoder, video=video_input, skip_similar=skip_similar,
                                    overlap_decode=overlap_decode)
-        cls.refuse_for_an_invalid_consumer(FRAME_CONSUMERS)
-        with factory.models_loaded():
-            out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
-        latents = out.latents if out.latents is not None else torch.empty(0, *factory.shape)   # none decoded this run
-        return io.NodeOutput(out, out.images, {"samples": latents.movedim(0, 1)[None]}, ui=recording_ui(out))
+        return run_wan(cls, factory, stream_id, action, frames, RunOptions(fps, realtime, record))
+
+
+def run_wan(node: type[StreamNode], factory: WanSettings, stream_id: str, action: str, frames: int,
+            options: RunOptions) -> io.NodeOutput:
+    """A Wan kind's run: its consumers checked, its models loaded, then the run; the node's outputs
+    (frames, images, the latents it decoded, the recording on the node)."""
+    node.refuse_for_an_invalid_consumer(FRAME_CONSUMERS)
+    with factory.models_loaded():
+        out = run_stream(factory, stream_id, action, frames, node.node_id(), options)
+    latents = out.latents if out.latents is not None else torch.empty(0, *factory.shape)   # none decoded this run
+    return io.NodeOutput(out, out.images, {"samples": latents.movedim(0, 1)[None]}, ui=recording_ui(out))
