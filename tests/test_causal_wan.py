@@ -6,6 +6,7 @@ import os
 import pytest
 import torch
 
+from conftest import ROOT
 from tiny_wan import CAUSAL_METADATA, TEXT_DIM, wan_model_state, wan_vae_state, write
 
 LATENT = (16, 4, 4)            # [C, h, w] of one latent frame: 32x32 video
@@ -224,3 +225,47 @@ def test_each_wan_node_refuses_the_other_kind_with_where_it_goes(comfy, causal):
         m["StreamDiTWanStream"].execute(model=model, positive=conditioning(1), negative=conditioning(2), vae=vae,
                                         stream_id="refused", action="restart", seed=0, width=32, height=32, K=0, N=2,
                                         c=1, s=1, scheduler="simple", guidance=1.0, frames=2)
+
+
+def test_on_a_comfyui_without_the_causal_model_the_node_says_which_it_needs(comfy, comfy_base):
+    import importlib.util
+    if importlib.util.find_spec("comfy.ldm.wan.ar_model") is not None:
+        pytest.skip("this ComfyUI has the causal Wan model: the refusal of a plain model is tested above")
+    write(os.path.join(comfy_base, "models", "diffusion_models", "tiny_wan_t2v.safetensors"), wan_model_state())
+    write(os.path.join(comfy_base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
+    model = comfy.UNETLoader().load_unet("tiny_wan_t2v.safetensors", "default")[0]
+    vae = comfy.VAELoader().load_vae("tiny_wan_vae.safetensors")[0]
+    with pytest.raises(Exception, match=r"no causal Wan model .*ComfyUI 0\.33 and newer"):
+        comfy.NODE_CLASS_MAPPINGS["StreamDiTCausalWanStream"].execute(**node_args(model, vae, "old"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, causal):
+    from comfy_server import ComfyServer
+    base = str(tmp_path_factory.mktemp("causal-server"))
+    write(os.path.join(base, "models", "diffusion_models", "tiny_causal_wan.safetensors"), wan_model_state(seed=5),
+          CAUSAL_METADATA)
+    write(os.path.join(base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
+    with ComfyServer(base, extra_nodes=(os.path.join(ROOT, "tests", "fixtures", "streamdit_test_conditioning"),)) as s:
+        yield s
+
+
+def test_a_causal_stream_runs_until_stopped_on_a_server_and_is_recorded(server):
+    """A real ComfyUI server: the stock loader opens the causal file, the node streams until the
+    stop route ends it, re-prompted live it answers with how (its conditionings), and the
+    recording holds what it made."""
+    from conftest import poll
+    from tiny_wan import causal_stream_prompt
+    status, answer = server.queue(causal_stream_prompt("causal-live", 0, realtime=True, record=True, fps=16.0))
+    assert status == 200, answer
+    poll(lambda: (r := server.get("/streamdit/streams").get("causal-live")) and r["running"] and r["frames"] > 12,
+         timeout=120, what="the causal stream to run")
+    code, reply = server.request("POST", "/streamdit/prompt", {"stream_id": "causal-live", "prompt": "a red ball"})
+    assert code == 409 and "CONDITIONING" in str(reply)
+    assert server.request("POST", "/streamdit/stop", {"stream_id": "causal-live"})[0] == 202
+    entry = server.wait(answer["prompt_id"], timeout=120)
+    assert entry["status"]["status_str"] == "success"
+    report = server.get("/streamdit/streams")["causal-live"]
+    assert not report["running"] and report["frames"] > 12
+    folder = os.path.join(server.base, "output", "streamdit")
+    assert any(n.startswith("causal-live") and n.endswith(".mp4") for n in os.listdir(folder))
