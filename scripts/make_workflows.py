@@ -132,6 +132,26 @@ def wan_realtime_workflow() -> dict:
     return workflow
 
 
+# Causal Forcing's frame-wise Wan 2.1 1.3B, converted for ComfyUI's CausalWanModel (the file marks itself
+# causal); distilled as Self-Forcing is: 4 steps at timesteps 1000, 750, 500, 250 under a shift of 5
+CAUSAL_UNET = "causal_forcing-framewise.safetensors"
+
+
+def wan_causal_workflow() -> dict:
+    """Causal Forcing frame-wise streamed live: one latent a block (N=1, c=1), 4 steps at shift 5 with
+    the re-noising sampler, the rolling KV cache, the tiny decoder, 16 fps, until stopped, recorded."""
+    workflow = wan_workflow(CAUSAL_UNET)
+    for node in ("5", "7", "8", "10", "11"):   # no negative (no guidance), one prompt, the node records
+        del workflow[node]
+    workflow["2"]["inputs"]["shift"] = REALTIME_SHIFT
+    inputs = {k: v for k, v in workflow["9"]["inputs"].items()
+              if k not in ("negative", "K", "guidance", "boundary", "schedule")}
+    workflow["9"] = {"class_type": "StreamDiTCausalWanStream", "inputs": {
+        **inputs, "stream_id": "wan-causal", "N": 1, "c": 1, "s": 4, "sampler": "renoise", "sink": 3, "window": 12,
+        "recache": True, "frames": UNTIL_STOPPED, "decoder": TINY_DECODER, "realtime": True, "record": True}}
+    return workflow
+
+
 # --- what a user downloads for the Wan workflows: file name -> (models folder, URL) ------
 HF = "https://huggingface.co"
 WAN21 = f"{HF}/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
@@ -145,6 +165,8 @@ DOWNLOADS = {
     WAN22_LOW: ("diffusion_models", f"{WAN22}/diffusion_models/{WAN22_LOW}"),
     REALTIME_LORA: ("loras", f"{KIJAI}/LoRAs/Wan2_1_self_forcing_1_3B/{REALTIME_LORA}"),
     TINY_DECODER: ("vae_approx", f"{KIJAI}/{TINY_DECODER}"),
+    CAUSAL_UNET: ("diffusion_models", f"{HF}/TalmajM/causal_forcing_framewise_ComfyUI_repackaged/resolve/main/"
+                                      f"split_files/diffusion_models/{CAUSAL_UNET}"),
 }
 
 
@@ -286,6 +308,21 @@ TEMPLATES = (
         + WAN_FILES_NOTE.format(extra=", the LoRA in models/loras, taew2_1 in models/vae_approx"),
         wan_realtime_workflow(), wan_stages(("1", "12", "2", "6"), change=False), ("Wan 2.1",),
         card=("live, 4 steps", "Self Forcing LoRA", "tiny decoder, 16 fps", "needs your Wan 2.1 files")),
+    Template(
+        "streamdit_wan21_causal_live", "Wan 2.1 1.3B causal live",
+        "Causal Forcing (Wan 2.1 1.3B, frame wise) live until Stop, endless. Needs ComfyUI 0.33 and the files.",
+        "**A causal Wan model as a live stream.** Causal Forcing's frame-wise Wan 2.1 1.3B (Self-Forcing, LongLive "
+        "and Rolling Forcing checkpoints converted for ComfyUI load the same way) makes one latent at a time in 4 "
+        "steps, attending to what it made before through its KV cache: a few sink latents and the last 12, so it "
+        "streams endlessly in constant memory. *chunks in buffer* above 1 denoises a window of chunks together "
+        "(Rolling Forcing); chunk-wise checkpoints want 3 *latents per chunk*.\n\n"
+        "Press **Run**: it streams until you press **Stop** in the panel (*frames* 0). To change the prompt, Stop, "
+        f"edit it and Run again: the stream goes on, its cache written again under the new prompt. {PANEL}\n\n"
+        + WAN_FILES_NOTE.format(extra=", taew2_1 in models/vae_approx; ComfyUI 0.33 or newer"),
+        wan_causal_workflow(),
+        (Stage("Wan model", "model", ("1", "2", "6")), Stage("Prompt", "prompts", ("3", "4")),
+         Stage("Stream", "stream", ("9",))), ("Wan 2.1",),
+        card=("causal, live", "Causal Forcing, 4 steps", "endless: rolling KV cache", "needs ComfyUI 0.33")),
     Template(
         "streamdit_wan21_t2v_1_3b", "Wan 2.1 1.3B stream",
         "Wan 2.1 1.3B as an endless stream; the prompt changes at frame 81. Needs the Wan files.",
