@@ -13,7 +13,7 @@ after the cache, at most ``sink + window`` frames in, within the positions the m
 A cache that has dropped nothing holds every frame at its own index, exactly as a fixed-length
 causal sampler's would.
 
-``Memory`` holds no tensor in place: it only ever replaces its list of chunks, so
+A ``RollingCache`` writes into no tensor: it only ever replaces its list of chunks, so
 ``checkpoint()`` is a copy of that list (a failed step puts it back; ``rollback.py``).
 """
 from __future__ import annotations
