@@ -91,13 +91,15 @@ class CausalWanVelocity(WanVelocity):
         bsz, frames = x.shape[:2]
         cached = sum(c.keys[0].shape[1] for c in chunks)
         tokens = frames * -(-x.shape[3] // net.patch_size[1]) * -(-x.shape[4] // net.patch_size[2])
-        kv = []
+        kv, own = [], bool(chunks) and chunks is self.cache.chunks
         for layer in range(net.num_layers):
-            entry = {"end": cached}
-            for kind, held in (("k", [c.keys[layer] for c in chunks]), ("v", [c.values[layer] for c in chunks])):
-                room = torch.empty(bsz, tokens, net.num_heads, net.head_dim, device=x.device, dtype=dtype)
-                entry[kind] = torch.cat([*(t.expand(bsz, -1, -1, -1) for t in held), room], dim=1)
-            kv.append(entry)
+            if own:                                             # the cache as it is: its own room, no copy
+                k, v = self.cache.layer(layer, tokens)
+            else:                                               # nothing held, or a cache being written again
+                room = [torch.empty(bsz, tokens, net.num_heads, net.head_dim, device=x.device, dtype=dtype)]
+                k = torch.cat([*(c.keys[layer] for c in chunks), *room], dim=1)
+                v = torch.cat([*(c.values[layer] for c in chunks), *room], dim=1)
+            kv.append({"k": k, "v": v, "end": cached})
         timestep = self.patcher.get_model_object("model_sampling").timestep(sigma).float().to(x.device)
         out = net.forward_block(x.movedim(1, 2).to(dtype), timestep.expand(bsz, frames),
                                 context.to(x.device, dtype).expand(bsz, -1, -1),
@@ -108,9 +110,9 @@ class CausalWanVelocity(WanVelocity):
     def _written(self, latents: torch.Tensor, label: str, chunks: list[CachedChunk]) -> CachedChunk:
         """The cache entry of clean ``latents`` [Bsz, n, C, h, w] under prompt ``label``, after ``chunks``."""
         _, kv = self._pass(latents, torch.zeros(latents.shape[1]), dict(self.schedule.embeddings)[label], chunks)
-        start = sum(c.keys[0].shape[1] for c in chunks)        # the model moved each dict's "end" past its own
-        return CachedChunk(latents, tuple(d["k"][:, start:].clone() for d in kv),
-                           tuple(d["v"][:, start:].clone() for d in kv), sum(c.frames for c in chunks))
+        start, end = sum(c.keys[0].shape[1] for c in chunks), kv[0]["end"]   # the model moved "end" past its own
+        return CachedChunk(latents, tuple(d["k"][:, start:end].clone() for d in kv),
+                           tuple(d["v"][:, start:end].clone() for d in kv), sum(c.frames for c in chunks))
 
     def _reposition(self, chunk: CachedChunk, position: int) -> CachedChunk:
         keys = tuple(rotate_keys(self.net, k, position - chunk.position) for k in chunk.keys)

@@ -13,8 +13,12 @@ after the cache, at most ``sink + window`` frames in, within the positions the m
 A cache that has dropped nothing holds every frame at its own index, exactly as a fixed-length
 causal sampler's would.
 
-A ``RollingCache`` writes into no tensor: it only ever replaces its list of chunks, so
-``checkpoint()`` is a copy of that list (a failed step puts it back; ``rollback.py``).
+Layout: per model layer, one contiguous key and one value tensor holds every chunk in order and,
+after them, room for the tokens of one model call (which the model writes there, as into
+ComfyUI's own KV cache), so a call hands the model the cache as it is, copying nothing; the
+chunks are views into it. Only a change of the cache (a chunk added, the cache written again)
+builds new tensors, once per chunk; nothing held is ever written in place, so ``checkpoint()``
+keeps the current tensors and list, and a failed step puts them back (``rollback.py``).
 """
 from __future__ import annotations
 
@@ -57,7 +61,9 @@ class RollingCache:
             raise ValueError(f"a rolling cache keeps sink >= 0 and window >= 1 frames, got sink={sink}, "
                              f"window={window}")
         self.sink, self.window, self._reposition = sink, window, reposition
-        self.chunks: list[CachedChunk] = []
+        self.chunks: list[CachedChunk] = []     # views into ``_layers``
+        self._layers: list[tuple[torch.Tensor, torch.Tensor]] = []   # per layer: keys, values (chunks, then room)
+        self._room = 0            # tokens after the chunks in ``_layers``
         self._sunk = 0            # how many of ``chunks`` (from the first) are the sink
         self.dropped = 0          # frames dropped so far
 
@@ -67,8 +73,14 @@ class RollingCache:
         return sum(chunk.frames for chunk in self.chunks)
 
     @property
+    def tokens(self) -> int:
+        """Tokens held per layer."""
+        return sum(chunk.keys[0].shape[1] for chunk in self.chunks)
+
+    @property
     def nbytes(self) -> int:
-        return sum(chunk.nbytes for chunk in self.chunks)
+        """The tensors held: the layers' keys and values (room included) and the chunks' latents."""
+        return sum(k.nbytes + v.nbytes for k, v in self._layers) + sum(c.latents.nbytes for c in self.chunks)
 
     def add(self, chunk: CachedChunk) -> None:
         """Remember ``chunk`` (written at position ``self.frames``); drop the oldest chunks past the
@@ -86,23 +98,45 @@ class RollingCache:
         for c in chunks[:sunk] + recent:
             kept.append(c if c.position == at else self._reposition(c, at))
             at += c.frames
-        self.chunks, self._sunk = kept, sunk
+        self._build(kept, self._room)
+        self._sunk = sunk
 
     def replace(self, chunks: list[CachedChunk]) -> None:
         """Every chunk written again (under a new prompt), in the same places."""
         if [(c.position, c.frames) for c in chunks] != [(c.position, c.frames) for c in self.chunks]:
             raise ValueError("a re-written cache keeps its chunks' places")
-        self.chunks = list(chunks)
+        self._build(chunks, self._room)
 
-    def layer(self, index: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """The keys and the values of every chunk held at model layer ``index``, oldest first
-        (each [Bsz, tokens, heads, head_dim]); two empty lists when nothing is held."""
-        return [c.keys[index] for c in self.chunks], [c.values[index] for c in self.chunks]
+    def layer(self, index: int, room: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model layer ``index``'s keys and values, [Bsz, tokens + at least ``room``, heads, head_dim]:
+        every chunk's tokens in order (``self.tokens`` of them), then room the caller may write
+        into. Raises when nothing is held (the caller makes its own room)."""
+        if not self.chunks:
+            raise ValueError("the cache holds nothing")
+        if room > self._room:
+            self._build(self.chunks, room)
+        return self._layers[index]
+
+    def _build(self, chunks: list[CachedChunk], room: int) -> None:
+        """New layer tensors holding ``chunks`` and ``room`` tokens after them; the chunks become views."""
+        layers = []
+        for index in range(len(chunks[0].keys) if chunks else 0):
+            pair = []
+            for held in ([c.keys[index] for c in chunks], [c.values[index] for c in chunks]):
+                pair.append(torch.cat([*held, held[0].new_empty(held[0].shape[0], room, *held[0].shape[2:])], dim=1))
+            layers.append((pair[0], pair[1]))
+        at, viewed = 0, []
+        for c in chunks:
+            n = c.keys[0].shape[1]
+            viewed.append(CachedChunk(c.latents, tuple(k[:, at:at + n] for k, _ in layers),
+                                      tuple(v[:, at:at + n] for _, v in layers), c.position))
+            at += n
+        self.chunks, self._layers, self._room = viewed, layers, room
 
     def checkpoint(self) -> Callable[[], None]:
         """The cache as it is now; the returned undo puts it back (a failed step)."""
-        chunks, sunk, dropped = self.chunks, self._sunk, self.dropped
+        kept = (self.chunks, self._layers, self._room, self._sunk, self.dropped)
 
         def undo() -> None:
-            self.chunks, self._sunk, self.dropped = chunks, sunk, dropped
+            self.chunks, self._layers, self._room, self._sunk, self.dropped = kept
         return undo
