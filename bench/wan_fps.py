@@ -11,11 +11,18 @@ frames taken by the node's run with its live view and its H.264 recording (encod
 run's output thread); two reference latents (the full VAE, the tiny decoder); video to video at the real-time setting (the default strength,
 0.6): a video file, a camera's frames encoded as they come (the Wan VAE's causal encoder,
 kept across chunks), and a still camera with *skip similar input* 0.98; last, the slow
-quality setting (20 steps, cfg 5) with the same decoder and speed-option rows.
+quality setting (20 steps, cfg 5) with the same decoder and speed-option rows. Then, where this
+ComfyUI has its causal Wan model (0.33 and newer), the causal rows: the same weights opened as a
+``CausalWanModel`` through the Causal Wan Stream node's session, frame-wise (c = 1) and chunk-wise
+(c = 3), one chunk in the window (N = 1, 4 steps: Self-Forcing / Causal Forcing) and three
+(N = 3, one step each: a Rolling Forcing window), sink 3 and cache 12 latents, the full VAE and
+the tiny decoder.
 
 Columns: end-to-end video FPS, DiT-loop FPS (decode time left out; a camera's encode stays
-in), decode ms per frame, time to the first frame, peak GPU memory, and the model calls'
-achieved TFLOP/s (from the Wan architecture's FLOPs per pass).
+in), decode ms per frame, time to the first frame, peak GPU memory, the model calls'
+achieved TFLOP/s (from the Wan architecture's FLOPs per pass; a causal call's attention spans
+the cache too, and its cache writes count) and, for the causal rows, the KV cache's memory at
+the row's end (full once the row has made sink + cache latents: 81 frames make 21).
 
 Needs a CUDA GPU and the Wan 2.1 T2V 1.3B diffusion model and VAE (found in ComfyUI's
 model folders under the template names, or given by path), and for the tiny-decoder rows
@@ -50,6 +57,13 @@ from comfy_pack import load_pack  # noqa: E402
 QUALITY = dict(partition=(0, 5, 2, 4), guidance=5.0)    # the shipped quality workflow: 20 steps, cfg 5
 REALTIME = dict(partition=(0, 4, 2, 1), guidance=1.0)   # a step-distilled model's setting: 4 steps
 REFERENCES = dict(partition=(2, 3, 2, 1), guidance=1.0)  # the same with two reference latents
+CAUSAL = {   # the causal model's rows: its window (K, N, c, s), sink and cache latents
+    "causal: frame-wise N=1 c=1, 4 steps (Self-Forcing, Causal Forcing)": dict(partition=(0, 1, 1, 4), sink=3, window=12),
+    "causal: chunk-wise N=1 c=3, 4 steps": dict(partition=(0, 1, 3, 4), sink=3, window=12),
+    "causal: frame-wise window N=3 c=1, 1 step each (Rolling Forcing)": dict(partition=(0, 3, 1, 1), sink=3,
+                                                                             window=12),
+    "causal: chunk-wise window N=3 c=3, 1 step each": dict(partition=(0, 3, 3, 1), sink=3, window=12),
+}
 TEXT_TOKENS, TEXT_DIM = 512, 4096
 TINY_FILE = "taew2_1.safetensors"
 SKIP_SIMILAR = 0.98  # the still-camera row's
@@ -83,15 +97,31 @@ def load_models(args, scratch: str):
         folder_paths.get_full_path("vae_approx", TINY_FILE) is not None
 
 
-def wan_flops(net, latents: int, height: int, width: int, passes: int) -> float:
+def causal_twin(model, pack) -> list:
+    """[the stream's Wan weights opened as ComfyUI's ``CausalWanModel``] (the file marker a causal
+    checkpoint carries, the same weights: speed does not depend on them), or [] where this ComfyUI
+    has no causal Wan model (its rows are left out, and the table says so)."""
+    import comfy.sd
+    if not pack("nodes.wan.causal_source").comfy_has_causal_wan():
+        print("causal rows: this ComfyUI has no causal Wan model (comfy/ldm/wan/ar_model.py, 0.33 and newer): "
+              "left out")
+        return []
+    from tiny_wan import CAUSAL_METADATA
+    state = model.model.diffusion_model.state_dict()
+    return [comfy.sd.load_diffusion_model_state_dict(state, metadata=CAUSAL_METADATA)]
+
+
+def wan_flops(net, latents: int, height: int, width: int, passes: int, cached: int = 0) -> float:
     """FLOPs of one model call over ``latents`` latent frames of height x width latent pixels
-    (``passes`` conditionings batched): linear layers 2·tokens·in·out, attention 4·tokens²·dim
-    (QK and AV), cross-attention against the text tokens."""
+    (``passes`` conditionings batched), attending also to ``cached`` latent frames' keys (a causal
+    model's cache): linear layers 2·tokens·in·out, attention 4·tokens·(tokens + cached)·dim (QK
+    and AV), cross-attention against the text tokens."""
     block = net.blocks[0]
     dim, ffn, layers = net.dim, block.ffn[0].out_features, len(net.blocks)
-    tokens = latents * (height // net.patch_size[1]) * (width // net.patch_size[2])
+    per_frame = (height // net.patch_size[1]) * (width // net.patch_size[2])
+    tokens = latents * per_frame
     per_layer = (2 * tokens * dim * dim * 4            # self-attention q, k, v, o
-                 + 4 * tokens * tokens * dim           # self-attention scores and values
+                 + 4 * tokens * (tokens + cached * per_frame) * dim   # self-attention scores and values
                  + 2 * tokens * dim * dim * 2          # cross-attention q, o
                  + 2 * TEXT_TOKENS * dim * dim * 2     # cross-attention k, v
                  + 4 * tokens * TEXT_TOKENS * dim      # cross-attention scores and values
@@ -135,8 +165,8 @@ def report(rows) -> int:
     still run. Returns how many failed. The ratio column is against the first row measured."""
     import torch
     print("| setting | decoder | video FPS | FPS / stock clip | DiT-loop FPS | decode ms/frame | first frame s | "
-          "peak GiB | model TFLOP/s |")
-    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+          "peak GiB | model TFLOP/s | KV cache GiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     base, failed = None, 0
     for name, decoder, run in rows:
         try:
@@ -144,14 +174,15 @@ def report(rows) -> int:
         except Exception as e:   # noqa: BLE001 - reported in the row; the other rows still run
             failed += 1
             why = (str(e).splitlines() or [""])[0][:200]
-            print(f"| {name} | {decoder} | failed: {type(e).__name__}: {why} | | | | | | |", flush=True)
+            print(f"| {name} | {decoder} | failed: {type(e).__name__}: {why} | | | | | | | |", flush=True)
             traceback.print_exc()   # the whole story on stderr
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             continue
         base = base or r["fps"]
         print(f"| {name} | {decoder} | {r['fps']:.2f} | {r['fps'] / base:.2f} | {r['dit_fps']:.2f} | "
-              f"{r['decode_ms']:.1f} | {r['first_s']:.2f} | {r['peak_gib']:.1f} | {r['tflops']:.3g} |", flush=True)
+              f"{r['decode_ms']:.1f} | {r['first_s']:.2f} | {r['peak_gib']:.1f} | {r['tflops']:.3g} | "
+              f"{'' if r.get('kv_gib') is None else format(r['kv_gib'], '.3g')} |", flush=True)
     return failed
 
 
@@ -164,12 +195,14 @@ def plan(args, scratch: str, pack):
     from comfy_api.torch_helpers import set_torch_compile_wrapper
     Partition = pack("stream_core.engine.partition").Partition   # noqa: N806
     WanStreamFactory = pack("nodes.wan.session").WanStreamFactory   # noqa: N806
+    CausalWanStreamFactory = pack("nodes.wan.causal_session").CausalWanStreamFactory   # noqa: N806
     FRAMES_PER_LATENT = pack("nodes.wan.session").FRAMES_PER_LATENT   # noqa: N806
     frame_input = pack("stream_core.engine.frame_input")
     run = pack("nodes.run.queued_run")
     VideoInput, STRENGTH = frame_input.VideoInput, frame_input.DEFAULT_STRENGTH   # noqa: N806
 
     model, vae, has_tiny = load_models(args, scratch)
+    causal_model = causal_twin(model, pack)   # [the same weights as a CausalWanModel], or [] on an older ComfyUI
     folder_paths.set_output_directory(scratch)   # the recorded rows' videos
     width, height = (64, 64) if args.tiny else (832, 480)
     shape = (model.model.latent_format.latent_channels, height // 8, width // 8)
@@ -184,7 +217,7 @@ def plan(args, scratch: str, pack):
         return torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
 
     def stream_row(setting: dict, decoder: str, patcher=None, video=None, camera=None, skip_similar=0.0,
-                   overlap=False, recorded=False) -> dict:
+                   overlap=False, recorded=False, causal: bool = False) -> dict:
         """The Wan Stream node's own session (its factory), models loaded as the node loads them.
         ``overlap``: its *overlap decode* (the decode on a worker thread; the decode time is then
         the time the stream waits for it). ``recorded``: the timed frames taken by the node's run
@@ -192,12 +225,20 @@ def plan(args, scratch: str, pack):
         on the run's output thread).
         ``video``: a ``VideoInput`` (a file: encoded as the run starts, before the timing);
         ``camera``: images [F, H, W, 3] fed through the session's camera from the second frame
-        on, the frames of one shift before each, encoded as the stream takes them (timed)."""
-        patcher = patcher or model
-        factory = WanStreamFactory(model=patcher, positive=cond(positive), negative=cond(negative), vae=vae, seed=0,
-                                   width=width, height=height, partition=Partition(*setting["partition"]),
-                                   scheduler="simple", guidance=setting["guidance"], decoder=decoder, video=video,
-                                   skip_similar=skip_similar, overlap_decode=overlap)
+        on, the frames of one shift before each, encoded as the stream takes them (timed).
+        ``causal``: the Causal Wan Stream node's session over the causal model (``setting``: its
+        partition, K = 0; sink and cache latents)."""
+        if causal:
+            factory = CausalWanStreamFactory(model=causal_model[0], positive=cond(positive), vae=vae, seed=0,
+                                             width=width, height=height, partition=Partition(*setting["partition"]),
+                                             scheduler="simple", decoder=decoder, sink=setting["sink"],
+                                             window=setting["window"])
+        else:
+            factory = WanStreamFactory(model=patcher or model, positive=cond(positive), negative=cond(negative),
+                                       vae=vae, seed=0, width=width, height=height,
+                                       partition=Partition(*setting["partition"]), scheduler="simple",
+                                       guidance=setting["guidance"], decoder=decoder, video=video,
+                                       skip_similar=skip_similar, overlap_decode=overlap)
         session = factory.create()
         factory.reconfigure(session)
         frames = session.frames
@@ -244,11 +285,18 @@ def plan(args, scratch: str, pack):
             sync()
             total = time.perf_counter() - start
         passes = frames.stream.evaluations - passes_before
-        flops = passes * wan_flops(model.model.diffusion_model, factory.partition.B, *shape[1:],
-                                   factory.batch[0])
+        p = factory.partition
+        if causal:   # the window's passes and each chunk's cache write, both attending to the (full) cache
+            cache = session.source.cache
+            latents = counted // FRAMES_PER_LATENT
+            flops = (passes * wan_flops(model.model.diffusion_model, p.B, *shape[1:], 1, cache.frames)
+                     + latents // p.c * wan_flops(model.model.diffusion_model, p.c, *shape[1:], 1, cache.frames))
+        else:
+            flops = passes * wan_flops(model.model.diffusion_model, p.B, *shape[1:], factory.batch[0])
         dit = total - decoding[0]
         return {"fps": counted / total, "dit_fps": counted / dit, "decode_ms": 1000 * decoding[0] / counted,
-                "first_s": first, "peak_gib": peak_gib(), "tflops": flops / dit / 1e12}
+                "first_s": first, "peak_gib": peak_gib(), "tflops": flops / dit / 1e12,
+                "kv_gib": session.source.cache.nbytes / 2**30 if causal else None}
 
     def clip_row(latents: int, steps: int, guidance: float) -> dict:
         noise = torch.randn(1, shape[0], latents, *shape[1:], generator=g)
@@ -310,6 +358,9 @@ def plan(args, scratch: str, pack):
              (f"video to video: real time, a still camera, skip similar {SKIP_SIMILAR:g}", tiny,
               lambda: stream_row(REALTIME, tiny, camera=still, skip_similar=SKIP_SIMILAR))]
     rows += settings("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", QUALITY, decoders)
+    if causal_model:
+        rows += [(name, d, lambda setting=setting, d=d: stream_row(setting, d, causal=True))
+                 for name, setting in CAUSAL.items() for d in decoders[:2]]
     rows = rows[:2] + [row for row in rows[2:] if not args.only or any(text in row[0] for text in args.only)]
     stream_row(REALTIME, decoders[-1])   # warm-up: kernels, loading
     gpu = torch.cuda.get_device_name() if cuda else "CPU"

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+from comfy_server import comfy_path
 from conftest import ROOT
 
 
@@ -21,7 +22,18 @@ def test_the_wan_benchmark_runs_on_the_cpu_with_tiny_weights():
     settings = {(row[0], row[1]) for row in rows}
     assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "taew2_1.safetensors") in settings
     assert ("real time: StreamDiT c=2 s=1 N=4, 4 steps guidance 1", "latent rgb") in settings
-    assert ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "vae") in settings and len(rows) == 17
+    causal = [row for row in rows if row[0].startswith("causal:")]
+    if os.path.exists(os.path.join(comfy_path(), "comfy", "ldm", "wan", "ar_model.py")):   # ComfyUI 0.33 and newer
+        assert {(row[0], row[1]) for row in causal} == {
+            (name, decoder) for name in ("causal: frame-wise N=1 c=1, 4 steps (Self-Forcing, Causal Forcing)",
+                                         "causal: chunk-wise N=1 c=3, 4 steps",
+                                         "causal: frame-wise window N=3 c=1, 1 step each (Rolling Forcing)",
+                                         "causal: chunk-wise window N=3 c=3, 1 step each")
+            for decoder in ("vae", "taew2_1.safetensors")}
+        assert all(float(row[9]) > 0 for row in causal)   # the cache's memory
+    else:
+        assert not causal and "causal rows: this ComfyUI has no causal Wan model" in out.stdout
+    assert ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "vae") in settings and len(rows) == 17 + len(causal)
     assert {("quality, overlap decode", "vae"), ("real time, overlap decode", "vae"),
             ("quality: StreamDiT c=2 s=4 N=5, 20 steps cfg 5", "latent rgb"),
             ("real time, through the node's run: live view, recorded (H.264 on the output thread)", "vae")} <= settings

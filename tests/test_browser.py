@@ -14,9 +14,9 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from browser import launch, open_comfy
-from comfy_server import ComfyServer
+from comfy_server import ComfyServer, comfy_path
 from conftest import ROOT, load_workflow, poll
-from tiny_wan import wan_stream_prompt, write_tiny_wan
+from tiny_wan import causal_stream_prompt, wan_stream_prompt, write_tiny_wan
 
 ARTIFACTS = os.path.join(ROOT, "out", "test-artifacts")
 CONDITIONING_NODE = os.path.join(ROOT, "tests", "fixtures", "streamdit_test_conditioning")
@@ -154,6 +154,24 @@ def test_the_panel_plays_every_wan_frame_at_the_streams_pace(page):
     assert "CONDITIONING" in page.get_attribute(tid("input"), "placeholder")
     indices, rate, passed_over = played(page, made=81)
     assert_every_frame_at_pace(indices, rate, passed_over, made=81)
+
+
+def test_the_panel_plays_a_causal_wan_stream_until_its_stop(page):
+    """A causal Wan model (ComfyUI 0.33 and newer) streams in the panel as the other kinds do: in
+    order, until the panel's Stop, which it then says."""
+    if not os.path.exists(os.path.join(comfy_path(), "comfy", "ldm", "wan", "ar_model.py")):
+        pytest.skip("this ComfyUI has no causal Wan model (comfy/ldm/wan/ar_model.py, ComfyUI 0.33 and newer)")
+    watch(page, "causal-live")
+    status, answer = page.server.queue(causal_stream_prompt("causal-live", 0, realtime=True, fps=float(FPS)))
+    assert status == 200, answer
+    poll(lambda: shown(page)["shown"] > 20, timeout=120, what="the causal stream's frames")
+    shot(page, "panel-causal-wan", page.locator(PANEL))
+    expect(page.locator(tid("input"))).to_be_disabled()          # it follows its CONDITIONING inputs
+    page.click(tid("stop"))
+    expect(page.locator(tid("hint"))).to_contain_text("stopped", timeout=60_000)
+    poll(lambda: idle(page.server), timeout=120, what="the run to end")
+    indices = [index for index, _ in shown(page)["log"]]
+    assert indices == sorted(set(indices)) and len(indices) > 20
 
 
 def streamed_again(page, before_session) -> None:

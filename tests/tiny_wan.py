@@ -74,8 +74,11 @@ def tiny_wan22_vae(seed: int = 0):
 
 
 def write_tiny_wan(base: str) -> None:
-    """The tiny Wan 2.1 model and VAE in a ComfyUI base directory, for ``wan_stream_prompt``."""
+    """The tiny Wan 2.1 model, a tiny causal one and the VAE in a ComfyUI base directory, for
+    ``wan_stream_prompt`` and ``causal_stream_prompt``."""
     write(os.path.join(base, "models", "diffusion_models", "tiny_wan_t2v.safetensors"), wan_model_state())
+    write(os.path.join(base, "models", "diffusion_models", "tiny_causal_wan.safetensors"), wan_model_state(seed=5),
+          CAUSAL_METADATA)
     write(os.path.join(base, "models", "vae", "tiny_wan_vae.safetensors"), wan_vae_state())
 
 
