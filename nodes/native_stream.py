@@ -9,8 +9,8 @@ from ..stream_core.engine.partition import Partition
 from ..stream_core.engine.timeline import PromptTimeline
 from ..stream_core.native.session import NativeStreamFactory
 from .frame_output import FRAME_CONSUMERS
-from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
-                     video_inputs)
+from .inputs import (StreamNode, frames_input, live_inputs, partition_inputs, push_input, recording_ui, size_inputs,
+                     stream_inputs, video_inputs)
 from .run.queued_run import RunOptions, run_stream
 from .types import CATEGORY, DEFAULT_FPS, FramesType, LoadedModel, ModelType, ScheduleType
 from .validation import checked
@@ -42,6 +42,7 @@ class StreamDiTStream(StreamNode):
                                        "so objects jump back at every chunk boundary."),
                 *live_inputs(),
                 *video_inputs(),
+                push_input(),
             ],
             outputs=[FramesType.Output(display_name="frames", tooltip="For Frame Output (VIDEO, fps, metadata)."),
                      io.Image.Output(display_name="images", tooltip="This run's frames as an image batch.")],
@@ -55,10 +56,10 @@ class StreamDiTStream(StreamNode):
                 height: int, K: int, N: int, c: int, s: int, guidance: float, frames: int,
                 guidance_until: float = GUIDANCE_UNTIL, fps: float = DEFAULT_FPS, realtime: bool = False,
                 record: bool = False, video_input: VideoInput | None = None,
-                skip_similar: float = 0.0) -> io.NodeOutput:
+                skip_similar: float = 0.0, push_to: str = "") -> io.NodeOutput:
         factory = NativeStreamFactory(model=model.model, model_key=model.key, schedule=schedule, seed=seed, width=width,
                                       height=height, partition=Partition(K, N, c, s), guidance=guidance,
                                       guidance_until=guidance_until, video=video_input, skip_similar=skip_similar)
         cls.refuse_for_an_invalid_consumer(FRAME_CONSUMERS)
-        out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record))
+        out = run_stream(factory, stream_id, action, frames, cls.node_id(), RunOptions(fps, realtime, record, push_to))
         return io.NodeOutput(out, out.images, ui=recording_ui(out))

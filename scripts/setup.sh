@@ -48,6 +48,22 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# Debian's nginx with its RTMP module: the media server the live-push tests send to (loopback only;
+# the tests start their own nginx on a free port, none is left running)
+if [ ! -f /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    step "installing nginx-light and libnginx-mod-rtmp with apt-get (for the live-push tests)"
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light libnginx-mod-rtmp \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+             nginx-light libnginx-mod-rtmp; }; } >/dev/null
+    { command -v service >/dev/null && service nginx stop; } >/dev/null 2>&1 || true   # no system nginx left serving
+    done_step
+  else
+    echo "setup: nginx with libnginx-mod-rtmp is missing (apt-get install nginx-light libnginx-mod-rtmp): the" \
+         "live-push tests against it will skip" >&2
+  fi
+fi
+
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ] && [ -f "$COMFY/main.py" ]; then
   exit 0
 fi

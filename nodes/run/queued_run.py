@@ -26,6 +26,7 @@ from ..live.hub import LiveView, prompt_server
 from ..live.registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS, stream_id_problem
 from ..types import DEFAULT_FPS, StreamFrames
 from .pacer import Pacer
+from .push import LivePush
 from .recorder import StreamRecorder
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
@@ -36,11 +37,13 @@ OUTPUT_BACKLOG = 4           # output jobs waiting before the stream waits (a pi
 class RunOptions:
     """How a run delivers its frames. ``fps``: the stream's frame rate (its pace, the panel's
     playback, the recording and the VIDEO); ``realtime``: make frames no faster than ``fps``;
-    ``record``: write every frame to the stream's growing video (``recorder.py``)."""
+    ``record``: write every frame to the stream's growing video (``recorder.py``); ``push``:
+    send every frame live to this RTMP / SRT URL (``push.py``; empty: none)."""
 
     fps: float = DEFAULT_FPS
     realtime: bool = False
     record: bool = False
+    push: str = ""                # a media server's ingest URL: the stream is pushed there live (``push.py``)
 
 
 class RunOutput:
@@ -119,6 +122,10 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
     recorder = attached(session, "recording", options.record, lambda r: r.fps == options.fps and not r.closed,
                         lambda: StreamRecorder(stream_id, options.fps, {"streamdit": {"stream_id": stream_id,
                                                                                       "first_frame": first}}))
+    pusher = attached(session, "push", bool(options.push), lambda p: p.url == options.push and p.fps == options.fps,
+                      lambda: LivePush(options.push, options.fps))
+    if pusher is not None:
+        pusher.say = lambda text: tell_user(text, node_id)   # on this run's node
     pacer = attached(session, "pacer", options.realtime, lambda p: p.fps == options.fps, lambda: Pacer(options.fps))
     kept = RunOutput()
     output = Backlog(OUTPUT_BACKLOG)
@@ -134,6 +141,8 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
         live.frames(first + made, images, output.submit)
         if recorder is not None and len(images):
             output.submit(functools.partial(record, images, made == 0, first + made + len(images)))
+        if pusher is not None and len(images):
+            output.submit(functools.partial(pusher.send, images))
         kept.add(images)
         made += len(images)
 

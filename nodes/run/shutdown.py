@@ -1,4 +1,4 @@
-"""The server's end closes every recording completely: on SIGTERM and SIGHUP (a service stopped,
+"""The server's end closes every recording completely (and ends every live push): on SIGTERM and SIGHUP (a service stopped,
 a terminal closed) a running stream is stopped as the panel's Stop does (its run then writes
 what it made, up to ``DRAIN_SECONDS``), and every recording is closed, before the server goes
 as it would have without the pack; at the interpreter's exit (Ctrl-C) the recordings are
@@ -14,6 +14,7 @@ import threading
 import time
 
 from ..live.registry import STREAMS
+from .push import close_every as end_pushes
 from .recorder import close_every
 
 DRAIN_SECONDS = 10.0   # how long a stopping run may take to write what it made
@@ -22,10 +23,12 @@ SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasat
 
 
 def close_recordings() -> None:
-    try:
-        close_every()
-    except Exception:   # the server is going: say it, never keep it from going
-        logging.exception("[StreamDiT] a recording could not be closed")
+    """Every recording closed completely, and every live push ended."""
+    for close, what in ((close_every, "a recording could not be closed"), (end_pushes, "a live push could not end")):
+        try:
+            close()
+        except Exception:   # the server is going: say it, never keep it from going
+            logging.exception(f"[StreamDiT] {what}")
 
 
 def stop_running_streams(timeout: float = DRAIN_SECONDS) -> None:

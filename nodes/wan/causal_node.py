@@ -77,9 +77,9 @@ class StreamDiTCausalWanStream(StreamNode):
                 recache: bool, frames: int, schedule: ConditioningSchedule | None = None, decoder: str = "vae",
                 fps: float = DEFAULT_FPS, realtime: bool = False, record: bool = False,
                 video_input: VideoInput | None = None, skip_similar: float = 0.0,
-                overlap_decode: bool = False) -> io.NodeOutput:
+                overlap_decode: bool = False, push_to: str = "") -> io.NodeOutput:
         factory = CausalWanStreamFactory(model=model, positive=positive, vae=vae, seed=seed, width=width, height=height,
                                          partition=Partition(0, N, c, s), scheduler=scheduler, schedule=schedule,
                                          sampler=sampler, sink=sink, window=window, recache=recache, decoder=decoder,
                                          video=video_input, skip_similar=skip_similar, overlap_decode=overlap_decode)
-        return run_wan(cls, factory, stream_id, action, frames, RunOptions(fps, realtime, record))
+        return run_wan(cls, factory, stream_id, action, frames, RunOptions(fps, realtime, record, push_to))

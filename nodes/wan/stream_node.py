@@ -11,8 +11,8 @@ from comfy_api.latest import io
 from ...stream_core.engine.frame_input import VideoInput
 from ...stream_core.engine.partition import Partition
 from ..frame_output import FRAME_CONSUMERS
-from ..inputs import (StreamNode, frames_input, live_inputs, partition_inputs, recording_ui, size_inputs, stream_inputs,
-                     video_inputs)
+from ..inputs import (StreamNode, frames_input, live_inputs, partition_inputs, push_input, recording_ui, size_inputs,
+                     stream_inputs, video_inputs)
 from ..run.queued_run import RunOptions, run_stream
 from ..types import CATEGORY, DEFAULT_FPS, FramesType
 from ..validation import checked
@@ -23,8 +23,8 @@ from .source import EXPERT_BOUNDARY, ConditioningSchedule
 
 
 def delivery_inputs() -> list:
-    """The inputs every Wan kind's node ends with: the decoder, the live delivery, the video input
-    and the overlapped decode."""
+    """The inputs every Wan kind's node ends with: the decoder, the live delivery, the video input,
+    the overlapped decode and the live push."""
     return [
         io.Combo.Input("decoder", options=[*DECODERS, *tiny_decoder_files()],
                        default="vae", optional=True,
@@ -39,6 +39,7 @@ def delivery_inputs() -> list:
                                  "the next step denoises: faster where the decode is a large share of the "
                                  "time (the full VAE on a GPU); the frames are the same and come one step "
                                  "later."),
+        push_input(),
     ]
 
 
@@ -95,13 +96,13 @@ class StreamDiTWanStream(StreamNode):
                 frames: int, schedule: ConditioningSchedule | None = None, model_low_noise: ModelPatcher | None = None,
                 boundary: float = EXPERT_BOUNDARY, decoder: str = "vae", fps: float = DEFAULT_FPS,
                 realtime: bool = False, record: bool = False, video_input: VideoInput | None = None,
-                skip_similar: float = 0.0, overlap_decode: bool = False) -> io.NodeOutput:
+                skip_similar: float = 0.0, overlap_decode: bool = False, push_to: str = "") -> io.NodeOutput:
         factory = WanStreamFactory(model=model, positive=positive, negative=negative, vae=vae, seed=seed, width=width,
                                    height=height, partition=Partition(K, N, c, s), scheduler=scheduler,
                                    guidance=guidance, schedule=schedule, model_low_noise=model_low_noise,
                                    boundary=boundary, decoder=decoder, video=video_input, skip_similar=skip_similar,
                                    overlap_decode=overlap_decode)
-        return run_wan(cls, factory, stream_id, action, frames, RunOptions(fps, realtime, record))
+        return run_wan(cls, factory, stream_id, action, frames, RunOptions(fps, realtime, record, push_to))
 
 
 def run_wan(node: type[StreamNode], factory: WanSettings, stream_id: str, action: str, frames: int,

@@ -1,0 +1,211 @@
+"""A stream pushed live to a media server (``nodes/run/push.py``): the URL's rules, a push that
+never holds the stream up and retries, and Debian's nginx with its RTMP module (loopback only)
+receiving every frame in order, reconnected after it was killed and started again."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from comfy_server import free_port
+from conftest import poll
+
+NGINX, RTMP_MODULE = "/usr/sbin/nginx", "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+SECRET = "s3cr3t-key"
+
+
+@pytest.fixture
+def push(pack):
+    return pack("nodes.run.push")
+
+
+def level(index: int) -> int:
+    """Frame ``index``'s grey level: 3 more a frame, 80 frames within 0..255."""
+    return 10 + 3 * index
+
+
+def in_order(got: list[int]) -> bool:
+    """Levels read back from H.264 (within 2 of what was sent) rising as the frames were sent."""
+    return all(b >= a - 2 for a, b in zip(got, got[1:]))
+
+
+def frames(count: int, start: int = 0) -> torch.Tensor:
+    """Frames [count, 64, 64, 3], each one grey level (``level(index)``): their order can be read back."""
+    levels = torch.tensor([level(start + i) for i in range(count)], dtype=torch.float32) / 255
+    return levels.reshape(-1, 1, 1, 1).expand(count, 64, 64, 3).clone()
+
+
+def levels(paths: list[str]) -> list[int]:
+    """The grey level of every frame in the videos at ``paths``, in order."""
+    out = []
+    for path in paths:
+        with av.open(path) as video:
+            out += [int(round(float(np.asarray(f.to_ndarray(format="rgb24")).mean()))) for f in video.decode(video=0)]
+    return out
+
+
+def test_a_push_url_is_checked_and_its_secrets_never_shown(push, monkeypatch):
+    monkeypatch.setenv("STREAMDIT_KEY", SECRET)
+    monkeypatch.setenv("HOME_SECRET", "no")
+    assert push.resolved("rtmp://example.org/live/${STREAMDIT_KEY}") == f"rtmp://example.org/live/{SECRET}"
+    for url, why in (("http://example.org/live", "rtmp://, rtmps:// or srt://"), ("", "1 to"),
+                     ("rtmp://example.org/live/${HOME_SECRET}", "only environment variables starting STREAMDIT_"),
+                     ("rtmp://example.org/${STREAMDIT_ABSENT}", "STREAMDIT_ABSENT .* not set")):
+        with pytest.raises(push.PushError, match=why):
+            push.resolved(url)
+    for url in (f"rtmp://user:{SECRET}@example.org:1935/live/{SECRET}?key={SECRET}", f"srt://example.org:9000?passphrase={SECRET}"):
+        shown = push.redacted(url)
+        assert SECRET not in shown and "example.org" in shown
+
+
+def test_a_push_never_holds_the_stream_and_retries_a_lost_server(push, monkeypatch, tmp_path):
+    """The server refuses twice: each refusal is said, with the pause before the next try, and the
+    frames waiting meanwhile are dropped; the third try connects and the newest frames go out.
+    ``send`` returns at once throughout, however many frames wait."""
+    monkeypatch.setattr(push, "RETRY_FIRST", 0.05)
+    tries, said = [], []
+
+    def opening(target, fmt):
+        tries.append(target)
+        if len(tries) < 3:
+            raise ConnectionRefusedError("refused")
+        return av.open(str(tmp_path / "pushed.flv"), "w", format=fmt)
+    live = push.LivePush("rtmp://127.0.0.1:9/live/key", 16.0, said.append, open=opening)
+    start = time.monotonic()
+    for i in range(10):
+        live.send(frames(20, 3 * i))                   # 200 frames, far more than the queue holds
+    assert time.monotonic() - start < 5
+    poll(lambda: live.send(frames(1, 70)) or live.state == "connected", timeout=30,   # the stream goes on
+         what="the third try to connect")
+    live.send(frames(5, 71))
+    poll(lambda: live.sent >= 5, timeout=30, what="frames sent")
+    live.close()
+    assert [s.split(": ", 1)[1][:5] for s in said] == ["Conne", "Conne", "conne"]   # refused, refused, connected
+    assert all("trying again in" in s for s in said[:2])
+    assert live.dropped > 0 and live.connections == 1 and live.state == "closed"
+    got = levels([str(tmp_path / "pushed.flv")])
+    assert len(got) == live.sent and in_order(got)   # what went out, in order
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    """Debian's nginx with its RTMP module on a loopback port, recording what it receives:
+    (rtmp URL base, [start, stop], recordings folder)."""
+    if not (os.path.exists(NGINX) and os.path.exists(RTMP_MODULE)):
+        pytest.skip("Debian's nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh installs it with apt)")
+    port = free_port()
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""load_module {RTMP_MODULE};
+daemon off;
+master_process off;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log info;
+events {{}}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        application live {{ live on; record all; record_path {recorded}; record_unique on; }}
+    }}
+}}
+""")
+    process = []
+
+    def start():
+        process.append(subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.DEVNULL))
+        poll(lambda: _listening(port), timeout=20, what="nginx to listen")
+
+    def stop():
+        process[-1].send_signal(signal.SIGKILL)
+        process[-1].wait()
+    start()
+    yield f"rtmp://127.0.0.1:{port}/live", (start, stop), recorded
+    if process[-1].poll() is None:
+        process[-1].send_signal(signal.SIGQUIT)   # let it finish its recordings
+        try:
+            process[-1].wait(10)
+        except subprocess.TimeoutExpired:
+            process[-1].kill()
+
+
+def _listening(port: int) -> bool:
+    import socket
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def recordings(folder) -> list[str]:
+    return sorted((str(p) for p in folder.iterdir() if p.suffix == ".flv"), key=os.path.getmtime)
+
+
+def test_nginx_receives_every_frame_in_order_and_the_key_is_never_said(push, nginx, monkeypatch):
+    url, _, recorded = nginx
+    monkeypatch.setenv("STREAMDIT_KEY", SECRET)
+    said = []
+    live = push.LivePush(url + "/${STREAMDIT_KEY}", 16.0, said.append)
+    for i in range(4):
+        live.send(frames(10, 10 * i))
+        time.sleep(0.1)
+    poll(lambda: live.sent == 40, timeout=60, what="40 frames sent")
+    live.close()
+    poll(lambda: recordings(recorded), what="nginx's recording")
+    got = levels(recordings(recorded))
+    assert len(got) == 40 and all(abs(a - level(i)) <= 2 for i, a in enumerate(got)), got   # H.264: +-2 levels
+    assert said and not any(SECRET in s for s in said)
+
+
+def test_a_killed_and_restarted_server_is_connected_to_again(push, nginx, monkeypatch):
+    url, (start, stop), recorded = nginx
+    monkeypatch.setattr(push, "RETRY_FIRST", 0.2)
+    said = []
+    live = push.LivePush(url + "/again", 16.0, said.append)
+    live.send(frames(10))
+    poll(lambda: live.sent == 10, timeout=60, what="the first frames sent")
+    stop()
+    for i in range(40):                    # the stream goes on while the server is away
+        live.send(frames(1, 10 + i))
+        time.sleep(0.05)
+        if live.state == "retrying":
+            break
+    poll(lambda: live.state == "retrying", timeout=30, what="the lost connection to be noticed")
+    time.sleep(1.1)   # nginx names a recording by the second it starts: the next one gets a name of its own
+    start()
+    live.send(frames(5, 60))
+    poll(lambda: live.connections == 2 and live.state == "connected", timeout=60, what="a second connection")
+    live.send(frames(10, 70))
+    poll(lambda: live.sent >= 20, timeout=60, what="frames on the second connection")
+    live.close()
+    poll(lambda: len(recordings(recorded)) == 2, what=f"two recordings, in {sorted(os.listdir(recorded))}")
+    second = levels(recordings(recorded)[1:])
+    assert in_order(second) and abs(second[-1] - level(79)) <= 2   # the newest came through, in order
+    assert any("trying again" in s for s in said)
+
+
+def test_a_stream_node_pushes_what_it_makes(comfy, pack, nginx):
+    """The native stream node with *push to*: the media server records the frames the run made,
+    as many and in order (each matches its own frame of the node's IMAGE output best)."""
+    url, _, recorded = nginx
+    m = comfy.NODE_CLASS_MAPPINGS
+    model = m["StreamDiTLoader"].execute("streamdit-shapes-64px.safetensors", "cpu", "float32").result[0]
+    schedule = m["StreamDiTPromptSchedule"].execute("0: a red circle moving right", 0).result[0]
+    out = m["StreamDiTStream"].execute(model=model, schedule=schedule, stream_id="pushed", action="restart", seed=1,
+                                       width=64, height=64, K=0, N=4, c=2, s=2, guidance=1.0, frames=24,
+                                       push_to=url + "/node").result[0]
+    pushed = pack("nodes.live.registry").STREAMS.get("pushed").attachments["push"]
+    poll(lambda: pushed.sent == 24, timeout=60, what="the run's frames sent")
+    pack("nodes.run.push").close_every()
+    poll(lambda: recordings(recorded), what="nginx's recording")
+    received = []
+    for path in recordings(recorded):
+        with av.open(path) as video:
+            received += [torch.from_numpy(f.to_ndarray(format="rgb24")).float() / 255 for f in video.decode(video=0)]
+    assert len(received) == 24
+    made = out.images
+    nearest = [int(((made - frame).abs().mean(dim=(1, 2, 3))).argmin()) for frame in received]
+    assert nearest == list(range(24))
