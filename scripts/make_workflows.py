@@ -56,7 +56,7 @@ def stream_workflow(action: str, stream_id: str, frames: int, prefix: str | None
             "model": ["1", 0], "schedule": ["2", 0], "stream_id": stream_id, "action": action, "seed": 0,
             "width": 64, "height": 64, "K": p.K, "N": p.N, "c": p.c, "s": p.s, "guidance": guidance, "frames": frames,
             "guidance_until": GUIDANCE_UNTIL, "fps": fps, "realtime": realtime, "record": record,
-            "skip_similar": skip_similar}},
+            "skip_similar": skip_similar, "push_to": ""}},
     }
     if prefix is not None:
         workflow.update({
@@ -97,7 +97,7 @@ def wan_workflow(unet: str, low_noise_unet: str | None = None) -> dict:
             "action": "continue", "seed": 0, "width": 832, "height": 480, "K": 0, "N": 5, "c": 2, "s": 4,
             "scheduler": "simple", "guidance": 5.0, "frames": 161, "schedule": ["8", 0], "boundary": 0.875,
             "decoder": "vae", "fps": 16.0, "realtime": False, "record": False, "skip_similar": 0.0,
-            "overlap_decode": False}},
+            "overlap_decode": False, "push_to": ""}},
         "10": {"class_type": "StreamDiTFrameOutput", "inputs": {"frames": ["9", 0], "fps": 0.0}},
         "11": {"class_type": "SaveVideo", "inputs": {"video": ["10", 1], "filename_prefix": "streamdit/wan",
                                                       "format": "mp4", "codec": "h264"}},
