@@ -224,6 +224,28 @@ def test_the_causal_node_streams_continues_follows_a_schedule_and_a_camera(comfy
     assert session.camera.report()["used"] > 0
 
 
+def test_the_causal_node_redraws_a_video_input_and_skips_a_still_one(comfy, pack, causal):
+    """A video input (SDEdit into the entering chunk): at strength 0 the stream gives back the VAE's
+    encoding of the video; a still video with *skip similar input* skips cycles without a model
+    call, repeating the last chunk."""
+    m = comfy.NODE_CLASS_MAPPINGS
+    model, vae = causal
+    node = m["StreamDiTCausalWanStream"]
+    video = torch.rand(9, 32, 32, 3, generator=torch.Generator().manual_seed(3))
+    kept = node.execute(**node_args(model, vae, "causal-v2v", frames=9,
+                                    video_input=m["StreamDiTVideoInput"].execute(0.0, images=video).result[0]))
+    latents = kept[2]["samples"][0]                                    # [C, 3, h, w]
+    torch.testing.assert_close(latents, vae.encode(video)[0], rtol=0, atol=1e-4)
+    still = video[:1].expand(33, -1, -1, -1)
+    args = node_args(model, vae, "causal-still", frames=33, skip_similar=0.9,
+                     video_input=m["StreamDiTVideoInput"].execute(0.5, images=still).result[0])
+    latents = node.execute(**args)[2]["samples"][0]                    # [C, 9, h, w]
+    session = pack("nodes.live.registry").STREAMS.get("causal-still")
+    f = session.report()["similarity_filter"]
+    assert f["skipped"] >= 2, f
+    assert any(torch.equal(latents[:, i], latents[:, i - 1]) for i in range(2, 9))   # a chunk of 1 again
+
+
 def test_each_wan_node_refuses_the_other_kind_with_where_it_goes(comfy, causal):
     m = comfy.NODE_CLASS_MAPPINGS
     model, vae = causal
