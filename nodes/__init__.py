@@ -3,7 +3,7 @@
 - the kind-neutral nodes and what every stream node shares: this folder's modules;
 - ``wan/``: the Wan backend (a stock Wan MODEL as a stream) and its nodes;
 - ``run/``: one queued run of a stream node (pacing, the recording);
-- ``live/``: the streams the server holds, the pack's websocket and HTTP routes.
+- ``live/``: the streams the server holds, the pack's websocket, HTTP routes and OSC control.
 
 Imports flow downward: wan -> the nodes here -> run -> live -> the wires (``types``,
 ``validation``, ``comfy_nodes``) -> stream_core (``tests/test_architecture.py``).
@@ -13,6 +13,7 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 
 from .frame_output import StreamDiTFrameOutput
+from .live import osc
 from .live.hub import prompt_server
 from .live.routes import register_routes
 from .loader import StreamDiTLoader, register_folders
@@ -39,4 +40,5 @@ async def comfy_entrypoint() -> StreamDiTExtension:
     server = prompt_server()
     if server is not None:
         register_routes(server.routes)
+        await osc.start_if_asked()   # on the server's loop, where $STREAMDIT_OSC_PORT asks for it
     return StreamDiTExtension()

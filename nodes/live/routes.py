@@ -8,10 +8,12 @@ import urllib.parse
 
 from aiohttp import web
 
-from ...stream_core.engine.timeline import MAX_PROMPT_CHARS, live_prompt_problem
+from ...stream_core.engine.timeline import MAX_PROMPT_CHARS
 from ..comfy_nodes import served_web_folders
+from . import requests
 from .hub import HUB, LIVE_DEFAULTS
-from .registry import STREAMS, stream_id_problem
+from .registry import STREAMS
+from .requests import Refused
 
 PACK_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # custom_nodes/<name>
 WEB_DIR = os.path.join(PACK_DIR, "web")
@@ -50,33 +52,18 @@ async def _body(request: web.Request, *fields: str) -> dict | web.Response:
     return body
 
 
-def _session(stream_id: str):
-    why = stream_id_problem(stream_id)
-    if why is not None:
-        return None, _error(400, f"stream_id: {why}")
-    session = STREAMS.get(stream_id)
-    if session is None:
-        return None, _error(404, f"no stream with id {stream_id!r}; known: {[k for k, _ in STREAMS.items()]}")
-    return session, None
+def _refused(refused: Refused) -> web.Response:
+    return _error(refused.status, str(refused))
 
 
 async def post_prompt(request: web.Request) -> web.Response:
     body = await _body(request, "stream_id", "prompt")
     if isinstance(body, web.Response):
         return body
-    why = live_prompt_problem(body["prompt"])
-    if why is not None:
-        return _error(400, why)
-    prompt = body["prompt"].strip()
-    session, error = _session(body["stream_id"])
-    if error:
-        return error
-    if not session.source.accepts_text:
-        return _error(409, session.source.how_to_reprompt)
-    session.request_prompt(prompt)
-    STREAMS.changed(body["stream_id"])
-    return web.json_response({"queued": True, "running": session.running,
-                              "unknown_words": session.source.unknown_words(prompt)}, status=202)
+    try:
+        return web.json_response(requests.reprompt(body["stream_id"], body["prompt"]), status=202)
+    except Refused as refused:
+        return _refused(refused)
 
 
 async def post_check(request: web.Request) -> web.Response:
@@ -86,10 +73,10 @@ async def post_check(request: web.Request) -> web.Response:
         return body
     if len(body["prompt"]) > MAX_PROMPT_CHARS:
         return _error(400, f"the prompt is longer than {MAX_PROMPT_CHARS} characters")
-    session, error = _session(body["stream_id"])
-    if error:
-        return error
-    source = session.source
+    try:
+        source = requests.session_of(body["stream_id"]).source
+    except Refused as refused:
+        return _refused(refused)
     return web.json_response({"accepts_text": source.accepts_text, "how_to_reprompt": source.how_to_reprompt,
                               "unknown_words": source.unknown_words(body["prompt"]) if source.accepts_text else []})
 
@@ -98,14 +85,10 @@ async def post_stop(request: web.Request) -> web.Response:
     body = await _body(request, "stream_id")
     if isinstance(body, web.Response):
         return body
-    session, error = _session(body["stream_id"])
-    if error:
-        return error
-    if not session.running:
-        return _error(409, f"stream {body['stream_id']!r} is not running")
-    session.request_stop()
-    STREAMS.changed(body["stream_id"])
-    return web.json_response({"stopping": True}, status=202)
+    try:
+        return web.json_response(requests.stop(body["stream_id"]), status=202)
+    except Refused as refused:
+        return _refused(refused)
 
 
 async def get_streams(request: web.Request) -> web.Response:

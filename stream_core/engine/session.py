@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 import torch
 
 from .decoded_stream import DecodedStream
-from .frame_input import VideoInput, play
+from .frame_input import VideoInput, check_strength, play
 from .live_input import Encoder, LiveFrames
 from .similarity_filter import check_threshold
 from .stream import Stream
@@ -126,6 +126,12 @@ class Session:
         with self._requests_lock:
             self._requests["stop"] = True
 
+    def request_strength(self, strength: float) -> None:
+        """The input's strength from the next step (a camera's next frame brings its own again)."""
+        strength = check_strength(strength)
+        with self._requests_lock:
+            self._requests["strength"] = strength
+
     def feed(self, image: torch.Tensor, strength: float, stamp: float = 0.0) -> None:
         """A live input frame (``image`` [H, W, 3]) from the browser; the first one turns the
         camera on (``live_input.LiveFrames`` has the queue policy)."""
@@ -145,7 +151,8 @@ class Session:
     def apply_requests(self) -> None:
         """Between two steps: a new prompt takes over every frame still in the buffer
         (no reset; near-clean frames barely change); the camera becomes the input, or stops
-        being it (text-to-video again, no reset); a stop ends the run."""
+        being it (text-to-video again, no reset); a new strength applies to the input; a stop
+        ends the run."""
         with self._requests_lock:
             requests, self._requests = self._requests, {}
         if "prompt" in requests:
@@ -153,6 +160,8 @@ class Session:
         current = self.stream.frame_input
         if "camera" in requests and (requests["camera"] is not None or (current is not None and current.live)):
             self.stream.frame_input = requests["camera"]
+        if "strength" in requests and self.stream.frame_input is not None:
+            self.stream.frame_input.strength = requests["strength"]
         if requests.get("stop"):
             raise StopRequested()
 
