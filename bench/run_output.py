@@ -1,4 +1,5 @@
-"""What a run's output costs per frame: the JPEG a live viewer gets and the H.264 recording.
+"""What a run's output costs per frame: the JPEG a live viewer gets, the H.264 recording and the
+H.264 live push (``nodes/run/push.py``, on its own thread: its cost is that thread's).
 
 A run hands every frame to its viewers (one JPEG per quality asked for, ``nodes/live/hub.py``)
 and, when it records, to the stream's growing video (``nodes/run/recorder.py``). Both now run on
@@ -8,11 +9,15 @@ given sizes, the pack's own code on smooth random content panning a pixel a fram
 a piece, as a Wan chunk at c = 2), and what it would cap a stream at whose model and decode take ``--gpu-ms`` a frame:
 1000 / (gpu + output) FPS on the stream's thread, 1000 / max(gpu, output) on its own.
 
-Usage: python bench/run_output.py [--sizes 832x480,64x64] [--pieces 6] [--gpu-ms 20]
+The push's column is its thread's encode and mux into an FLV file (what an RTMP push costs here
+without the network); with ``--media-server``, into Debian's nginx-rtmp on a loopback port.
+
+Usage: python bench/run_output.py [--sizes 832x480,64x64] [--pieces 6] [--gpu-ms 20] [--media-server]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
@@ -21,6 +26,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "scripts")]
+import av  # noqa: E402
+import media_server  # noqa: E402
 PIECE = 8              # frames handed over at a time: a Wan chunk of 2 latents
 VIEWER_QUALITY = 80    # the panel's default JPEG quality
 
@@ -36,23 +43,52 @@ def frames(width: int, height: int, count: int):
     return (clip + 0.005 * torch.randn(clip.shape, generator=g)).clamp(0, 1)
 
 
+def wait(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the push did not send its frames in time")
+        time.sleep(0.001)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="832x480,64x64")
     ap.add_argument("--pieces", type=int, default=6, help="pieces of 8 frames timed per size")
     ap.add_argument("--gpu-ms", type=float, default=20.0, help="a GPU's model + decode time per frame")
+    ap.add_argument("--media-server", action="store_true", help="push to nginx-rtmp on loopback, not a file")
     args = ap.parse_args()
     from comfy_pack import load_pack
     pack = load_pack()
     import folder_paths
     jpeg, StreamRecorder = pack("nodes.live.hub").jpeg, pack("nodes.run.recorder").StreamRecorder   # noqa: N806
+    LivePush = pack("nodes.run.push").LivePush   # noqa: N806
 
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; {args.pieces} pieces of {PIECE} "
           f"frames per size")
+    where = "nginx-rtmp on loopback" if args.media_server else "an FLV file"
     print(f"| size | JPEG q{VIEWER_QUALITY} ms/frame | H.264 record ms/frame | output ms/frame | "
-          f"FPS cap at {args.gpu_ms:g} ms GPU, on the stream's thread | on the output thread |")
-    print("|---|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as out:
+          f"FPS cap at {args.gpu_ms:g} ms GPU, on the stream's thread | on the output thread | "
+          f"H.264 push ms/frame (its thread, to {where}) |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as out, contextlib.ExitStack() as stack:
+        server = stack.enter_context(media_server.MediaServer()) if args.media_server else None
+
+        def push_ms(size: str, pieces) -> float:
+            """The push thread's time per frame, a piece at a time (each sent before the next comes)."""
+            to_file = lambda target, fmt: av.open(os.path.join(out, f"push-{size}.flv"), "w", format=fmt)  # noqa: E731
+            live = LivePush((server.url if server else "rtmp://127.0.0.1/live") + f"/bench-{size}", 16.0,
+                            open=None if server else to_file)
+            live.send(pieces[0])                                       # connects (not timed)
+            wait(lambda: live.sent == PIECE)
+            start = time.perf_counter()
+            for n, piece in enumerate(pieces[1:], start=2):
+                live.send(piece)
+                wait(lambda n=n: live.sent == n * PIECE)
+            seconds = time.perf_counter() - start
+            live.close()
+            return 1000 * seconds / (PIECE * (len(pieces) - 1))
+
         folder_paths.set_output_directory(out)
         for size in args.sizes.split(","):
             width, height = map(int, size.split("x"))
@@ -71,7 +107,7 @@ def main() -> None:
             shown = 1000 * (time.perf_counter() - start) / (PIECE * args.pieces)
             output = shown + record
             print(f"| {size} | {shown:.2f} | {record:.2f} | {output:.2f} | {1000 / (args.gpu_ms + output):.1f} | "
-                  f"{1000 / max(args.gpu_ms, output):.1f} |")
+                  f"{1000 / max(args.gpu_ms, output):.1f} | {push_ms(size, pieces):.2f} |")
 
 
 if __name__ == "__main__":

@@ -83,11 +83,12 @@ def test_the_run_output_benchmark_runs():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run_output.py"), "--sizes", "64x64,32x16",
                           "--pieces", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = table(out.stdout)   # size, JPEG, record, output, cap on the stream's thread, on the output thread
+    rows = table(out.stdout)   # size, JPEG, record, output, cap on the stream's thread, on the output thread, push
     assert [row[0] for row in rows] == ["64x64", "32x16"]
     for row in rows:
-        shown, record, output, inline, aside = map(float, row[1:])
+        shown, record, output, inline, aside, pushed = map(float, row[1:])
         assert shown > 0 and record > 0 and abs(output - shown - record) < 0.02 and 0 < inline < aside <= 50.0
+        assert pushed > 0
 
 
 def test_the_video_to_video_benchmark_runs():

@@ -1,10 +1,6 @@
 """A stream pushed live to a media server (``nodes/run/push.py``): the URL's rules, a push that
 never holds the stream up and retries, and Debian's nginx with its RTMP module (loopback only)
 receiving every frame in order, reconnected after it was killed and started again."""
-import os
-import shutil
-import signal
-import subprocess
 import time
 
 import av
@@ -12,10 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from comfy_server import free_port
+import media_server
 from conftest import poll
 
-NGINX, RTMP_MODULE = "/usr/sbin/nginx", "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 SECRET = "s3cr3t-key"
 
 
@@ -94,58 +89,18 @@ def test_a_push_never_holds_the_stream_and_retries_a_lost_server(push, monkeypat
 
 @pytest.fixture
 def nginx(tmp_path):
-    """Debian's nginx with its RTMP module on a loopback port, recording what it receives:
-    (rtmp URL base, [start, stop], recordings folder)."""
-    if not (os.path.exists(NGINX) and os.path.exists(RTMP_MODULE)):
-        pytest.skip("Debian's nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh installs it with apt)")
-    port = free_port()
-    recorded = tmp_path / "recorded"
-    recorded.mkdir()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""load_module {RTMP_MODULE};
-daemon off;
-master_process off;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log info;
-events {{}}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{port};
-        application live {{ live on; record all; record_path {recorded}; record_unique on; }}
-    }}
-}}
-""")
-    process = []
-
-    def start():
-        process.append(subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.DEVNULL))
-        poll(lambda: _listening(port), timeout=20, what="nginx to listen")
-
-    def stop():
-        process[-1].send_signal(signal.SIGKILL)
-        process[-1].wait()
-    start()
-    yield f"rtmp://127.0.0.1:{port}/live", (start, stop), recorded
-    if process[-1].poll() is None:
-        process[-1].send_signal(signal.SIGQUIT)   # let it finish its recordings
-        try:
-            process[-1].wait(10)
-        except subprocess.TimeoutExpired:
-            process[-1].kill()
-
-
-def _listening(port: int) -> bool:
-    import socket
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def recordings(folder) -> list[str]:
-    return sorted((str(p) for p in folder.iterdir() if p.suffix == ".flv"), key=os.path.getmtime)
+    """Debian's nginx with its RTMP module on a loopback port, recording what it receives
+    (``scripts/media_server.py``)."""
+    why = media_server.available()
+    if why:
+        pytest.skip(why)
+    server = media_server.MediaServer(str(tmp_path)).start()
+    yield server
+    server.stop()
 
 
 def test_nginx_receives_every_frame_in_order_and_the_key_is_never_said(push, nginx, monkeypatch):
-    url, _, recorded = nginx
+    url = nginx.url
     monkeypatch.setenv("STREAMDIT_KEY", SECRET)
     said = []
     live = push.LivePush(url + "/${STREAMDIT_KEY}", 16.0, said.append)
@@ -154,20 +109,20 @@ def test_nginx_receives_every_frame_in_order_and_the_key_is_never_said(push, ngi
         time.sleep(0.1)
     poll(lambda: live.sent == 40, timeout=60, what="40 frames sent")
     live.close()
-    poll(lambda: recordings(recorded), what="nginx's recording")
-    got = levels(recordings(recorded))
+    poll(nginx.recordings, what="nginx's recording")
+    got = levels(nginx.recordings())
     assert len(got) == 40 and all(abs(a - level(i)) <= 2 for i, a in enumerate(got)), got   # H.264: +-2 levels
     assert said and not any(SECRET in s for s in said)
 
 
 def test_a_killed_and_restarted_server_is_connected_to_again(push, nginx, monkeypatch):
-    url, (start, stop), recorded = nginx
+    url = nginx.url
     monkeypatch.setattr(push, "RETRY_FIRST", 0.2)
     said = []
     live = push.LivePush(url + "/again", 16.0, said.append)
     live.send(frames(10))
     poll(lambda: live.sent == 10, timeout=60, what="the first frames sent")
-    stop()
+    nginx.kill()
     for i in range(40):                    # the stream goes on while the server is away
         live.send(frames(1, 10 + i))
         time.sleep(0.05)
@@ -175,14 +130,14 @@ def test_a_killed_and_restarted_server_is_connected_to_again(push, nginx, monkey
             break
     poll(lambda: live.state == "retrying", timeout=30, what="the lost connection to be noticed")
     time.sleep(1.1)   # nginx names a recording by the second it starts: the next one gets a name of its own
-    start()
+    nginx.start()
     live.send(frames(5, 60))
     poll(lambda: live.connections == 2 and live.state == "connected", timeout=60, what="a second connection")
     live.send(frames(10, 70))
     poll(lambda: live.sent >= 20, timeout=60, what="frames on the second connection")
     live.close()
-    poll(lambda: len(recordings(recorded)) == 2, what=f"two recordings, in {sorted(os.listdir(recorded))}")
-    second = levels(recordings(recorded)[1:])
+    poll(lambda: len(nginx.recordings()) == 2, what="two recordings")
+    second = levels(nginx.recordings()[1:])
     assert in_order(second) and abs(second[-1] - level(79)) <= 2   # the newest came through, in order
     assert any("trying again" in s for s in said)
 
@@ -190,7 +145,7 @@ def test_a_killed_and_restarted_server_is_connected_to_again(push, nginx, monkey
 def test_a_stream_node_pushes_what_it_makes(comfy, pack, nginx):
     """The native stream node with *push to*: the media server records the frames the run made,
     as many and in order (each matches its own frame of the node's IMAGE output best)."""
-    url, _, recorded = nginx
+    url = nginx.url
     m = comfy.NODE_CLASS_MAPPINGS
     model = m["StreamDiTLoader"].execute("streamdit-shapes-64px.safetensors", "cpu", "float32").result[0]
     schedule = m["StreamDiTPromptSchedule"].execute("0: a red circle moving right", 0).result[0]
@@ -200,9 +155,9 @@ def test_a_stream_node_pushes_what_it_makes(comfy, pack, nginx):
     pushed = pack("nodes.live.registry").STREAMS.get("pushed").attachments["push"]
     poll(lambda: pushed.sent == 24, timeout=60, what="the run's frames sent")
     pack("nodes.run.push").close_every()
-    poll(lambda: recordings(recorded), what="nginx's recording")
+    poll(nginx.recordings, what="nginx's recording")
     received = []
-    for path in recordings(recorded):
+    for path in nginx.recordings():
         with av.open(path) as video:
             received += [torch.from_numpy(f.to_ndarray(format="rgb24")).float() / 255 for f in video.decode(video=0)]
     assert len(received) == 24
