@@ -96,3 +96,40 @@ test("stale and repeated frames are ignored; history keeps the last seconds", as
   assert.equal(p.kept().length, 31);                 // 30 in history (at least 30) and the one on screen
   assert.deepEqual(p.readout(5000).frame, 49);
 });
+
+/** A display's ticks, every 10 ms from `from` (exclusive) to `to`. */
+function displayTicks(p, from, to) {
+  for (let t = from + 10; t <= to; t += 10) p.tick(t);
+}
+
+test("a buffer left long by a stall the stream made up for shrinks back, nothing dropped", async () => {
+  const { p, drawn } = player();                       // latency 100 ms, 10 fps
+  p.push(frame(0), 0);
+  for (let i = 1; i < 8; i++) p.push(frame(i), 0);   // a burst after a stall: the later ones wait long
+  let now = 0;
+  const waited = [];
+  for (let i = 8; i < 200; i++) {                    // then on time: one frame per 100 ms, arriving 700 ms ahead
+    now = (i - 7) * 100;
+    p.push(frame(i), now);
+    waited.push(p.due(i) - now);
+    await settle();
+    displayTicks(p, now - 100, now);
+  }
+  assert.ok(waited[0] > 700, `it waited ${waited[0]} ms at first`);
+  assert.ok(waited.at(-1) <= 100 + 100, `still ${waited.at(-1)} ms after 19 s`);   // back within a frame of the target
+  assert.ok(Math.min(...waited) >= 100, "never below the jitter buffer");
+  assert.equal(p.stats.dropped, 0);
+  assert.deepEqual(drawn, [...drawn].sort((a, b) => a - b));
+});
+
+test("bursts of a chunk at a time are not a long buffer: the clock stays", async () => {
+  const { p } = player();                              // 8 frames every 800 ms at 10 fps (a Wan chunk)
+  for (let chunk = 0; chunk < 12; chunk++) {
+    const now = chunk * 800;
+    for (let k = 0; k < 8; k++) p.push(frame(chunk * 8 + k), now);
+    await settle();
+    displayTicks(p, now, now + 800);
+  }
+  assert.equal(p.base, 100);                           // first frame's arrival + latency: never moved
+  assert.equal(p.stats.dropped, 0);
+});

@@ -6,7 +6,11 @@
 // nothing is dropped, latency stays `latency`); when frames wait longer than `latency` plus
 // `slack` (at least two of the largest bursts the stream sends at once: a chunk leaves the
 // buffer whole, 8 video frames for Wan) the stream makes frames faster than real time, so
-// the clock jumps ahead and the frames passed over are dropped. On a display tick the newest due frame is shown; any older due
+// the clock jumps ahead and the frames passed over are dropped. Between the two, a buffer that
+// stays above `latency` (after a stall the stream made up for, every frame then waits longer)
+// shrinks back gently: while every frame of the last `settle` ms waited more than `latency` plus
+// one frame interval, each new frame moves the clock a tenth of an interval earlier (played a
+// little faster, nothing dropped). On a display tick the newest due frame is shown; any older due
 // frames not yet shown are dropped too (the browser is slower than the stream).
 // The last `historySeconds` of frames stay (as JPEG blobs) for scrubbing and replay. Every
 // decoded bitmap is closed once its frame is shown over, passed over or reset away (a decode
@@ -16,11 +20,13 @@ export class FramePlayer {
   /** draw(bitmap, frame): show a decoded frame; options: latency (ms: the jitter buffer; its
    * default is the server's, which a view sets from the hello before any frame comes), slack
    * (ms), historySeconds; decode(blob) -> Promise<bitmap>. */
-  constructor(draw, { latency = 0, slack = 400, historySeconds = 10, decode = (blob) => createImageBitmap(blob) } = {}) {
+  constructor(draw, { latency = 0, slack = 400, settle = 2000, historySeconds = 10,
+                      decode = (blob) => createImageBitmap(blob) } = {}) {
     this.draw = draw;
     this.decode = decode;
     this.latency = latency;
     this.slack = slack;
+    this.settle = settle;
     this.historySeconds = historySeconds;
     this.reset();
   }
@@ -37,6 +43,7 @@ export class FramePlayer {
     this.burst = 1;         // the most frames seen arriving at once
     this.run = 0;
     this.lastArrival = -Infinity;
+    this.waits = [];        // [arrival, ms it waits for its slot] of the frames of the last `settle` ms
     this.stats = { shown: 0, dropped: 0, late: 0, latency: 0, log: [] };   // log: [index, time shown] (last 600)
   }
 
@@ -67,11 +74,26 @@ export class FramePlayer {
     } else if (this.due(frame.index) > now + allowed) {
       this.base -= this.due(frame.index) - (now + this.latency);    // too far behind: jump ahead
     }
+    this.catchUp(frame.index, now);
     this.queue.push(frame);
     frame.decoding = this.decode(frame.blob).then((b) => {
       if (frame.released) b.close?.();
       else frame.bitmap = b;
     }, () => { frame.failed = true; });
+  }
+
+  /** Shrink a buffer that stays above `latency`: when every frame of the last `settle` ms (at
+   * least that long a record) waited more than `latency` plus a frame interval, the clock moves a
+   * tenth of an interval earlier, never below `latency` for the frame that just came. */
+  catchUp(index, now) {
+    const interval = 1000 / this.fps;
+    this.waits.push([now, this.due(index) - now]);
+    while (this.waits.length && this.waits[0][0] < now - this.settle) this.waits.shift();
+    const spanned = this.waits.length > 1 && now - this.waits[0][0] >= this.settle * 0.9;
+    const least = Math.min(...this.waits.map(([, wait]) => wait));
+    if (spanned && least > this.latency + interval) {
+      this.base -= Math.min(interval / 10, this.due(index) - now - this.latency);
+    }
   }
 
   /** A display tick: show the newest frame whose slot has come (and is decoded). */
