@@ -84,9 +84,9 @@ def close_every() -> None:
 
 class LivePush:
     """``send(images)`` hands frames [n, H, W, 3] in [0, 1] to the push (never waits);
-    ``close()`` ends it (the frames queued go out first, for at most ``CONNECT_TIMEOUT``);
-    ``report()`` says how it goes. ``open`` (tests) makes the output container from
-    (url, format)."""
+    ``close()`` ends it (the frames queued go out first, for at most ``CONNECT_TIMEOUT``).
+    ``state`` (connecting, connected, retrying, closed), ``sent``, ``dropped`` and ``connections``
+    say how it goes. ``open`` (tests) makes the output container from (url, format)."""
 
     def __init__(self, url: str, fps: float, say: Callable[[str], None] = lambda text: None,
                  open: Callable[[str, str], object] | None = None):
@@ -118,10 +118,6 @@ class LivePush:
                         self.dropped += 1
                     except queue.Empty:
                         pass
-
-    def report(self) -> dict:
-        return {"to": redacted(self.url), "state": self.state, "sent": self.sent, "dropped": self.dropped,
-                "connections": self.connections}
 
     def close(self) -> None:
         if self.closed:
