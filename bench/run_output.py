@@ -10,7 +10,9 @@ a piece, as a Wan chunk at c = 2), and what it would cap a stream at whose model
 1000 / (gpu + output) FPS on the stream's thread, 1000 / max(gpu, output) on its own.
 
 The push's column is its thread's encode and mux into an FLV file (what an RTMP push costs here
-without the network); with ``--media-server``, into Debian's nginx-rtmp on a loopback port.
+without the network); with ``--media-server``, into Debian's nginx-rtmp on a loopback port, and
+then the push's latency: from a frame handed to the push to a player (PyAV, reading the media
+server) decoding it.
 
 Usage: python bench/run_output.py [--sizes 832x480,64x64] [--pieces 6] [--gpu-ms 20] [--media-server]
 """
@@ -51,6 +53,48 @@ def wait(condition, timeout: float = 60.0) -> None:
         time.sleep(0.001)
 
 
+MARK = 32   # pixels: the corner square whose grey level tells a frame's index to the player
+
+
+def push_latency(LivePush, server, width: int, height: int, count: int = 80, fps: float = 16.0):  # noqa: N803
+    """(median, 90th percentile ms, frames timed) from a frame handed to a live push to a player of
+    the media server decoding it: the push paced at ``fps``, the player (PyAV) joining once the
+    broadcast runs, each frame's index read from the grey level of its corner square."""
+    import threading
+    content = frames(width, height, count)
+    mark = min(MARK, width // 2 * 2, height // 2 * 2)
+    level = lambda i: 10 + 3 * i  # noqa: E731   (80 frames at most: one grey level each)
+    for i in range(count):
+        content[i, :mark, :mark] = level(i) / 255
+    url = f"{server.url}/latency-{width}x{height}"
+    handed, seen = {}, []
+
+    def play() -> None:
+        try:
+            with av.open(url, options={"rtmp_live": "live", "fflags": "nobuffer", "probesize": "32768",
+                                       "analyzeduration": "500000"}, timeout=(10, 10)) as video:
+                for picture in video.decode(video=0):
+                    corner = picture.to_ndarray(format="rgb24")[:mark, :mark]
+                    seen.append((time.monotonic(), float(corner.mean())))
+        except (OSError, av.error.FFmpegError):   # the broadcast ended
+            pass
+    player = threading.Thread(target=play, daemon=True)
+    live = LivePush(url, fps)
+    for i in range(count):
+        if i == 16:
+            player.start()   # nginx-rtmp serves a broadcast that runs
+        handed[i] = time.monotonic()
+        live.send(content[i:i + 1])
+        time.sleep(1 / fps)
+    live.close()
+    player.join(15)
+    delays = sorted(1000 * (t - handed[round((grey - 10) / 3)]) for t, grey in seen
+                    if 0 <= round((grey - 10) / 3) < count)
+    if not delays:
+        raise RuntimeError("the player decoded nothing")
+    return delays[len(delays) // 2], delays[int(len(delays) * 0.9)], len(delays)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="832x480,64x64")
@@ -71,6 +115,7 @@ def main() -> None:
           f"FPS cap at {args.gpu_ms:g} ms GPU, on the stream's thread | on the output thread | "
           f"H.264 push ms/frame (its thread, to {where}) |")
     print("|---|---|---|---|---|---|---|")
+    latencies = []
     with tempfile.TemporaryDirectory() as out, contextlib.ExitStack() as stack:
         server = stack.enter_context(media_server.MediaServer()) if args.media_server else None
 
@@ -108,6 +153,11 @@ def main() -> None:
             output = shown + record
             print(f"| {size} | {shown:.2f} | {record:.2f} | {output:.2f} | {1000 / (args.gpu_ms + output):.1f} | "
                   f"{1000 / max(args.gpu_ms, output):.1f} | {push_ms(size, pieces):.2f} |")
+            if server is not None:
+                latencies.append((size, push_latency(LivePush, server, width, height)))
+    for size, (median, p90, count) in latencies:
+        print(f"push latency at {size}, stream handed a frame -> a player reading nginx-rtmp decoded it: median "
+              f"{median:.1f} ms, 90th percentile {p90:.1f} ms ({count} frames at 16 fps)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """The benchmarks run: their own code on tiny settings (their figures are measured elsewhere)."""
 import importlib.util
 import os
+import re
 import subprocess
 import sys
+
+import pytest
 
 from comfy_server import comfy_path
 from conftest import ROOT
@@ -89,6 +92,19 @@ def test_the_run_output_benchmark_runs():
         shown, record, output, inline, aside, pushed = map(float, row[1:])
         assert shown > 0 and record > 0 and abs(output - shown - record) < 0.02 and 0 < inline < aside <= 50.0
         assert pushed > 0
+
+
+def test_the_run_output_benchmark_measures_the_push_into_a_media_server():
+    import media_server
+    why = media_server.available()
+    if why:
+        pytest.skip(why)
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run_output.py"), "--sizes", "64x64",
+                          "--pieces", "1", "--media-server"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (line,) = [line for line in out.stdout.splitlines() if line.startswith("push latency at 64x64")]
+    median, p90, frames = re.search(r"median ([\d.]+) ms, 90th percentile ([\d.]+) ms \((\d+) frames", line).groups()
+    assert 0 < float(median) <= float(p90) and int(frames) >= 16
 
 
 def test_the_video_to_video_benchmark_runs():
