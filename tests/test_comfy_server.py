@@ -288,6 +288,10 @@ def test_a_running_stream_is_reprompted_live_and_stopped(server):
     ("/streamdit/prompt", b"[1, 2]", 400, "must be a JSON object"),
     ("/streamdit/prompt", b"{" + b" " * 20000 + b"}", 413, "larger than 16384 bytes"),
     ("/streamdit/stop", {"stream_id": 7}, 400, "'stream_id' (a string) is required"),
+    ("/streamdit/strength", {"stream_id": "follow", "strength": 1.5}, 400, "strength must be a number in [0, 1]"),
+    ("/streamdit/strength", {"stream_id": "follow", "strength": "high"}, 400, "strength must be a number in [0, 1]"),
+    ("/streamdit/strength", {"stream_id": "follow", "strength": 0.3}, 409, "no video input or camera now"),
+    ("/streamdit/strength", {"stream_id": "nobody", "strength": 0.3}, 404, "no stream with id 'nobody'"),
 ])
 def test_bad_live_requests_get_clear_4xx_answers(server, path, body, status, message):
     if not server.get("/streamdit/streams").get("follow"):

@@ -1,5 +1,5 @@
-"""HTTP routes to watch and steer streams from the browser: new prompt, word check, stop,
-list, the live websocket and the standalone viewer page; and the templates' thumbnails."""
+"""HTTP routes to watch and steer streams from the browser: new prompt, word check, stop, an
+input's strength, list, the live websocket and the standalone viewer page; and the templates' thumbnails."""
 from __future__ import annotations
 
 import json
@@ -91,6 +91,16 @@ async def post_stop(request: web.Request) -> web.Response:
         return _refused(refused)
 
 
+async def post_strength(request: web.Request) -> web.Response:
+    body = await _body(request, "stream_id")
+    if isinstance(body, web.Response):
+        return body
+    try:
+        return web.json_response(requests.set_strength(body["stream_id"], body.get("strength")), status=202)
+    except Refused as refused:
+        return _refused(refused)
+
+
 async def get_streams(request: web.Request) -> web.Response:
     return web.json_response({stream_id: session.report() for stream_id, session in STREAMS.items()})
 
@@ -123,7 +133,7 @@ async def get_thumbnail(request: web.Request) -> web.FileResponse:
 
 
 POSTED = {"/streamdit/prompt": '{"stream_id", "prompt"}', "/streamdit/check": '{"stream_id", "prompt"}',
-          "/streamdit/stop": '{"stream_id"}'}
+          "/streamdit/stop": '{"stream_id"}', "/streamdit/strength": '{"stream_id", "strength"}'}
 
 
 async def not_a_get(request: web.Request) -> web.Response:
@@ -136,6 +146,7 @@ def register_routes(routes: web.RouteTableDef) -> None:
     routes.post("/streamdit/prompt")(post_prompt)
     routes.post("/streamdit/check")(post_check)
     routes.post("/streamdit/stop")(post_stop)
+    routes.post("/streamdit/strength")(post_strength)
     for path in POSTED:
         routes.get(path)(not_a_get)
     routes.get("/streamdit/streams")(get_streams)
