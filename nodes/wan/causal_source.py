@@ -19,12 +19,11 @@ from __future__ import annotations
 import importlib.util
 from typing import Callable
 
-import comfy.model_sampling
 import torch
 
 from ...stream_core.engine.flow import sigma_of
 from ...stream_core.engine.rolling_cache import CachedChunk, RollingCache
-from .source import ConditioningSchedule, WanModelError, WanVelocity, is_causal, output_frame
+from .source import ConditioningSchedule, WanModelError, WanVelocity, check_text_to_video, is_causal, output_frame
 
 SINK_FRAMES = 3      # latent frames the cache keeps from the stream's start (Rolling Forcing's sink)
 WINDOW_FRAMES = 12   # latent frames before the buffer the cache keeps (Self-Forcing trains on 21 in all)
@@ -40,17 +39,13 @@ def check_causal_model(patcher) -> None:
     if not comfy_has_causal_wan():
         raise WanModelError("this ComfyUI has no causal Wan model (comfy/ldm/wan/ar_model.py, in ComfyUI 0.33 and "
                             "newer): update ComfyUI to stream Self-Forcing, Causal Forcing or Rolling Forcing models")
-    base = patcher.model
-    net = getattr(base, "diffusion_model", None)
+    net = getattr(patcher.model, "diffusion_model", None)
     if not is_causal(net):
         raise WanModelError(
             f"the model is a {type(net).__name__}, not a causal Wan model: load a causal checkpoint (Self-Forcing, "
             "Causal Forcing, LongLive, Rolling Forcing) converted for ComfyUI, which the stock loader opens as a "
             "CausalWanModel; a plain Wan model goes into StreamDiT Wan Stream.")
-    if net.model_type != "t2v" or net.patch_embedding.weight.shape[1] != base.latent_format.latent_channels:
-        raise WanModelError("this causal Wan model is not a text-to-video model: load a T2V checkpoint")
-    if not isinstance(patcher.get_model_object("model_sampling"), comfy.model_sampling.CONST):
-        raise WanModelError("the model's sampling is not flow matching (CONST); was a model sampling patch applied?")
+    check_text_to_video(patcher)
 
 
 def rotate_keys(net, keys: torch.Tensor, frames: int) -> torch.Tensor:

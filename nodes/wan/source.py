@@ -70,6 +70,13 @@ def check_model(patcher) -> None:
             f"the model is a {name}, not a Wan 2.1 / 2.2 text-to-video WanModel: StreamDiT gives every latent frame "
             "its own noise level, which only the plain WanModel accepts (VACE, camera, S2V, HuMo and Animate "
             "variants take one level per sample). Load a Wan T2V model, e.g. wan2.1_t2v_1.3B_fp16.safetensors.")
+    check_text_to_video(patcher)
+
+
+def check_text_to_video(patcher) -> None:
+    """Refuse a Wan model (plain or causal) that needs a start image, or whose sampling is not
+    flow matching."""
+    base, net = patcher.model, patcher.model.diffusion_model
     if net.model_type != "t2v" or net.patch_embedding.weight.shape[1] != base.latent_format.latent_channels:
         raise WanModelError(
             "this Wan model is an image-to-video model (it needs a start image and CLIP vision input on every "
