@@ -113,11 +113,27 @@ def test_a_restart_fingerprint_moves_only_when_the_stream_was_touched(comfy, pac
 
 
 def test_a_runs_output_keeps_its_newest_frames_within_the_limit(pack):
-    kept = pack("nodes.run.queued_run").RunOutput(limit=3 * 4 * 4 * 3 * 4)   # three 4x4 RGB float frames
+    frame = 4 * 4 * 3 * 4                                             # a 4x4 RGB float frame's bytes
+    kept = pack("nodes.run.queued_run").RunOutput(limit=3 * frame, block_bytes=frame)
     for i in range(5):
         kept.add(torch.full((1, 4, 4, 3), float(i)))
     assert len(kept) == 3 and kept.dropped == 2
     assert kept.images()[:, 0, 0, 0].tolist() == [2.0, 3.0, 4.0]
+
+
+def test_a_runs_output_holds_its_frames_in_a_few_blocks(pack):
+    """Chunks of two frames go into blocks that double up to the block size: a long run's
+    frames are a few large allocations, not one per chunk; the oldest whole blocks go past the
+    limit, and the images are the newest frames in order."""
+    frame = 4 * 4 * 3 * 4
+    kept = pack("nodes.run.queued_run").RunOutput(limit=100 * frame, block_bytes=16 * frame)
+    for i in range(0, 200, 2):
+        kept.add(torch.arange(i, i + 2, dtype=torch.float64).view(2, 1, 1, 1).expand(2, 4, 4, 3))
+    # blocks of 2, 4, 8, then 16 frames (11 full, the 12th holds 10); six blocks fit in 100 frames
+    assert [len(b) for b in kept.blocks] == [16] * 6 and kept.filled == 10
+    assert len(kept) == 90 and kept.dropped == 110
+    images = kept.images()
+    assert images.dtype == torch.float32 and images[:, 0, 0, 0].tolist() == [float(i) for i in range(110, 200)]
 
 
 def test_cancel_during_start_up_leaves_the_stream_as_if_it_had_not_begun(comfy, pack):

@@ -30,6 +30,7 @@ from .push import LivePush
 from .recorder import StreamRecorder
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
+OUTPUT_BLOCK_BYTES = 16 * 2**20   # the largest block of it (RunOutput)
 OUTPUT_BACKLOG = 4           # output jobs waiting before the stream waits (a piece of frames makes two: live view, recording)
 
 
@@ -47,28 +48,47 @@ class RunOptions:
 
 
 class RunOutput:
-    """The frames a run returns, at most ``limit`` bytes of them: past it the oldest go. Each
-    ``add`` costs the same however many frames came before (the byte count is kept)."""
+    """The frames a run returns, at most ``limit`` bytes of them: past it the oldest go.
 
-    def __init__(self, limit: int = MAX_HELD_BYTES):
-        self.limit, self.pieces, self.dropped = limit, deque(), 0
-        self._bytes = self._frames = 0
+    Frames are copied into blocks of up to ``block_bytes`` (the first small, each twice the one
+    before): a run that streams for minutes makes its frames a chunk at a time (two 64x64 frames
+    are 96 KiB), and one tensor per chunk left the allocator's heap, between the steps'
+    temporaries, holding about 1.5x the frames' bytes. Each ``add`` costs the same however many
+    frames came before."""
+
+    def __init__(self, limit: int = MAX_HELD_BYTES, block_bytes: int = OUTPUT_BLOCK_BYTES):
+        self.limit, self.block_bytes = limit, block_bytes
+        self.blocks: deque[torch.Tensor] = deque()   # each [frames, H, W, C]; only the newest is partly filled
+        self.filled = self.dropped = self._frames = self._bytes = 0
 
     def add(self, images: torch.Tensor) -> None:
-        if len(images):
-            piece = images.float().cpu()
-            self.pieces.append(piece)
-            self._bytes, self._frames = self._bytes + piece.nbytes, self._frames + len(piece)
-        while len(self.pieces) > 1 and self._bytes > self.limit:
-            oldest = self.pieces.popleft()
+        images = images.float().cpu()
+        done = 0
+        while done < len(images):
+            if not self.blocks or self.filled == len(self.blocks[-1]):
+                self._open(images)
+            block = self.blocks[-1]
+            n = min(len(block) - self.filled, len(images) - done)
+            block[self.filled:self.filled + n] = images[done:done + n]
+            self.filled, self._frames, done = self.filled + n, self._frames + n, done + n
+        while len(self.blocks) > 1 and self._bytes > self.limit:
+            oldest = self.blocks.popleft()
             self._bytes, self._frames = self._bytes - oldest.nbytes, self._frames - len(oldest)
             self.dropped += len(oldest)
+
+    def _open(self, images: torch.Tensor) -> None:
+        """A new, empty newest block for frames like ``images``."""
+        most = max(1, self.block_bytes // images[0].nbytes)
+        frames = min(most, 2 * len(self.blocks[-1]) if self.blocks else len(images))
+        self.blocks.append(torch.empty((frames, *images.shape[1:])))
+        self._bytes, self.filled = self._bytes + self.blocks[-1].nbytes, 0
 
     def __len__(self) -> int:
         return self._frames
 
     def images(self) -> torch.Tensor:
-        return torch.cat(list(self.pieces))
+        *full, newest = self.blocks
+        return torch.cat([*full, newest[:self.filled]])
 
 
 def tell_user(text: str, node_id: str | None) -> None:
