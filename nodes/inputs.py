@@ -82,9 +82,10 @@ def live_inputs() -> list:
 def push_input() -> io.String.Input:
     """Where the stream goes live (``run.push``), the last input of every stream node (older
     workflows keep their widgets' order)."""
-    return io.String.Input("push_to", display_name="push to (RTMP / SRT URL)", default="", optional=True,
-                           tooltip="Send the stream live, H.264 at its fps, to a media server or a platform's ingest: "
-                                   "rtmp://host/app/key, rtmps://…, srt://host:port. Write a stream key as "
+    return io.String.Input("push_to", display_name="push to (RTMP / SRT URL, ndi://name)", default="", optional=True,
+                           tooltip="Send the stream live at its fps: H.264 to a media server or a platform's ingest "
+                                   "(rtmp://host/app/key, rtmps://…, srt://host:port), or as an NDI source on your "
+                                   "network (ndi://<name>; needs the optional package cyndilib). Write a stream key as "
                                    "${STREAMDIT_...}, an environment variable of the server, to keep it out of the "
                                    "workflow. Empty: no push. A lost connection is retried; the stream goes on.")
 

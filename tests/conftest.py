@@ -32,7 +32,7 @@ def tiny_model(seed: int = 0, **overrides) -> StreamDiT:
 
 
 COMFY_FIXTURES = {"comfy", "comfy_base", "pack", "server"}   # a real ComfyUI, in this process or as a server
-BROWSER_MODULES = {"test_browser", "test_templates"}        # headless Chromium on a ComfyUI server
+BROWSER_MODULES = {"test_browser", "test_templates", "test_webrtc"}        # headless Chromium on a ComfyUI server
 SERVER_MODULES = {"test_hardening", "test_benchmarks"}      # a ComfyUI server, or the bench scripts, of their own
 SLOW = {"test_benchmarks", "test_train", "test_distill", "test_shipped_model", "test_tune_decoder", "test_evaluate",
         "test_autoencoder", "test_world"}

@@ -329,8 +329,8 @@ def test_no_stream_id_reaches_another_tab_as_html(page):
 
 def test_the_whole_panel_is_usable_at_1280x720(page):
     shot(page, "panel-1280x720")
-    for name in ("select", "live", "play", "scrub", "fit", "fullscreen", "popout", "stop", "input", "switch", "camera",
-                 "strength"):
+    for name in ("select", "live", "play", "scrub", "fit", "fullscreen", "popout", "webrtc", "stop", "input", "switch",
+                 "camera", "strength"):
         box = page.locator(tid(name)).bounding_box()
         assert box and box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280, name
     frame = page.locator(tid("frame")).bounding_box()

@@ -7,6 +7,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { LiveClient, socketUrl } from "./live/client.js";
 import { Panel } from "./live/panel.js";
+import { whepUrl } from "./live/whep.js";
 
 /** What the browser starts from, as the server says (nodes/live/hub.py LIVE_DEFAULTS); none when
  * it cannot be read: a setting left unset then asks nothing, and the server's own applies. */
@@ -128,6 +129,7 @@ function livePanel() {
       check: (body) => post("/streamdit/check", body, true),
       toast,
       viewerUrl: (id) => api.apiURL(`/streamdit/view?stream=${encodeURIComponent(id)}`),
+      whepUrl: (id) => whepUrl(api.apiURL("/streamdit/whep"), location.href, id),
       copyToSchedule,
       stopAutoQueue,
       settings: () => ({ latency: setting("StreamDiT.Live.Latency"), quality: setting("StreamDiT.Live.Quality"),

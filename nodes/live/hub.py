@@ -46,7 +46,6 @@ import time
 import urllib.parse
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import numpy as np
 import torch
@@ -71,8 +70,6 @@ READ_MESSAGES_PER_SECOND = 2 * 60.0    # what the server reads of one socket, at
 READ_BYTES_PER_SECOND = 2 * 2**20      # more waits in the sender's own buffers (its camera stalls)
 FRAME_BURST = 16          # frames a viewer may take at once above its max_fps (a chunk leaves at once)
 MAX_WATCHED = 16          # streams one viewer may watch
-NODE_PREVIEW_FPS = 8.0    # the newest frame on the stream node, at most this often
-NODE_PREVIEW_SIZE = 512   # pixels, longest side
 VIEWER_DEFAULTS = {"quality": 85, "max_fps": 60.0}
 LIVE_DEFAULTS = {**VIEWER_DEFAULTS, "strength": DEFAULT_STRENGTH, "fps": DEFAULT_FPS, "latency": 200}
 """What the browser starts from (the panel's settings and camera strength, the viewer page, the
@@ -90,9 +87,20 @@ def prompt_server():
     return getattr(PromptServer, "instance", None)
 
 
+def foreign(request: web.Request) -> bool:
+    """Whether ``request`` comes from a page of another site (its Origin not this server)."""
+    origin = request.headers.get("Origin")
+    return origin is not None and urllib.parse.urlsplit(origin).netloc != request.host
+
+
+def pixels(images: torch.Tensor) -> np.ndarray:
+    """IMAGE [..., H, W, 3] float in [0, 1] -> uint8 [..., H, W, 3] (the one rounding every output uses)."""
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
 def to_pil(image: torch.Tensor) -> Image.Image:
     """[H, W, 3] float in [0, 1] -> a PIL image."""
-    return Image.fromarray(np.ascontiguousarray((image.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()))
+    return Image.fromarray(np.ascontiguousarray(pixels(image)))
 
 
 def jpeg(image: torch.Tensor, quality: int) -> bytes:
@@ -355,8 +363,7 @@ class LiveHub:
             return list(self._viewers)
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        if origin is not None and urllib.parse.urlsplit(origin).netloc != request.host:
+        if foreign(request):
             return web.json_response({"error": "the live view is for pages of this server"}, status=403)
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_CAMERA_BYTES)
         await ws.prepare(request)
@@ -433,48 +440,3 @@ def offer_to(pairs: list) -> None:
 
 
 HUB = LiveHub()
-
-
-class LiveView:
-    """One run's live output: statuses and every frame to the hub, a few frames to the node."""
-
-    def __init__(self, stream_id: str, session: Session, fps: float):
-        self.stream_id, self.session, self.fps = stream_id, session, fps
-        server = prompt_server()
-        self.owner = getattr(server, "client_id", None)
-        self._last_preview = 0.0
-        self._made = deque(maxlen=32)   # (time, frames) of recent pieces, for the measured rate
-        self._timeline: list | None = None
-
-    def status(self) -> None:
-        self._timeline = self.session.report()["timeline"]
-        HUB.send_status(self.stream_id, self.session, self.owner)
-
-    def frames(self, first_index: int, images: torch.Tensor, later: Callable[[Callable[[], None]], None]) -> None:
-        """images: IMAGE [n, H, W, 3], frames ``first_index``.. of the stream (n may be 0). What they
-        show (prompt, noise levels, camera) is read now; their encoding and sending is handed to
-        ``later`` (a run's ``Backlog.submit``: off the stream's thread, in order)."""
-        if not len(images):
-            return
-        now = time.monotonic()
-        self._made.append((now, len(images)))
-        span = now - self._made[0][0]
-        made_fps = sum(n for _, n in list(self._made)[1:]) / span if span > 0 else 0.0
-        report = self.session.report()
-        if report["timeline"] != self._timeline:   # a live prompt switch: viewers get the new timeline
-            self.status()
-        source = self.session.stream.frame_input
-        input_times = [source.left(first_index + n) if source is not None and source.live else None
-                       for n in range(len(images))]
-        meta = {"session": id(self.session), "fps": self.fps, "made_fps": round(made_fps, 2), "prompt": report["prompt"],
-                "tau": report["tau"], "camera": report["camera"], "similarity_filter": report["similarity_filter"]}
-        later(lambda: HUB.send_frames(self.stream_id, first_index, images, meta, input_times))
-
-    def preview(self, images: torch.Tensor) -> tuple | None:
-        """The newest of ``images`` for ComfyUI's progress bar (shown on the node), at most
-        ``NODE_PREVIEW_FPS`` times a second; None otherwise."""
-        now = time.monotonic()
-        if not len(images) or now - self._last_preview < 1.0 / NODE_PREVIEW_FPS:
-            return None
-        self._last_preview = now
-        return "JPEG", to_pil(images[-1]), NODE_PREVIEW_SIZE

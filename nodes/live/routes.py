@@ -1,5 +1,6 @@
 """HTTP routes to watch and steer streams from the browser: new prompt, word check, stop, an
-input's strength, list, the live websocket and the standalone viewer page; and the templates' thumbnails."""
+input's strength, list, the live websocket, WebRTC playback (WHEP) and the standalone viewer
+page; and the templates' thumbnails."""
 from __future__ import annotations
 
 import json
@@ -11,14 +12,15 @@ from aiohttp import web
 from ...stream_core.engine.timeline import MAX_PROMPT_CHARS
 from ..comfy_nodes import served_web_folders
 from . import requests
-from .hub import HUB, LIVE_DEFAULTS
-from .registry import STREAMS
+from . import webrtc
+from .hub import HUB, LIVE_DEFAULTS, foreign
+from .registry import STREAMS, stream_id_problem
 from .requests import Refused
 
 PACK_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # custom_nodes/<name>
 WEB_DIR = os.path.join(PACK_DIR, "web")
 WORKFLOWS_DIR = os.path.join(PACK_DIR, "example_workflows")
-VIEW_OPTIONS = ("stream", "clean", "strength")   # what web/view.html reads from its query
+VIEW_OPTIONS = ("stream", "clean", "strength", "webrtc")   # what web/view.html reads from its query
 THUMBNAIL = r"[A-Za-z0-9_\-]+\.(?:webp|jpg)"
 
 MAX_BODY_BYTES = 16 * 1024
@@ -121,6 +123,41 @@ async def get_view(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"/extensions/{urllib.parse.quote(name)}/view.html" + (f"?{query}" if query else ""))
 
 
+async def post_whep(request: web.Request) -> web.Response:
+    """WHEP: the browser's SDP offer for ``?stream=<id>`` in, the answer out (201, with the
+    peer's address to DELETE in ``Location``). The stream need not run yet."""
+    stream_id = request.query.get("stream", "")
+    why = stream_id_problem(stream_id)
+    if why is not None:
+        return _error(400, f"stream: {why}")
+    if foreign(request):
+        return _error(403, "WebRTC playback is for pages of this server")
+    if (why := webrtc.missing()) is not None:
+        return _error(501, why)
+    if request.content_type != "application/sdp":
+        return _error(415, f"send an SDP offer (Content-Type: application/sdp), not {request.content_type or 'nothing'}")
+    raw = await request.content.read(webrtc.MAX_OFFER_BYTES + 1)
+    if len(raw) > webrtc.MAX_OFFER_BYTES:
+        return _error(413, f"an SDP offer is at most {webrtc.MAX_OFFER_BYTES} bytes")
+    try:
+        peer = await webrtc.PEERS.answer(stream_id, raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _error(400, "an SDP offer is UTF-8 text")
+    except RuntimeError as e:
+        return _error(503, str(e))
+    except ValueError as e:
+        return _error(400, str(e))
+    return web.Response(status=201, text=peer.pc.localDescription.sdp, content_type="application/sdp",
+                        headers={"Location": f"whep/{peer.key}"})
+
+
+async def delete_whep(request: web.Request) -> web.Response:
+    """The end of a WebRTC viewer (its ``Location``)."""
+    if not await webrtc.PEERS.close(request.match_info["key"]):
+        return _error(404, "no such WebRTC viewer (it ended already)")
+    return web.json_response({"closed": True})
+
+
 async def get_thumbnail(request: web.Request) -> web.FileResponse:
     """A template's thumbnail, at the address ComfyUI's template browser asks for it
     (``/workflow_templates/<pack folder>/<name>.webp``). Newer ComfyUI serves only the ``.json``
@@ -153,5 +190,7 @@ def register_routes(routes: web.RouteTableDef) -> None:
     routes.get("/streamdit/defaults")(get_defaults)
     routes.get("/streamdit/ws")(HUB.websocket)
     routes.get("/streamdit/view")(get_view)
+    routes.post("/streamdit/whep")(post_whep)
+    routes.delete("/streamdit/whep/{key}")(delete_whep)
     module = urllib.parse.quote(os.path.basename(PACK_DIR))
     routes.get(f"/workflow_templates/{module}/{{file:{THUMBNAIL}}}")(get_thumbnail)

@@ -1,4 +1,5 @@
-"""A stream pushed live to a media server: H.264 over RTMP (FLV) or SRT (MPEG-TS), with PyAV.
+"""A stream pushed live: to a media server as H.264 over RTMP (FLV) or SRT (MPEG-TS), with PyAV,
+or as an NDI source on the local network (``ndi.py``).
 
 Where viewers outgrow one machine, a media server (MediaMTX, nginx-rtmp) or a platform's
 ingest (Twitch, YouTube) carries the stream, not ComfyUI. One ``LivePush`` per stream, kept
@@ -7,6 +8,8 @@ stream's fps. It never holds the stream up: frames wait in a short queue for the
 thread, and while the server is unreachable the newest wait and older ones are dropped (live
 video has no use for them); the connection is tried again with a growing pause (1 s to 30 s).
 What happens (connected, lost) is said through ``say`` (the run's node, set by each run).
+Each way out is an output with ``send(frame)`` and ``close()``, made for the first frame's size
+(a new size: a new output).
 
 The URL may name environment variables, ``${STREAMDIT_...}`` only (a stream key kept out of
 the workflow file); it is never logged or shown whole: ``redacted`` keeps its scheme, host
@@ -18,7 +21,6 @@ import os
 import queue
 import re
 import threading
-import time
 import urllib.parse
 import weakref
 from fractions import Fraction
@@ -28,6 +30,7 @@ import av
 import numpy as np
 import torch
 
+from . import ndi
 from .recorder import to_uint8
 
 FORMATS = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts"}
@@ -43,8 +46,15 @@ class PushError(ValueError):
     """A push URL that cannot be used; the message says why (never the URL's secret parts)."""
 
 
+def scheme_of(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
 def redacted(url: str) -> str:
-    """What of ``url`` may be shown: scheme, host and port (user, path, query and stream key left out)."""
+    """What of ``url`` may be shown: scheme, host and port (user, path, query and stream key left
+    out); an NDI source's name, which is public on the network anyway."""
+    if scheme_of(url) == ndi.SCHEME:
+        return url.strip()
     try:
         parts = urllib.parse.urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
@@ -55,13 +65,21 @@ def redacted(url: str) -> str:
 
 def resolved(url: str) -> str:
     """``url`` with each ``${STREAMDIT_...}`` replaced by that environment variable; a PushError
-    for an empty URL, a scheme other than rtmp, rtmps and srt, another variable or a missing one."""
+    for an empty URL, a scheme other than rtmp, rtmps, srt and ndi, another variable or a
+    missing one, a bad NDI name, or NDI without its package."""
     if not url.strip() or len(url) > MAX_URL:
         raise PushError(f"a push URL is 1 to {MAX_URL} characters")
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme not in FORMATS:
-        raise PushError(f"push to rtmp://, rtmps:// or srt:// (a media server's ingest URL), got {scheme or 'no'} "
-                        "scheme")
+    scheme = scheme_of(url)
+    if scheme not in FORMATS and scheme != ndi.SCHEME:
+        raise PushError(f"push to rtmp://, rtmps:// or srt:// (a media server's ingest URL) or ndi://<name> (an NDI "
+                        f"source), got {scheme or 'no'} scheme")
+    if scheme == ndi.SCHEME:
+        try:
+            ndi.source_name(url)
+        except ValueError as e:
+            raise PushError(str(e)) from None
+        if (why := ndi.missing()) is not None:
+            raise PushError(why)
 
     def value(match: re.Match) -> str:
         name = match.group(1)
@@ -92,7 +110,6 @@ class LivePush:
                  open: Callable[[str, str], object] | None = None):
         self.url, self.fps, self.say = url, fps, say
         self._target = resolved(url)
-        self._format = FORMATS[self._target.split("://", 1)[0].lower()]
         self._open = open or (lambda target, fmt: av.open(target, "w", format=fmt,
                                                           timeout=(CONNECT_TIMEOUT, CONNECT_TIMEOUT)))
         self._frames: queue.Queue = queue.Queue(QUEUE_FRAMES)
@@ -167,36 +184,65 @@ class LivePush:
         except queue.Empty:
             return None
 
+    def _connect(self, first: np.ndarray):
+        """An output for frames like ``first``: an NDI source or a media server's connection."""
+        height, width = first.shape[:2]
+        if scheme_of(self._target) == ndi.SCHEME:
+            return ndi.NdiOutput(ndi.source_name(self._target), self.fps, width, height)
+        return MediaServerOutput(self._open(self._target, FORMATS[scheme_of(self._target)]), self.fps, width, height)
+
     def _broadcast(self, first: np.ndarray) -> None:
-        """One connection: open it, then encode and send frames until closed (or raise when lost)."""
-        container = self._open(self._target, self._format)
+        """One connection: open it, then send frames of its size until closed (or raise when lost)."""
+        output = self._connect(first)
         try:
-            rate = Fraction(self.fps).limit_denominator(1000)
-            video = container.add_stream("libx264", rate=rate)
-            video.width, video.height, video.pix_fmt = first.shape[1], first.shape[0], "yuv420p"
-            video.options = {"preset": "veryfast", "tune": "zerolatency", "g": str(max(1, round(self.fps))),
-                             "bf": "0"}
             self.connections += 1
             self.state = "connected"
             self.say(f"live push to {redacted(self.url)}: connected")
-            frame, index = first, 0
+            frame = first
             while frame is not None:
-                if frame.shape[:2] != (video.height, video.width):   # a new size: a new connection
+                if frame.shape != first.shape:   # a new size: a new connection
                     self._held = frame
                     break
-                picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-                picture.pts, picture.time_base = index, 1 / rate
-                for packet in video.encode(picture):
-                    container.mux(packet)
+                output.send(frame)
                 self.sent += 1
-                index += 1
                 frame = self._next()
                 while frame is None and not self._stop.is_set():
                     frame = self._next()
-            for packet in video.encode():
-                container.mux(packet)
         finally:
-            try:
-                container.close()
-            except Exception:   # noqa: BLE001 - a connection already lost closes as it can
-                pass
+            output.close()
+
+
+class MediaServerOutput:
+    """H.264 of frames [H, W, 3] uint8 of one size into ``container`` (FLV or MPEG-TS, open on a
+    media server), each frame timed at ``fps``: ``send``, ``close``."""
+
+    def __init__(self, container, fps: float, width: int, height: int):
+        self._container, self._index = container, 0
+        self._rate = Fraction(fps).limit_denominator(1000)
+        try:
+            self._video = container.add_stream("libx264", rate=self._rate)
+            self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
+            self._video.options = {"preset": "veryfast", "tune": "zerolatency", "g": str(max(1, round(fps))),
+                                   "bf": "0"}
+        except Exception:
+            self.close()
+            raise
+
+    def send(self, frame: np.ndarray) -> None:
+        picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        picture.pts, picture.time_base = self._index, 1 / self._rate
+        for packet in self._video.encode(picture):
+            self._container.mux(packet)
+        self._index += 1
+
+    def close(self) -> None:
+        """The encoder's last frames sent, then the connection closed (one already lost closes as it can)."""
+        try:
+            for packet in self._video.encode():
+                self._container.mux(packet)
+        except Exception:   # noqa: BLE001
+            pass
+        try:
+            self._container.close()
+        except Exception:   # noqa: BLE001
+            pass

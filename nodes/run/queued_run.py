@@ -22,7 +22,8 @@ import torch
 
 from ...stream_core.engine.backlog import Backlog
 from ...stream_core.engine.session import UNTIL_STOPPED, Session, SessionFactory, StopRequested
-from ..live.hub import LiveView, prompt_server
+from ..live.hub import prompt_server
+from ..live.live_view import LiveView
 from ..live.registry import MAX_STREAM_BYTES, MAX_STREAMS, STREAMS, stream_id_problem
 from ..types import DEFAULT_FPS, StreamFrames
 from .pacer import Pacer

@@ -26,6 +26,8 @@ import folder_paths
 import numpy as np
 import torch
 
+from ..live.hub import pixels
+
 INDEX_SUFFIX = ".json"
 
 
@@ -36,8 +38,8 @@ def file_safe(name: str) -> str:
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """IMAGE [n, H, W, 3] float in [0, 1] -> uint8 [n, H', W', 3], cropped to even sizes (H.264's 4:2:0)."""
-    pixels = (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-    return pixels[:, : pixels.shape[1] // 2 * 2, : pixels.shape[2] // 2 * 2]
+    frames = pixels(images)
+    return frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2]
 
 
 OPEN: "weakref.WeakSet[StreamRecorder]" = weakref.WeakSet()   # every recording not yet closed

@@ -34,7 +34,7 @@ const CSS = `
 .sd-body { display: grid; grid-template-columns: minmax(160px, 1.4fr) minmax(240px, 1fr); gap: 10px; min-height: 0; }
 .sd-stage { position: relative; background: #0b0b0b; border: 1px solid var(--border-color, #444);
   border-radius: 6px; overflow: hidden; min-height: 0; }
-.sd-stage canvas { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
+.sd-stage canvas, .sd-stage .sd-rtc { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
   image-rendering: pixelated; }
 .sd-stage.sd-actual { overflow: auto; display: grid; place-items: center; }
 .sd-stage.sd-actual canvas { position: static; width: auto; height: auto; }

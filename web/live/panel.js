@@ -3,6 +3,7 @@
 // prompts back.
 // `host` connects it to ComfyUI: post(path, body, quiet) -> reply or null (an error toasted
 // unless quiet), check(body) -> reply or null (quiet), toast(text, severity), viewerUrl(id),
+// whepUrl(id) (WebRTC playback, web/live/whep.js),
 // copyToSchedule(id, timeline) -> text, stopAutoQueue() -> whether Run (Instant) was on,
 // settings() -> {latency, quality, max_fps}.
 
@@ -10,6 +11,7 @@ import { Camera } from "./camera.js";
 import { addStyles, button, el, paint } from "./dom.js";
 import { RenderLoop, shown } from "./loop.js";
 import { FramePlayer, replay } from "./player.js";
+import { WhepPlayer } from "./whep.js";
 
 const STATS_EVERY_MS = 250;
 const CAMERA_TITLE = "Send your camera to the stream as its input (video to video); stop it to go back to the prompt alone";
@@ -48,6 +50,8 @@ export class Panel {
     this.stats = el("span", { class: "sd-stats", title: "The frame on screen, frames shown per second, and how far " +
                               "behind the stream the panel plays (to keep an even pace)" },
                     "frame ", this.counter, " · ", this.fps, " fps · ", this.latency, " ms behind");
+    this.rtcStats = el("span", { class: "sd-stats", "data-testid": "streamdit-rtc-stats",
+                                 title: "Frames the browser showed per second over WebRTC (its own jitter buffer paces them)" });
     this.liveButton = button("Pause", "live", "Pause the view (the stream goes on) / go back to live");
     this.playButton = button("Replay", "play", "Replay the last seconds from the scrub position at the stream's rate");
     this.scrub = el("input", { class: "sd-scrub", type: "range", min: "0", max: "0", value: "0",
@@ -56,14 +60,17 @@ export class Panel {
     this.fullButton = button("Fullscreen", "fullscreen", "Show the stream full screen (Esc leaves)");
     this.popButton = button("Pop out", "popout", "Open this stream in its own window (also for OBS or a second screen)");
     this.stopButton = button("Stop", "stop", "End the running run now; it keeps the frames it made");
+    this.rtcButton = button("WebRTC", "webrtc", "Play the stream over WebRTC (less delay; the server needs aiortc) / " +
+                            "back to the panel's own player (pause, replay, scrub)");
     this.cameraButton = button("Use camera", "camera", CAMERA_TITLE);
     this.strength = el("input", { class: "sd-strength", type: "range", min: "0", max: "1", step: "0.05",
                                   "data-testid": "streamdit-strength",
                                   title: "How far the stream may leave the camera image: 0 = the image as it is, 1 = the prompt alone" });
     this.strengthText = el("span", { class: "sd-stats", title: "The camera's strength" });
-    const bar = el("div", { class: "sd-bar" }, this.select, this.dot, this.title, this.stats, el("span", { class: "sd-grow" }),
+    const bar = el("div", { class: "sd-bar" }, this.select, this.dot, this.title, this.stats, this.rtcStats,
+                   el("span", { class: "sd-grow" }),
                    this.liveButton, this.playButton, this.scrub, this.fitButton, this.fullButton, this.popButton,
-                   this.stopButton, el("span", { class: "sd-row" }, this.cameraButton, this.strength, this.strengthText));
+                   this.rtcButton, this.stopButton, el("span", { class: "sd-row" }, this.cameraButton, this.strength, this.strengthText));
 
     this.canvas = el("canvas", { "data-testid": "streamdit-frame", width: "64", height: "64" });
     this.empty = el("div", { class: "sd-empty", "data-testid": "streamdit-empty" },
@@ -74,7 +81,10 @@ export class Panel {
                                      title: "Your camera: what the stream takes as its input" });
     this.cameraVideo.muted = true;
     this.camera = new Camera(this.client, this.cameraVideo);
-    this.stage = el("div", { class: "sd-stage" }, this.cameraVideo, this.canvas, this.empty);
+    this.rtcVideo = el("video", { class: "sd-rtc", "data-testid": "streamdit-rtc", playsinline: "", autoplay: "" });
+    this.rtcVideo.muted = true;
+    this.webrtc = null;         // a WhepPlayer while the stream plays over WebRTC
+    this.stage = el("div", { class: "sd-stage" }, this.cameraVideo, this.canvas, this.rtcVideo, this.empty);
 
     this.prompt = el("div", { class: "sd-prompt", "data-testid": "streamdit-prompt" });
     this.bars = el("div", { class: "sd-bars", "data-testid": "streamdit-buffer",
@@ -101,9 +111,10 @@ export class Panel {
     this.scrub.addEventListener("input", () => { this.setMode("paused"); this.showKept(Number(this.scrub.value)); });
     this.fitButton.addEventListener("click", () => { this.fit = !this.fit; this.render(); });
     this.fullButton.addEventListener("click", () => this.stage.requestFullscreen?.());
-    this.popButton.addEventListener("click", () => window.open(this.host.viewerUrl(this.id), `streamdit-${this.id}`,
-                                                               "width=720,height=540"));
+    this.popButton.addEventListener("click", () => window.open(this.host.viewerUrl(this.id) + (this.webrtc ? "&webrtc=1" : ""),
+                                                               `streamdit-${this.id}`, "width=720,height=540"));
     this.stopButton.addEventListener("click", () => this.stop());
+    this.rtcButton.addEventListener("click", () => this.playWebrtc(!this.webrtc));
     form.addEventListener("submit", (e) => { e.preventDefault(); this.switchPrompt(); });
     this.input.addEventListener("input", () => this.checkSoon());
     this.cameraButton.addEventListener("click", () => this.toggleCamera());
@@ -172,6 +183,7 @@ export class Panel {
   show(id) {
     if (id === this.id) return;
     this.camera.stop();
+    this.playWebrtc(false);
     this.id = id;
     this.state = null;
     this.player.reset();
@@ -272,18 +284,42 @@ export class Panel {
     this.setHint((reply ? (running ? "stopping…" : "stopped") : "not running: nothing to stop") + instant, false);
   }
 
+  /** Plays the stream over WebRTC (on) or with the panel's own player (off); a refusal is said in the hint. */
+  async playWebrtc(on) {
+    this.webrtc?.stop();
+    this.webrtc = on && this.id !== null ? new WhepPlayer(this.rtcVideo) : null;
+    this.render();
+    if (!this.webrtc) return;
+    const player = this.webrtc;
+    try {
+      await player.start(this.host.whepUrl(this.id));
+      if (player === this.webrtc) this.setHint("playing over WebRTC", false);
+    } catch (e) {
+      if (player !== this.webrtc) return;
+      this.webrtc = null;
+      this.setHint(`WebRTC: ${e.message}`, true);
+      this.render();
+    }
+  }
+
   // --- drawing the controls ------------------------------------------------------------
   render() {
     const s = this.state;
     const running = Boolean(s?.running);
     this.empty.style.display = this.id === null ? "" : "none";
-    this.canvas.style.display = this.id === null ? "none" : "";
+    this.canvas.style.display = this.id === null || this.webrtc ? "none" : "";
+    this.rtcVideo.style.display = this.webrtc ? "" : "none";
+    this.stats.style.display = this.webrtc ? "none" : "";
+    this.rtcStats.style.display = this.webrtc ? "" : "none";
+    if (!this.webrtc) this.rtcCount = null;
+    this.rtcButton.textContent = this.webrtc ? "Own player" : "WebRTC";
+    this.rtcButton.classList.toggle("sd-on", Boolean(this.webrtc));
     this.stage.classList.toggle("sd-actual", !this.fit);
     this.fitButton.textContent = this.fit ? "Fit" : "1:1";
     this.dot.classList.toggle("sd-running", running);
     this.title.textContent = this.connectionProblem ?? (this.id === null ? "" : `${this.id} — ${running ? "running" : "idle"}`);
     this.title.classList.toggle("sd-warn", Boolean(this.connectionProblem));
-    for (const b of [this.liveButton, this.playButton, this.scrub, this.fullButton, this.popButton]) {
+    for (const b of [this.liveButton, this.playButton, this.scrub, this.fullButton, this.popButton, this.rtcButton]) {
       b.disabled = this.id === null;
     }
     this.stopButton.disabled = !running;
@@ -327,6 +363,12 @@ export class Panel {
   }
 
   renderStats(now) {
+    if (this.webrtc) {   // the video's own count: the panel's player is not what is on screen
+      const shown = this.rtcVideo.getVideoPlaybackQuality?.().totalVideoFrames ?? 0;
+      const [before, then] = this.rtcCount ?? [shown, now];
+      this.rtcCount = [shown, now];
+      this.rtcStats.textContent = `over WebRTC · ${(now > then ? (shown - before) * 1000 / (now - then) : 0).toFixed(1)} fps`;
+    }
     const { frame, fps, buffer } = this.player.readout(now);
     if (this.mode === "live" && frame !== null) this.counter.textContent = String(frame);
     this.fps.textContent = fps.toFixed(1);
