@@ -1,15 +1,16 @@
-"""A live session through a real ComfyUI server, watched over the pack's websocket as the
-panel watches it: the shipped endless workflow (the student, 16 fps, recorded).
+"""A live session as a user has it: ComfyUI's page in headless Chromium with the live panel
+open, the shipped endless template (the student at 64x64, 16 fps, recorded) through a real
+ComfyUI server.
 
-- *until stopped*: one run with frames 0 for ``--minutes``, then POST /streamdit/stop. Per
-  minute: frames made, their rate, the longest wait between two frames reaching the viewer,
-  the server's resident memory and the recording's size; at the end, the recording decoded
-  against its index.
-- *Run (Instant)*: ``--instant-minutes`` of back-to-back runs of ``--frames`` frames, each
-  queued the moment the one before has said it ended (the frontend's Run (Instant) queues on
-  ComfyUI's own queue-empty message, a moment later): the
-  gap at each run boundary (the last frame of a run to the first of the next reaching the
-  viewer, and as the panel's player would show them) against one frame interval.
+- *until stopped*: one Run with frames 0 for ``--minutes``; every ``--every`` seconds a re-prompt
+  typed into the panel and sent with Switch, then a row: frames made and shown by the panel (and
+  passed over), the longest freeze on the panel, how long the re-prompt took to show (Switch to
+  the first frame made under the new prompt on the panel), the server's resident memory and the
+  recording's size. Then the panel's Stop: how long until the panel says idle, and the
+  recording decoded against its index.
+- *Run (Instant)*: ``--instant-minutes`` with the frontend's own Run (Instant) on runs of
+  ``--frames`` frames, then the panel's Stop: the gap on the panel at each run boundary (the
+  last shown frame of a run to the first of the next) against one frame interval.
 
 Usage: python bench/live_session.py [--minutes 10] [--instant-minutes 5] [--frames 32] [--every 60]
 """
@@ -20,20 +21,22 @@ import json
 import os
 import platform
 import statistics
-import struct
 import sys
 import tempfile
-import threading
 import time
 
 import av
+from playwright.sync_api import sync_playwright
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "scripts")]
+from browser import launch, open_comfy  # noqa: E402
 from comfy_server import ComfyServer  # noqa: E402
-from raw_websocket import receive, send_text, websocket  # noqa: E402
 
 FPS = 16.0
+TEMPLATE = "streamdit_endless_live"
+PROMPTS = ("a blue square moving left", "a red circle moving right")
+PANEL = "[data-testid=streamdit-panel]"
 
 
 def rss_mib(pid: int) -> float:
@@ -41,130 +44,142 @@ def rss_mib(pid: int) -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
 
 
-class Viewer(threading.Thread):
-    """Watches ``stream_id`` on a raw websocket, acknowledging as the panel does: every frame's
-    (index, arrival time)."""
-
-    def __init__(self, server, stream_id: str):
-        super().__init__(daemon=True)
-        _, self.sock = websocket(server, reads=True, timeout=60)
-        send_text(self.sock, json.dumps({"watch": [stream_id], "quality": 85}).encode())
-        self.arrivals: list[tuple[int, float]] = []
-        self.ended = threading.Event()   # a run of the stream ended (its status: not running)
-        self.stopped = False
-
-    def run(self) -> None:
-        received = 0
-        while not self.stopped:
-            try:
-                opcode, payload = receive(self.sock)
-            except (OSError, ConnectionError):
-                return
-            if opcode == 1:
-                message = json.loads(payload)
-                if message.get("type") == "status" and message.get("running") is False:
-                    self.ended.set()
-                continue
-            if opcode != 2 or struct.unpack(">I", payload[:4])[0] != 1:
-                continue
-            length = struct.unpack(">I", payload[4:8])[0]
-            meta = json.loads(payload[8:8 + length])
-            self.arrivals.append((meta["index"], time.monotonic()))
-            received += 1
-            if received % 8 == 0:
-                send_text(self.sock, json.dumps({"ack": received}).encode())
+def tid(name: str) -> str:
+    return f"{PANEL} [data-testid=streamdit-{name}]"
 
 
-def endless(prompt: dict, stream_id: str, frames: int) -> dict:
-    prompt = json.loads(json.dumps(prompt))
-    prompt["3"]["inputs"].update(stream_id=stream_id, frames=frames, realtime=True, record=True, fps=FPS)
-    return prompt
+class Panel:
+    """ComfyUI's page with the live panel watching ``stream_id`` of the endless template loaded
+    with ``widgets``; ``shown`` gathers every frame the panel showed: (index, page ms)."""
+
+    def __init__(self, browser, server, stream_id: str, **widgets):
+        self.page = page = open_comfy(browser, server)
+        self.stream_id, self.shown = stream_id, []
+        page.evaluate("() => window.app.extensionManager.command.execute('Workspace.ToggleBottomPanelTab.streamdit-live')")
+        workflow = server.get(f"/api/workflow_templates/streamdit-comfy/{TEMPLATE}.json")
+        page.evaluate("async (wf) => { await window.app.loadGraphData(wf); }", workflow)
+        page.evaluate("""(widgets) => { const node = window.app.graph._nodes.find(n => n.type === 'StreamDiTStream');
+            for (const [name, value] of Object.entries(widgets)) node.widgets.find(w => w.name === name).value = value; }""",
+                      dict(stream_id=stream_id, **widgets))
+        page.evaluate("(id) => window.streamditLive.panel.show(id)", stream_id)
+
+    def now(self) -> float:
+        return self.page.evaluate("() => performance.now()")
+
+    def run(self, instant: bool = False) -> None:
+        if instant:
+            version = self.page.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__ ?? ''")
+            newer = tuple(int(n) for n in version.split(".")[:2]) >= (1, 40)   # newer: instant-idle / -running
+            self.page.evaluate("(mode) => { window.app.extensionManager.queueSettings.mode = mode; }",
+                               "instant-running" if newer else "instant")
+        self.page.evaluate("() => window.app.queuePrompt(0)")
+
+    def collect(self) -> dict:
+        """Adds the frames the panel showed since the last call (its log keeps the last 600)."""
+        stats = self.page.evaluate("() => { const s = window.streamditLive.panel.player.stats;"
+                                   " return {log: s.log, dropped: s.dropped, shown: s.shown}; }")
+        last = self.shown[-1][0] if self.shown else -1
+        self.shown += [(index, t) for index, t in stats["log"] if index > last]
+        return stats
+
+    def wait(self, seconds: float) -> None:
+        """``seconds`` of watching, gathering the panel's frames every 5 s."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(5.0, left))
+            self.collect()
+
+    def reprompt(self, prompt: str) -> float:
+        """Types ``prompt`` and presses Switch; the page's time of the press."""
+        self.page.fill(tid("input"), prompt)
+        return self.page.evaluate("(sel) => { document.querySelector(sel).click(); return performance.now(); }",
+                                  tid("switch"))
+
+    def stop(self) -> float:
+        """Presses the panel's Stop: ms until the panel says the stream is idle."""
+        pressed = self.page.evaluate("(sel) => { document.querySelector(sel).click(); return performance.now(); }",
+                                     tid("stop"))
+        idle = self.page.wait_for_function(
+            "([sel, id]) => document.querySelector(sel)?.textContent === `${id} — idle` && performance.now()",
+            arg=[tid("stream"), self.stream_id], polling=10, timeout=60_000).json_value()
+        return idle - pressed
 
 
-def until_stopped(server, prompt: dict, minutes: float, every: float) -> None:
-    viewer = Viewer(server, "session")
-    viewer.start()
-    status, answer = server.queue(endless(prompt, "session", 0))
-    assert status == 200, answer
-    print(f"\n### Until stopped: one run, {minutes:g} min\n")
-    print("| at (s) | frames made | frames / s | longest wait between frames (ms) | server RSS (MiB) | recording (MiB) |")
-    print("|---|---|---|---|---|---|")
-    start, made_before = time.monotonic(), 0
-    for row in range(1, round(60 * minutes / every) + 1):
-        time.sleep(max(0.0, start + every * row - time.monotonic()))
-        report = server.get("/streamdit/streams")["session"]
-        now = time.monotonic()
-        times = [t for _, t in viewer.arrivals if t >= now - every]
-        wait = max((b - a for a, b in zip(times, times[1:])), default=float("nan"))
-        folder = os.path.join(server.base, "output", "streamdit")
-        size = sum(os.path.getsize(os.path.join(folder, n)) for n in os.listdir(folder) if n.endswith(".mp4"))
-        print(f"| {every * row:.0f} | {report['frames']} | {(report['frames'] - made_before) / every:.2f} | {wait * 1000:.0f} "
-              f"| {rss_mib(server.process.pid):.0f} | {size / 2**20:.1f} |", flush=True)
-        made_before = report["frames"]
-    assert server.request("POST", "/streamdit/stop", {"stream_id": "session"})[0] == 202
-    entry = server.wait(answer["prompt_id"], timeout=120)
-    viewer.stopped = True
+def longest_freeze(shown: list[tuple[int, float]], since: float) -> float:
+    times = [t for _, t in shown if t >= since]
+    return max((b - a for a, b in zip(times, times[1:])), default=float("nan"))
+
+
+def shown_at(shown: list[tuple[int, float]], frame: int) -> float | None:
+    """When the panel showed frame ``frame`` or, passed over, the first after it."""
+    return next((t for index, t in shown if index >= frame), None)
+
+
+def until_stopped(server, browser, minutes: float, every: float) -> None:
+    panel = Panel(browser, server, "session", frames=0)
+    print(f"\n### Until stopped: one Run, {minutes:g} min, a re-prompt every {every:g} s\n")
+    print("| at (s) | frames made | shown by the panel | passed over | longest freeze (ms) | re-prompt shown after (ms) "
+          "| server RSS (MiB) | recording (MiB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    panel.run()
+    start, row_start = time.monotonic(), panel.now()
     folder = os.path.join(server.base, "output", "streamdit")
+    for row in range(1, round(60 * minutes / every) + 1):
+        pressed = panel.reprompt(PROMPTS[row % 2])
+        time.sleep(0.5)
+        frame = next(f for f, p in reversed(server.get("/streamdit/streams")["session"]["timeline"])
+                     if p == PROMPTS[row % 2])
+        panel.wait(start + every * row - time.monotonic())
+        stats, report = panel.collect(), server.get("/streamdit/streams")["session"]
+        showed = shown_at(panel.shown, frame)
+        size = sum(os.path.getsize(os.path.join(folder, n)) for n in os.listdir(folder) if n.endswith(".mp4"))
+        print(f"| {every * row:.0f} | {report['frames']} | {stats['shown']} | {stats['dropped']} "
+              f"| {longest_freeze(panel.shown, row_start):.0f} "
+              f"| {'not yet' if showed is None else f'{showed - pressed:.0f}'} "
+              f"| {rss_mib(server.process.pid):.0f} | {size / 2**20:.1f} |", flush=True)
+        row_start = panel.now()
+    to_idle = panel.stop()
+    while not (history := list(server.get("/history").values())):   # the run's entry, once ComfyUI writes it
+        time.sleep(0.1)
+    (entry,) = history
     (video,) = [n for n in os.listdir(folder) if n.startswith("session") and n.endswith(".mp4")]
     with open(os.path.join(folder, video + ".json")) as f:
         index = json.load(f)
     with av.open(os.path.join(folder, video)) as container:
         decoded = sum(1 for _ in container.decode(video=0))
     made = server.get("/streamdit/streams")["session"]["frames"]
-    shown = len({i for i, _ in viewer.arrivals})
-    print(f"\nstopped: run {entry['status']['status_str']}, {made} frames made, {shown} reached the viewer, "
-          f"the recording decodes to {decoded} frames, its index lists {index['frames']} (the newest is held "
-          "until the stream goes on or the file closes)")
+    stats = panel.collect()
+    print(f"\nstopped by the panel's Stop: the panel said idle {to_idle:.0f} ms after the press; run "
+          f"{entry['status']['status_str']}, {made} frames made, {stats['shown']} shown by the panel "
+          f"({stats['dropped']} passed over), the recording decodes to {decoded} frames and its index lists "
+          f"{index['frames']} (complete: {index.get('complete')})")
+    panel.page.close()
 
 
-def displayed(arrivals: list[tuple[int, float]], latency: float) -> list[float]:
-    """When a player with the panel's rule (``web/live/player.js``: frame n due ``latency`` after
-    the first arrival plus n / fps; a late frame moves the clock back) shows each frame."""
-    shown, base, first = [], None, None
-    for index, arrival in arrivals:
-        if base is None:
-            base, first = arrival + latency, index
-        due = base + (index - first) / FPS
-        if arrival > due:
-            base += arrival - due
-            due = arrival
-        shown.append(due)
-    return shown
-
-
-def instant(server, prompt: dict, minutes: float, frames: int) -> None:
-    viewer = Viewer(server, "instant")
-    viewer.start()
-    runs, boundaries, deadline = 0, [], time.monotonic() + 60 * minutes
-    made = 0
-    while time.monotonic() < deadline:
-        viewer.ended.clear()
-        status, answer = server.queue(endless(prompt, "instant", frames))
-        assert status == 200, answer
-        assert viewer.ended.wait(120), "the run did not end"   # the next is queued at once, as the frontend does
-        runs += 1
-        made += frames
-        boundaries.append(made)   # the first frame index of the next run
+def instant(server, browser, minutes: float, frames: int) -> None:
+    panel = Panel(browser, server, "instant", frames=frames)
+    panel.run(instant=True)
+    panel.wait(60 * minutes)
+    to_idle = panel.stop()
     time.sleep(1.0)
-    viewer.stopped = True
-    arrival = dict(viewer.arrivals)
-    gaps = sorted(arrival[i] - arrival[i - 1] for i in boundaries[:-1] if i in arrival and i - 1 in arrival)
-    inside = sorted(b - a for (i, a), (j, b) in zip(viewer.arrivals, viewer.arrivals[1:]) if j == i + 1
-                    and j not in boundaries)
-    interval = 1 / FPS
-    latency = server.get("/streamdit/defaults")["latency"] / 1000
-    shown = displayed(viewer.arrivals, latency)
-    at = {index: t for (index, _), t in zip(viewer.arrivals, shown)}
-    played = sorted(at[i] - at[i - 1] for i in boundaries[:-1] if i in at and i - 1 in at)
-    print(f"\n### Run (Instant): {runs} runs of {frames} frames in {minutes:g} min\n")
-    print("| between | frames | median (ms) | 90th percentile (ms) | longest (ms) | longest / one frame interval |")
+    stats = panel.collect()
+    runs = len(server.get("/history"))
+    made = server.get("/streamdit/streams")["instant"]["frames"]
+    shown, interval = panel.shown, 1000 / FPS
+    gaps = sorted(b - a for (i, a), (j, b) in zip(shown, shown[1:]) if j // frames > i // frames)
+    inside = sorted(b - a for (i, a), (j, b) in zip(shown, shown[1:]) if j // frames == i // frames)
+    print(f"\n### Run (Instant): {runs} runs of {frames} frames in {minutes:g} min, then the panel's Stop\n")
+    print(f"{made} frames made, {stats['shown']} shown by the panel ({stats['dropped']} passed over); the panel said "
+          f"idle {to_idle:.0f} ms after Stop, and nothing was queued after it\n")
+    print("| on the panel, between | frames | median (ms) | 90th percentile (ms) | longest (ms) "
+          "| longest / one frame interval |")
     print("|---|---|---|---|---|---|")
-    for name, values in (("frames inside a run", inside), ("the last frame of a run and the next run's first", gaps),
-                         (f"the same, as a player with the panel's {latency * 1000:.0f} ms buffer shows them", played)):
+    for name, values in (("frames inside a run", inside), ("the last frame of a run and the next run's first", gaps)):
         if values:
             p90 = values[int(0.9 * (len(values) - 1))]
-            print(f"| {name} | {len(values)} | {statistics.median(values) * 1000:.0f} | {p90 * 1000:.0f} "
-                  f"| {values[-1] * 1000:.0f} | {values[-1] / interval:.1f} |")
+            print(f"| {name} | {len(values)} | {statistics.median(values):.0f} | {p90:.0f} "
+                  f"| {values[-1]:.0f} | {values[-1] / interval:.1f} |")
+    panel.page.close()
 
 
 def main() -> None:
@@ -172,17 +187,20 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="the until-stopped run's length")
     ap.add_argument("--instant-minutes", type=float, default=5.0, help="the Run (Instant) part's length (0: none)")
     ap.add_argument("--frames", type=int, default=32, help="frames per Run (Instant) run")
-    ap.add_argument("--every", type=float, default=60.0, help="seconds per row of the until-stopped table")
+    ap.add_argument("--every", type=float, default=60.0, help="seconds per row (and re-prompt) of the until-stopped table")
     args = ap.parse_args()
-    with open(os.path.join(ROOT, "example_workflows", "api", "streamdit_endless_live.json")) as f:
-        prompt = json.load(f)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; ComfyUI on the CPU; "
-          f"the student at 64x64, {FPS:g} fps")
-    with ComfyServer(tempfile.mkdtemp(prefix="streamdit-live-")) as server:
-        if args.minutes > 0:
-            until_stopped(server, prompt, args.minutes, args.every)
-        if args.instant_minutes > 0:
-            instant(server, prompt, args.instant_minutes, args.frames)
+          f"the student at 64x64, {FPS:g} fps; headless Chromium")
+    with ComfyServer(tempfile.mkdtemp(prefix="streamdit-live-")) as server, sync_playwright() as p:
+        server.request("POST", "/settings/Comfy.TutorialCompleted", True)
+        browser = launch(p)
+        try:
+            if args.minutes > 0:
+                until_stopped(server, browser, args.minutes, args.every)
+            if args.instant_minutes > 0:
+                instant(server, browser, args.instant_minutes, args.frames)
+        finally:
+            browser.close()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from .recorder import StreamRecorder
 
 MAX_HELD_BYTES = 2 * 2**30   # a run's IMAGE output keeps at most this much, its newest frames
 OUTPUT_BLOCK_BYTES = 16 * 2**20   # the largest block of it (RunOutput)
+RUN_END_AHEAD = 0.5          # seconds of a paced run's last frames made without waiting (see ``advance``)
 OUTPUT_BACKLOG = 4           # output jobs waiting before the stream waits (a piece of frames makes two: live view, recording)
 
 
@@ -134,7 +135,11 @@ def attached(session: Session, name: str, wanted: bool, fits, make):
 def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
             options: RunOptions = RunOptions()) -> StreamFrames:
     """Take ``frames`` more output frames (``UNTIL_STOPPED``: until a stop or Cancel); the caller
-    holds ``session.lock``."""
+    holds ``session.lock``.
+
+    A paced run makes its last ``RUN_END_AHEAD`` seconds of frames without waiting and ends:
+    its viewers still play them at the stream's pace while Run (Instant) queues the next run
+    (the frontend takes a few hundred ms to), which waits as its first frames come due."""
     endless = frames == UNTIL_STOPPED
     wanted = sys.maxsize if endless else frames
     first = session.frames.frames_taken
@@ -148,6 +153,7 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
     if pusher is not None:
         pusher.say = lambda text: tell_user(text, node_id)   # on this run's node
     pacer = attached(session, "pacer", options.realtime, lambda p: p.fps == options.fps, lambda: Pacer(options.fps))
+    ahead = round(RUN_END_AHEAD * options.fps)
     kept = RunOutput()
     output = Backlog(OUTPUT_BACKLOG)
     made = 0
@@ -175,8 +181,8 @@ def advance(session: Session, stream_id: str, frames: int, node_id: str | None,
         take(images)
         bar.update_absolute(made, made + 1 if endless else frames, live.preview(images))   # endless: always nearly full
         between_steps()
-        if pacer is not None:   # the run's last frames: no wait, the next run starts sooner (and waits instead)
-            pacer.made(len(images), between_steps, wait=made < wanted)
+        if pacer is not None:   # the run's last RUN_END_AHEAD s: no wait (see the docstring)
+            pacer.made(len(images), between_steps, wait=made < wanted - ahead)
 
     session.stream.before_pass = comfy.model_management.throw_exception_if_processing_interrupted   # Cancel, start-up too
     session.running = True
