@@ -14,6 +14,10 @@ without the network); with ``--media-server``, into Debian's nginx-rtmp on a loo
 then the push's latency: from a frame handed to the push to a player (PyAV, reading the media
 server) decoding it.
 
+Where their optional packages load: a WebRTC viewer's cost (aiortc's VP8 encoder, which every
+WebRTC viewer runs for itself, with the track's conversion) and an NDI source's (``NdiOutput.send``:
+the RGBX copy and the runtime's send; declared at 10,000 fps so that NDI's clock adds no wait).
+
 Usage: python bench/run_output.py [--sizes 832x480,64x64] [--pieces 6] [--gpu-ms 20] [--media-server]
 """
 from __future__ import annotations
@@ -28,6 +32,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "scripts")]
+from fractions import Fraction  # noqa: E402
+
 import av  # noqa: E402
 import media_server  # noqa: E402
 PIECE = 8              # frames handed over at a time: a Wan chunk of 2 latents
@@ -69,21 +75,13 @@ def push_latency(LivePush, server, width: int, height: int, count: int = 80, fps
     url = f"{server.url}/latency-{width}x{height}"
     handed, seen = {}, []
 
-    def play() -> None:
-        try:
-            with av.open(url, options={"rtmp_live": "live", "fflags": "nobuffer", "probesize": "32768",
-                                       "analyzeduration": "500000"}, timeout=(10, 10)) as video:
-                for picture in video.decode(video=0):
-                    corner = picture.to_ndarray(format="rgb24")[:mark, :mark]
-                    seen.append((time.monotonic(), float(corner.mean())))
-        except (OSError, av.error.FFmpegError):   # the broadcast ended
-            pass
-    player = threading.Thread(target=play, daemon=True)
+    player = threading.Thread(target=media_server.play, daemon=True,
+                              args=(url, lambda t, frame: seen.append((t, float(frame[:mark, :mark].mean())))))
     live = LivePush(url, fps)
     for i in range(count):
         if i == 16:
             player.start()   # nginx-rtmp serves a broadcast that runs
-        handed[i] = time.monotonic()
+        handed[i] = time.time()
         live.send(content[i:i + 1])
         time.sleep(1 / fps)
     live.close()
@@ -93,6 +91,42 @@ def push_latency(LivePush, server, width: int, height: int, count: int = 80, fps
     if not delays:
         raise RuntimeError("the player decoded nothing")
     return delays[len(delays) // 2], delays[int(len(delays) * 0.9)], len(delays)
+
+
+def webrtc_ms(pixels, pieces) -> str:
+    """ms per frame of one WebRTC viewer: aiortc's VP8 encoder on the frames as the track makes them."""
+    try:
+        from aiortc.codecs.vpx import Vp8Encoder
+    except ImportError:
+        return "- (no aiortc)"
+    encoder, index = Vp8Encoder(), 0
+    pictures = []
+    for piece in pieces:
+        for frame in pixels(piece):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts, picture.time_base = index * 5625, Fraction(1, 90_000)
+            pictures.append(picture)
+            index += 1
+    encoder.encode(pictures[0])                                        # the first, a keyframe (not timed)
+    start = time.perf_counter()
+    for picture in pictures[1:]:
+        encoder.encode(picture)
+    return f"{1000 * (time.perf_counter() - start) / (len(pictures) - 1):.2f}"
+
+
+def ndi_ms(ndi, pixels, pieces) -> str:
+    """ms per frame of an NDI source's send (unclocked: 10,000 fps declared)."""
+    if ndi.missing():
+        return "- (no cyndilib)"
+    frames = [frame for piece in pieces for frame in pixels(piece)]
+    output = ndi.NdiOutput("streamdit-bench", 10_000.0, frames[0].shape[1], frames[0].shape[0])
+    output.send(frames[0])
+    start = time.perf_counter()
+    for frame in frames[1:]:
+        output.send(frame)
+    seconds = time.perf_counter() - start
+    output.close()
+    return f"{1000 * seconds / (len(frames) - 1):.2f}"
 
 
 def main() -> None:
@@ -105,7 +139,8 @@ def main() -> None:
     from comfy_pack import load_pack
     pack = load_pack()
     import folder_paths
-    jpeg, StreamRecorder = pack("nodes.live.hub").jpeg, pack("nodes.run.recorder").StreamRecorder   # noqa: N806
+    jpeg, pixels = pack("nodes.live.hub").jpeg, pack("nodes.live.hub").pixels
+    StreamRecorder = pack("nodes.run.recorder").StreamRecorder   # noqa: N806
     LivePush = pack("nodes.run.push").LivePush   # noqa: N806
 
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; {args.pieces} pieces of {PIECE} "
@@ -113,8 +148,8 @@ def main() -> None:
     where = "nginx-rtmp on loopback" if args.media_server else "an FLV file"
     print(f"| size | JPEG q{VIEWER_QUALITY} ms/frame | H.264 record ms/frame | output ms/frame | "
           f"FPS cap at {args.gpu_ms:g} ms GPU, on the stream's thread | on the output thread | "
-          f"H.264 push ms/frame (its thread, to {where}) |")
-    print("|---|---|---|---|---|---|---|")
+          f"H.264 push ms/frame (its thread, to {where}) | WebRTC VP8 ms/frame (each viewer) | NDI ms/frame |")
+    print("|---|---|---|---|---|---|---|---|---|")
     latencies = []
     with tempfile.TemporaryDirectory() as out, contextlib.ExitStack() as stack:
         server = stack.enter_context(media_server.MediaServer()) if args.media_server else None
@@ -152,7 +187,8 @@ def main() -> None:
             shown = 1000 * (time.perf_counter() - start) / (PIECE * args.pieces)
             output = shown + record
             print(f"| {size} | {shown:.2f} | {record:.2f} | {output:.2f} | {1000 / (args.gpu_ms + output):.1f} | "
-                  f"{1000 / max(args.gpu_ms, output):.1f} | {push_ms(size, pieces):.2f} |")
+                  f"{1000 / max(args.gpu_ms, output):.1f} | {push_ms(size, pieces):.2f} | {webrtc_ms(pixels, pieces)} "
+                  f"| {ndi_ms(pack('nodes.run.ndi'), pixels, pieces)} |")
             if server is not None:
                 latencies.append((size, push_latency(LivePush, server, width, height)))
     for size, (median, p90, count) in latencies:

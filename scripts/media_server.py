@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from typing import Callable
 
 NGINX, RTMP_MODULE = "/usr/sbin/nginx", "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 
@@ -99,3 +100,17 @@ rtmp {{
         self.stop()
         if self._scratch is not None:
             self._scratch.cleanup()
+
+
+def play(url: str, seen: Callable[[float, object], None]) -> None:
+    """Plays the broadcast at ``url`` as a low-delay player does (PyAV, no buffering), calling
+    ``seen(time.time(), frame [H, W, 3] uint8)`` as each frame is decoded, until it ends. A player
+    must join a broadcast that already runs: before its publisher, nginx-rtmp answers EIO."""
+    import av
+    try:
+        with av.open(url, options={"rtmp_live": "live", "fflags": "nobuffer", "probesize": "32768",
+                                   "analyzeduration": "500000"}, timeout=(10, 10)) as video:
+            for picture in video.decode(video=0):
+                seen(time.time(), picture.to_ndarray(format="rgb24"))
+    except (OSError, av.error.FFmpegError):   # the broadcast ended
+        pass

@@ -12,7 +12,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 source "$ROOT/scripts/versions.sh"
 TARBALL="$NEWER_COMFYUI_TARBALL"
-BROWSER_TESTS=(tests/test_browser.py tests/test_templates.py)
 
 # pytest on ComfyUI $1 with frontend $2 ("" = the one that ComfyUI pins), then the rest of the arguments
 on() {
@@ -42,7 +41,7 @@ fi
 summary=() passed=0 failed=0 skipped=0 status=0
 for part in "${parts[@]}"; do
   IFS="|" read -r edition frontend what <<< "$part"
-  if [ "$what" = "the browser tests" ]; then targets=("${BROWSER_TESTS[@]}"); else targets=(tests); fi
+  if [ "$what" = "the browser tests" ]; then targets=(tests -m browser); else targets=(tests); fi   # tests/conftest.py marks them
   label="ComfyUI $edition, frontend ${frontend:-as pinned}: $what"
   echo; echo "=== $label"
   log=$(mktemp)

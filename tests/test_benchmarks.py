@@ -86,12 +86,14 @@ def test_the_run_output_benchmark_runs():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run_output.py"), "--sizes", "64x64,32x16",
                           "--pieces", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = table(out.stdout)   # size, JPEG, record, output, cap on the stream's thread, on the output thread, push
+    rows = table(out.stdout)   # size, JPEG, record, output, caps on the stream's / output thread, push, WebRTC, NDI
     assert [row[0] for row in rows] == ["64x64", "32x16"]
     for row in rows:
-        shown, record, output, inline, aside, pushed = map(float, row[1:])
+        shown, record, output, inline, aside, pushed = map(float, row[1:7])
         assert shown > 0 and record > 0 and abs(output - shown - record) < 0.02 and 0 < inline < aside <= 50.0
         assert pushed > 0
+        for cell, package in ((row[7], "aiortc"), (row[8], "cyndilib")):   # measured where the package loads
+            assert float(cell) > 0 if importlib.util.find_spec(package) else cell == f"- (no {package})", row
 
 
 def test_the_run_output_benchmark_measures_the_push_into_a_media_server():
@@ -164,5 +166,7 @@ def test_the_live_latency_benchmark_runs(comfy):
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     rows = table(out.stdout)
-    assert [row[0].split(" (")[0] for row in rows] == ["JPEG websocket", "WebRTC"], out.stdout
+    import media_server
+    paths = ["JPEG websocket", "WebRTC"] + ([] if media_server.available() else ["RTMP push"])
+    assert [row[0].split(" (")[0] for row in rows] == paths, out.stdout
     assert all(int(row[1]) > 16 and 0 < float(row[2]) < 5000 for row in rows), out.stdout
