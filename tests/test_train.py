@@ -143,10 +143,11 @@ def test_two_processes_train_what_one_process_trains(tmp_path):
     two = str(tmp_path / "two.safetensors")
     train(3, 4, one, config=dataclasses.replace(default_config(), **sizes), log_every=100)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-                    "-m", "stream_core.lab.train", "--steps", "3", "--batch", "4", "--out", two,
-                    *[f"--{k}={v}" for k, v in sizes.items()]], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=300)
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          str(free_port()), "-m", "stream_core.lab.train", "--steps", "3", "--batch", "4", "--out", two,
+                          *[f"--{k}={v}" for k, v in sizes.items()]], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-4000:]   # what torchrun and its workers said
     a, b = load(one).state_dict(), load(two).state_dict()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)

@@ -293,6 +293,8 @@ def main() -> None:
     train(args.steps, args.batch, args.out, lr=args.lr, seed=args.seed, config=config,
           immiscible_noise=args.immiscible, time_shift=args.time_shift, autoencoder=args.autoencoder, init=args.init,
           object_weight=args.object_weight, word_dropout=args.word_dropout)
+    if dist.is_initialized():   # every rank past the last barrier: the group ends before the process does
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
