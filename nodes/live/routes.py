@@ -30,18 +30,27 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+async def _read(request: web.Request, limit: int, what: str) -> bytes | web.Response:
+    """The request's body (``what``: JSON, an SDP offer), at most ``limit`` bytes, or the error to
+    answer: 400 unreadable, 413 larger."""
+    try:
+        raw = await request.content.read(limit + 1)
+    except web.RequestPayloadError:   # e.g. a body that is not what its Content-Encoding says
+        return _error(400, f"the request body cannot be read (Content-Encoding: "
+                           f"{request.headers.get('Content-Encoding', 'none')[:40]!r}); send plain {what}")
+    if len(raw) > limit:
+        return _error(413, f"request body larger than {limit} bytes (send at most {limit} bytes of {what})")
+    return raw
+
+
 async def _body(request: web.Request, *fields: str) -> dict | web.Response:
     """The JSON object of a POST with string ``fields``, or the error to answer. JSON only: a
     cross-site form or text/plain post cannot reach the streams."""
     if request.content_type != "application/json":
         return _error(415, f"send JSON (Content-Type: application/json), not {request.content_type or 'nothing'}")
-    try:
-        raw = await request.content.read(MAX_BODY_BYTES + 1)
-    except web.RequestPayloadError:   # e.g. a body that is not what its Content-Encoding says
-        return _error(400, f"the request body cannot be read (Content-Encoding: "
-                           f"{request.headers.get('Content-Encoding', 'none')[:40]!r}); send plain JSON")
-    if len(raw) > MAX_BODY_BYTES:
-        return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    raw = await _read(request, MAX_BODY_BYTES, "JSON")
+    if isinstance(raw, web.Response):
+        return raw
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
@@ -136,9 +145,9 @@ async def post_whep(request: web.Request) -> web.Response:
         return _error(501, why)
     if request.content_type != "application/sdp":
         return _error(415, f"send an SDP offer (Content-Type: application/sdp), not {request.content_type or 'nothing'}")
-    raw = await request.content.read(webrtc.MAX_OFFER_BYTES + 1)
-    if len(raw) > webrtc.MAX_OFFER_BYTES:
-        return _error(413, f"an SDP offer is at most {webrtc.MAX_OFFER_BYTES} bytes")
+    raw = await _read(request, webrtc.MAX_OFFER_BYTES, "SDP offer")
+    if isinstance(raw, web.Response):
+        return raw
     try:
         peer = await webrtc.PEERS.answer(stream_id, raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -135,10 +135,14 @@ class WebRtcPeers:
             tracks = [p.track for p in self._peers.values() if p.stream_id == stream_id]
         if not tracks or self._loop is None or self._loop.is_closed():
             return
-        frames = pixels(images)
-        for n, frame in enumerate(frames):
-            for track in tracks:
-                self._loop.call_soon_threadsafe(track.offer, frame, first_index + n, fps)
+        offers = [(track, frame, first_index + n) for n, frame in enumerate(pixels(images)) for track in tracks]
+        self._loop.call_soon_threadsafe(offer_to, offers, fps)   # one call onto the event loop a piece
+
+
+def offer_to(offers: list, fps: float) -> None:
+    """(track, frame, index) triples: each frame to its track (on the event loop), in order."""
+    for track, frame, index in offers:
+        track.offer(frame, index, fps)
 
 
 PEERS = WebRtcPeers()
